@@ -1,0 +1,414 @@
+//! Configuration: built-in defaults, then `config.toml`, then `USERD_<SECTION>__<KEY>` variables,
+//! then flags, each overriding the one before.
+//!
+//! Unknown keys and values of the wrong type stop start-up with a message that names the key and
+//! where it came from. Variables that start with `USERD_` but have no `__` are not configuration.
+
+use crate::auth::Permission;
+use crate::shard::Durability;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub auth: AuthConfig,
+    pub authz: AuthzConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub bind: String,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    pub max_body_bytes: usize,
+    pub shutdown_timeout_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: "127.0.0.1:8080".into(),
+            workers: 0,
+            max_body_bytes: 65_536,
+            shutdown_timeout_seconds: 10,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    pub data_dir: PathBuf,
+    /// Fixed when the store is created, and recorded in it.
+    pub shards: u32,
+    pub durability: Durability,
+    pub flush_interval_ms: u64,
+    /// sled's page cache, in megabytes.
+    pub cache_mb: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            data_dir: PathBuf::from("data"),
+            shards: 16,
+            durability: Durability::Fsync,
+            flush_interval_ms: 500,
+            cache_mb: 64,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    pub issuer: String,
+    #[serde(deserialize_with = "one_or_many")]
+    pub audience: Vec<String>,
+    pub leeway_seconds: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hs256_secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hs256_secret_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_key_pem_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_url: Option<String>,
+    pub jwks_refresh_seconds: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            issuer: "http://localhost:8080".into(),
+            audience: vec!["userd".into()],
+            leeway_seconds: 30,
+            hs256_secret: None,
+            hs256_secret_file: None,
+            public_key_pem_file: None,
+            jwks_file: None,
+            jwks_url: None,
+            jwks_refresh_seconds: 300,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthzConfig {
+    /// Role name to permission names; replaces the default for the roles it names.
+    pub role_permissions: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// An env_logger filter; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+        }
+    }
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
+}
+
+/// Keys whose values are strings even when they look like numbers or booleans.
+const STRING_KEYS: &[&str] = &[
+    "server.bind",
+    "storage.data_dir",
+    "storage.durability",
+    "auth.issuer",
+    "auth.hs256_secret",
+    "auth.hs256_secret_file",
+    "auth.public_key_pem_file",
+    "auth.jwks_file",
+    "auth.jwks_url",
+    "log.level",
+];
+
+/// Keys that exist but whose value is a table of free names.
+const TABLE_KEYS: &[&str] = &["authz.role_permissions"];
+
+/// Settings given on the command line; they win over everything else.
+#[derive(Clone, Debug, Default)]
+pub struct Flags {
+    pub config: Option<PathBuf>,
+    pub bind: Option<String>,
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Load the configuration from `flags`, the environment `env` and the config file.
+pub fn load(
+    flags: &Flags,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, String> {
+    let mut table = toml::Table::new();
+
+    let file = match &flags.config {
+        Some(path) => Some(path.clone()),
+        None => Some(PathBuf::from("config.toml")).filter(|p| p.is_file()),
+    };
+    if let Some(path) = &file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        let parsed: toml::Table = text
+            .parse()
+            .map_err(|e| format!("config file {}: {e}", path.display()))?;
+        let origin = format!("in {}", path.display());
+        for (section, value) in parsed {
+            let toml::Value::Table(keys) = value else {
+                return Err(format!(
+                    "unknown configuration key `{section}` {origin}: expected a [section]"
+                ));
+            };
+            for (key, value) in keys {
+                set(&mut table, &section, &key, value, &origin)?;
+            }
+        }
+    }
+
+    let mut vars: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("USERD_") && k.contains("__"))
+        .collect();
+    vars.sort();
+    for (name, raw) in vars {
+        let rest = &name["USERD_".len()..];
+        let Some((section, key)) = rest.split_once("__") else {
+            continue;
+        };
+        let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+        let full = format!("{section}.{key}");
+        let value = if STRING_KEYS.contains(&full.as_str()) {
+            toml::Value::String(raw)
+        } else {
+            parse_env_value(&raw)
+        };
+        set(&mut table, &section, &key, value, &format!("from {name}"))?;
+    }
+
+    if let Some(bind) = &flags.bind {
+        set(&mut table, "server", "bind", bind.clone().into(), "from --bind")?;
+    }
+    if let Some(dir) = &flags.data_dir {
+        let dir = dir.to_string_lossy().into_owned();
+        set(&mut table, "storage", "data_dir", dir.into(), "from --data-dir")?;
+    }
+
+    let config = Config::deserialize(toml::Value::Table(table))
+        .map_err(|e| format!("invalid configuration: {e}"))?;
+    validate(&config)?;
+    Ok(config)
+}
+
+/// A variable's value as TOML (numbers, booleans, arrays), else as a plain string.
+fn parse_env_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+/// Put one key into `table` after checking that it exists and that its value has the right type.
+fn set(
+    table: &mut toml::Table,
+    section: &str,
+    key: &str,
+    value: toml::Value,
+    origin: &str,
+) -> Result<(), String> {
+    let full = format!("{section}.{key}");
+    let defaults = toml::Value::try_from(Config::default()).unwrap_or(toml::Value::Table(toml::Table::new()));
+    let known_section = defaults.get(section).is_some();
+    let known = known_section
+        && (defaults.get(section).and_then(|s| s.get(key)).is_some()
+            || STRING_KEYS.contains(&full.as_str())
+            || TABLE_KEYS.contains(&full.as_str()));
+    if !known {
+        return Err(format!("unknown configuration key `{full}` {origin}"));
+    }
+    // Check this one value against the defaults, so an error names exactly this key.
+    let mut probe = toml::Table::new();
+    let mut inner = toml::Table::new();
+    inner.insert(key.to_string(), value.clone());
+    probe.insert(section.to_string(), toml::Value::Table(inner));
+    Config::deserialize(toml::Value::Table(probe))
+        .map_err(|e| format!("bad value for configuration key `{full}` {origin}: {}", e.message()))?;
+    let entry = table
+        .entry(section.to_string())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let toml::Value::Table(t) = entry {
+        t.insert(key.to_string(), value);
+    }
+    Ok(())
+}
+
+fn validate(config: &Config) -> Result<(), String> {
+    let fail = |key: &str, why: &str| Err(format!("bad value for configuration key `{key}`: {why}"));
+    if config.server.bind.trim().is_empty() {
+        return fail("server.bind", "must be an address such as 127.0.0.1:8080");
+    }
+    if config.server.max_body_bytes == 0 {
+        return fail("server.max_body_bytes", "must be at least 1");
+    }
+    if !(1..=4096).contains(&config.storage.shards) {
+        return fail("storage.shards", "must be between 1 and 4096");
+    }
+    if config.storage.flush_interval_ms == 0 {
+        return fail("storage.flush_interval_ms", "must be at least 1");
+    }
+    if config.storage.data_dir.as_os_str().is_empty() {
+        return fail("storage.data_dir", "must not be empty");
+    }
+    if config.auth.issuer.is_empty() {
+        return fail("auth.issuer", "must not be empty");
+    }
+    if config.auth.audience.is_empty() || config.auth.audience.iter().any(String::is_empty) {
+        return fail("auth.audience", "must hold at least one non-empty audience");
+    }
+    for key in ["public_key_pem_file", "jwks_file", "jwks_url"] {
+        let set = match key {
+            "public_key_pem_file" => config.auth.public_key_pem_file.is_some(),
+            "jwks_file" => config.auth.jwks_file.is_some(),
+            _ => config.auth.jwks_url.is_some(),
+        };
+        if set {
+            return Err(format!(
+                "configuration key `auth.{key}` is not supported by this version of userd; \
+                 use auth.hs256_secret or auth.hs256_secret_file"
+            ));
+        }
+    }
+    role_overrides(config)?;
+    Ok(())
+}
+
+/// `[authz.role_permissions]` as permissions; an unknown permission name is an error.
+pub fn role_overrides(
+    config: &Config,
+) -> Result<std::collections::HashMap<String, Vec<Permission>>, String> {
+    config
+        .authz
+        .role_permissions
+        .iter()
+        .map(|(role, names)| {
+            let perms = names
+                .iter()
+                .map(|n| {
+                    Permission::from_name(n).ok_or_else(|| {
+                        format!(
+                            "bad value for configuration key `authz.role_permissions.{role}`: \
+                             unknown permission `{n}` (known: user.read, user.write, user.delete)"
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((role.clone(), perms))
+        })
+        .collect()
+}
+
+impl Config {
+    /// The data directory, as given (relative paths are relative to the working directory).
+    pub fn data_dir(&self) -> &Path {
+        &self.storage.data_dir
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+        vars.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn with_file(text: &str) -> (tempfile::TempDir, Flags) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("userd.toml");
+        std::fs::write(&path, text).unwrap();
+        let flags = Flags {
+            config: Some(path),
+            ..Flags::default()
+        };
+        (dir, flags)
+    }
+
+    #[test]
+    fn precedence_is_flags_env_file_defaults() {
+        let (_d, mut flags) = with_file("[server]\nbind = \"127.0.0.1:1\"\nworkers = 3\n[storage]\nshards = 8\n");
+        let c = load(&flags, env(&[("USERD_SERVER__BIND", "127.0.0.1:2"), ("USERD_STORAGE__SHARDS", "4")])).unwrap();
+        assert_eq!(c.server.bind, "127.0.0.1:2");
+        assert_eq!(c.server.workers, 3);
+        assert_eq!(c.storage.shards, 4);
+        assert_eq!(c.server.max_body_bytes, 65_536);
+        flags.bind = Some("127.0.0.1:3".into());
+        let c = load(&flags, env(&[("USERD_SERVER__BIND", "127.0.0.1:2")])).unwrap();
+        assert_eq!(c.server.bind, "127.0.0.1:3");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let (_d, flags) = with_file("[server]\nbindd = \"x\"\n");
+        let e = load(&flags, env(&[])).unwrap_err();
+        assert!(e.contains("server.bindd"), "{e}");
+        let (_d, flags) = with_file("[storage]\nshards = \"many\"\n");
+        let e = load(&flags, env(&[])).unwrap_err();
+        assert!(e.contains("storage.shards"), "{e}");
+        let (_d, flags) = with_file("");
+        let e = load(&flags, env(&[("USERD_SERVER__NOPE", "1")])).unwrap_err();
+        assert!(e.contains("server.nope") && e.contains("USERD_SERVER__NOPE"), "{e}");
+        let e = load(&flags, env(&[("USERD_STORAGE__DURABILITY", "sometimes")])).unwrap_err();
+        assert!(e.contains("storage.durability"), "{e}");
+        let e = load(&flags, env(&[("USERD_STORAGE__SHARDS", "0")])).unwrap_err();
+        assert!(e.contains("storage.shards"), "{e}");
+        // Not configuration: no double underscore.
+        assert!(load(&flags, env(&[("USERD_NOPE", "1")])).is_ok());
+    }
+
+    #[test]
+    fn role_permission_overrides_are_checked() {
+        let (_d, flags) = with_file("[authz.role_permissions]\nORG_OWNER = [\"user.read\"]\n");
+        let c = load(&flags, env(&[])).unwrap();
+        assert_eq!(role_overrides(&c).unwrap()["ORG_OWNER"], vec![Permission::Read]);
+        let (_d, flags) = with_file("[authz.role_permissions]\nORG_OWNER = [\"user.fly\"]\n");
+        let e = load(&flags, env(&[])).unwrap_err();
+        assert!(e.contains("user.fly"), "{e}");
+    }
+
+    #[test]
+    fn audience_accepts_one_string_from_the_environment() {
+        let (_d, flags) = with_file("");
+        let c = load(&flags, env(&[("USERD_AUTH__AUDIENCE", "api")])).unwrap();
+        assert_eq!(c.auth.audience, vec!["api".to_string()]);
+        let c = load(&flags, env(&[("USERD_AUTH__AUDIENCE", "[\"a\", \"b\"]")])).unwrap();
+        assert_eq!(c.auth.audience.len(), 2);
+    }
+}

@@ -1,0 +1,458 @@
+//! The user state machine: pure functions from a user and a time to an event, and from an event
+//! to the next user. No IO and no clock: the caller passes `now` in.
+//!
+//! Invariants: `sequence` counts a user's events (1 for the creation, +1 per change, no gaps);
+//! a DELETED user is not found for every operation; no transition is idempotent.
+
+pub mod time;
+
+use crate::error::{self, ErrorDef};
+use serde::{Deserialize, Serialize};
+pub use time::Timestamp;
+
+/// ZITADEL's user states; the numbers are protobuf's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum UserState {
+    Unspecified = 0,
+    Active = 1,
+    Inactive = 2,
+    Deleted = 3,
+    Locked = 4,
+    Initial = 5,
+}
+
+impl UserState {
+    pub const ALL: [UserState; 6] = [
+        UserState::Unspecified,
+        UserState::Active,
+        UserState::Inactive,
+        UserState::Deleted,
+        UserState::Locked,
+        UserState::Initial,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            UserState::Unspecified => "USER_STATE_UNSPECIFIED",
+            UserState::Active => "USER_STATE_ACTIVE",
+            UserState::Inactive => "USER_STATE_INACTIVE",
+            UserState::Deleted => "USER_STATE_DELETED",
+            UserState::Locked => "USER_STATE_LOCKED",
+            UserState::Initial => "USER_STATE_INITIAL",
+        }
+    }
+
+    pub fn number(self) -> i32 {
+        self as i32
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    pub fn from_number(n: i64) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| i64::from(s.number()) == n)
+    }
+}
+
+/// A v3alpha user's contact data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Email {
+    pub address: String,
+    pub is_verified: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phone {
+    pub number: String,
+    pub is_verified: bool,
+}
+
+/// The profile data of the surface that created the user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Profile {
+    /// Created through v3alpha: a schema id, a JSON object (kept as its JSON text) and contact data.
+    V3 {
+        schema_id: String,
+        data_json: String,
+        contact: Contact,
+    },
+}
+
+/// A user record: the state after applying every event of the user in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub org: String,
+    pub state: UserState,
+    pub sequence: u64,
+    pub created_at: Timestamp,
+    pub changed_at: Timestamp,
+    /// Time of the latest deactivate, lock or delete: tokens issued before it are void.
+    pub revoked_at: Option<Timestamp>,
+    pub profile: Profile,
+}
+
+/// The lifecycle operations on an existing user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Operation {
+    Deactivate,
+    Reactivate,
+    Lock,
+    Unlock,
+    Delete,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 5] = [
+        Operation::Deactivate,
+        Operation::Reactivate,
+        Operation::Lock,
+        Operation::Unlock,
+        Operation::Delete,
+    ];
+}
+
+/// One change in a user's history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub sequence: u64,
+    pub at: Timestamp,
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKind {
+    /// The user came into being in `org` with `state` and `profile`.
+    Created {
+        org: String,
+        state: UserState,
+        profile: Profile,
+    },
+    Deactivated,
+    Reactivated,
+    Locked,
+    Unlocked,
+    Deleted,
+}
+
+/// Why the domain refused an operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DomainError {
+    /// No such user, or the user is deleted.
+    NotFound(Operation),
+    /// The user's state does not allow the operation.
+    WrongState {
+        operation: Operation,
+        state: UserState,
+    },
+}
+
+impl DomainError {
+    /// The row of the error table this refusal answers with.
+    pub fn error_def(self) -> ErrorDef {
+        match self {
+            DomainError::NotFound(op) => not_found_error(op),
+            DomainError::WrongState { operation, state } => match operation {
+                Operation::Reactivate => error::USER_NOT_INACTIVE,
+                Operation::Deactivate if state == UserState::Initial => error::DEACTIVATE_INITIAL,
+                Operation::Deactivate => error::USER_ALREADY_INACTIVE,
+                Operation::Lock => error::USER_NOT_ACTIVE_OR_INITIAL,
+                Operation::Unlock => error::USER_NOT_LOCKED,
+                // Delete is allowed from every live state; a deleted user is not found.
+                Operation::Delete => not_found_error(Operation::Delete),
+            },
+        }
+    }
+}
+
+/// ZITADEL's not-found id for each operation.
+pub fn not_found_error(op: Operation) -> ErrorDef {
+    match op {
+        Operation::Reactivate => error::REACTIVATE_NOT_FOUND,
+        Operation::Deactivate => error::DEACTIVATE_NOT_FOUND,
+        Operation::Lock => error::LOCK_NOT_FOUND,
+        Operation::Unlock => error::UNLOCK_NOT_FOUND,
+        Operation::Delete => error::DELETE_NOT_FOUND,
+    }
+}
+
+/// What a creation needs; the id and organization are already decided by the caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewUser {
+    pub id: String,
+    pub org: String,
+    pub initial_state: UserState,
+    pub profile: Profile,
+}
+
+/// Create a user: the first event (sequence 1) and the record it produces.
+pub fn create(new: NewUser, now: Timestamp) -> (User, Event) {
+    let event = Event {
+        sequence: 1,
+        at: now,
+        kind: EventKind::Created {
+            org: new.org.clone(),
+            state: new.initial_state,
+            profile: new.profile.clone(),
+        },
+    };
+    let user = User {
+        id: new.id,
+        org: new.org,
+        state: new.initial_state,
+        sequence: 1,
+        created_at: now,
+        changed_at: now,
+        revoked_at: None,
+        profile: new.profile,
+    };
+    (user, event)
+}
+
+/// Is the user visible at all? A deleted user is not found for every operation and read.
+pub fn is_live(user: &User) -> bool {
+    user.state != UserState::Deleted
+}
+
+/// Decide an operation on an existing user: the event it produces, or why it is refused.
+pub fn decide(op: Operation, user: &User, now: Timestamp) -> Result<Event, DomainError> {
+    use UserState::*;
+    if !is_live(user) {
+        return Err(DomainError::NotFound(op));
+    }
+    let allowed = match op {
+        Operation::Reactivate => user.state == Inactive,
+        Operation::Deactivate => matches!(user.state, Active | Locked),
+        Operation::Lock => matches!(user.state, Active | Initial),
+        Operation::Unlock => user.state == Locked,
+        Operation::Delete => true,
+    };
+    if !allowed {
+        return Err(DomainError::WrongState {
+            operation: op,
+            state: user.state,
+        });
+    }
+    let kind = match op {
+        Operation::Reactivate => EventKind::Reactivated,
+        Operation::Deactivate => EventKind::Deactivated,
+        Operation::Lock => EventKind::Locked,
+        Operation::Unlock => EventKind::Unlocked,
+        Operation::Delete => EventKind::Deleted,
+    };
+    Ok(Event {
+        sequence: user.sequence + 1,
+        at: now,
+        kind,
+    })
+}
+
+/// `POST /v3alpha/users/{id}/reactivate`: INACTIVE to ACTIVE.
+pub fn reactivate(user: &User, now: Timestamp) -> Result<Event, DomainError> {
+    decide(Operation::Reactivate, user, now)
+}
+
+/// The record after `event`. `event` must be the next one (`user.sequence + 1`).
+pub fn apply(user: &User, event: &Event) -> User {
+    let mut next = user.clone();
+    next.sequence = event.sequence;
+    next.changed_at = event.at;
+    match &event.kind {
+        EventKind::Created {
+            org,
+            state,
+            profile,
+        } => {
+            next.org = org.clone();
+            next.state = *state;
+            next.profile = profile.clone();
+            next.created_at = event.at;
+        }
+        EventKind::Reactivated | EventKind::Unlocked => next.state = UserState::Active,
+        EventKind::Deactivated => {
+            next.state = UserState::Inactive;
+            next.revoked_at = Some(event.at);
+        }
+        EventKind::Locked => {
+            next.state = UserState::Locked;
+            next.revoked_at = Some(event.at);
+        }
+        EventKind::Deleted => {
+            next.state = UserState::Deleted;
+            next.revoked_at = Some(event.at);
+        }
+    }
+    next
+}
+
+/// Why a history does not replay into a user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplayError {
+    Empty,
+    FirstIsNotCreation,
+    Gap { expected: u64, found: u64 },
+    CreatedTwice { sequence: u64 },
+    Refused { sequence: u64, error: DomainError },
+}
+
+/// Rebuild a user from its whole history, checking that every change was allowed.
+pub fn replay(id: &str, events: &[Event]) -> Result<User, ReplayError> {
+    let (first, rest) = events.split_first().ok_or(ReplayError::Empty)?;
+    let user = match &first.kind {
+        EventKind::Created {
+            org,
+            state,
+            profile,
+        } if first.sequence == 1 => {
+            create(
+                NewUser {
+                    id: id.to_owned(),
+                    org: org.clone(),
+                    initial_state: *state,
+                    profile: profile.clone(),
+                },
+                first.at,
+            )
+            .0
+        }
+        _ => return Err(ReplayError::FirstIsNotCreation),
+    };
+    rest.iter().try_fold(user, |user, event| {
+        let expected = user.sequence + 1;
+        if event.sequence != expected {
+            return Err(ReplayError::Gap {
+                expected,
+                found: event.sequence,
+            });
+        }
+        let op = match event.kind {
+            EventKind::Created { .. } => {
+                return Err(ReplayError::CreatedTwice {
+                    sequence: event.sequence,
+                })
+            }
+            EventKind::Deactivated => Operation::Deactivate,
+            EventKind::Reactivated => Operation::Reactivate,
+            EventKind::Locked => Operation::Lock,
+            EventKind::Unlocked => Operation::Unlock,
+            EventKind::Deleted => Operation::Delete,
+        };
+        decide(op, &user, event.at).map_err(|error| ReplayError::Refused {
+            sequence: event.sequence,
+            error,
+        })?;
+        Ok(apply(&user, event))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use UserState::*;
+
+    fn user_in(state: UserState) -> User {
+        let (mut user, _) = create(
+            NewUser {
+                id: "u1".into(),
+                org: "o1".into(),
+                initial_state: Active,
+                profile: Profile::V3 {
+                    schema_id: "s".into(),
+                    data_json: "{}".into(),
+                    contact: Contact::default(),
+                },
+            },
+            Timestamp(1),
+        );
+        user.state = state;
+        user
+    }
+
+    /// The whole transition table of the contract: every operation from every state.
+    #[test]
+    fn transition_table() {
+        let table: [(Operation, UserState, Result<UserState, &str>); 25] = [
+            (Operation::Reactivate, Inactive, Ok(Active)),
+            (Operation::Reactivate, Active, Err("COMMAND-s5qqcz97hf")),
+            (Operation::Reactivate, Locked, Err("COMMAND-s5qqcz97hf")),
+            (Operation::Reactivate, Initial, Err("COMMAND-s5qqcz97hf")),
+            (Operation::Reactivate, Deleted, Err("COMMAND-9hy5kzbuk6")),
+            (Operation::Deactivate, Active, Ok(Inactive)),
+            (Operation::Deactivate, Locked, Ok(Inactive)),
+            (Operation::Deactivate, Initial, Err("COMMAND-gvx4kct9r2")),
+            (Operation::Deactivate, Inactive, Err("COMMAND-5gunjw0cd7")),
+            (Operation::Deactivate, Deleted, Err("COMMAND-5gp2p62iin")),
+            (Operation::Lock, Active, Ok(Locked)),
+            (Operation::Lock, Initial, Ok(Locked)),
+            (Operation::Lock, Inactive, Err("COMMAND-lgws8wtsqf")),
+            (Operation::Lock, Locked, Err("COMMAND-lgws8wtsqf")),
+            (Operation::Lock, Deleted, Err("COMMAND-450yxuqrh1")),
+            (Operation::Unlock, Locked, Ok(Active)),
+            (Operation::Unlock, Active, Err("COMMAND-olb9vb0oca")),
+            (Operation::Unlock, Inactive, Err("COMMAND-olb9vb0oca")),
+            (Operation::Unlock, Initial, Err("COMMAND-olb9vb0oca")),
+            (Operation::Unlock, Deleted, Err("COMMAND-x377t913pw")),
+            (Operation::Delete, Active, Ok(Deleted)),
+            (Operation::Delete, Inactive, Ok(Deleted)),
+            (Operation::Delete, Locked, Ok(Deleted)),
+            (Operation::Delete, Initial, Ok(Deleted)),
+            (Operation::Delete, Deleted, Err("COMMAND-bd4ir1mblj")),
+        ];
+        for (op, from, expected) in table {
+            let user = user_in(from);
+            let got = decide(op, &user, Timestamp(5)).map(|e| apply(&user, &e));
+            match (got, expected) {
+                (Ok(next), Ok(state)) => {
+                    assert_eq!(next.state, state, "{op:?} from {from:?}");
+                    assert_eq!(next.sequence, 2);
+                    assert_eq!(next.changed_at, Timestamp(5));
+                }
+                (Err(e), Err(id)) => assert_eq!(e.error_def().id, id, "{op:?} from {from:?}"),
+                (got, expected) => panic!("{op:?} from {from:?}: {got:?} vs {expected:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn replay_rebuilds_and_checks_history() {
+        let (user, created) = create(
+            NewUser {
+                id: "u1".into(),
+                org: "o1".into(),
+                initial_state: Active,
+                profile: Profile::V3 {
+                    schema_id: "s".into(),
+                    data_json: "{}".into(),
+                    contact: Contact::default(),
+                },
+            },
+            Timestamp(1),
+        );
+        let deactivated = decide(Operation::Deactivate, &user, Timestamp(2)).unwrap();
+        let user2 = apply(&user, &deactivated);
+        let reactivated = reactivate(&user2, Timestamp(3)).unwrap();
+        let user3 = apply(&user2, &reactivated);
+        let events = vec![created.clone(), deactivated.clone(), reactivated.clone()];
+        assert_eq!(replay("u1", &events).unwrap(), user3);
+        assert_eq!(user3.revoked_at, Some(Timestamp(2)));
+
+        let gap = vec![created.clone(), reactivated.clone()];
+        assert!(matches!(
+            replay("u1", &gap),
+            Err(ReplayError::Gap { .. })
+        ));
+        let mut refused = reactivated.clone();
+        refused.sequence = 2;
+        assert!(matches!(
+            replay("u1", &[created, refused]),
+            Err(ReplayError::Refused { .. })
+        ));
+    }
+}

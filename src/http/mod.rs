@@ -1,0 +1,88 @@
+//! The HTTP surface: routes, request logging, and the JSON answers for unknown routes (404) and
+//! wrong methods (405).
+//!
+//! Routing comes first: whatever the token, an unknown path answers 404 code 5 and a wrong method
+//! on a known path 405 code 12. Every failure answers ZITADEL's JSON error body.
+
+pub mod error;
+pub mod extract;
+pub mod v3alpha;
+pub mod wire;
+
+use crate::auth::Verifier;
+use crate::error::{self as errors, ApiError};
+use crate::id::IdGenerator;
+use crate::shard::{Ping, Shards};
+use actix_web::{web, HttpRequest, HttpResponse};
+use error::HttpError;
+use std::time::Duration;
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    pub shards: Shards,
+    pub verifier: Verifier,
+    pub ids: IdGenerator,
+    pub max_body_bytes: usize,
+}
+
+async fn not_found() -> Result<HttpResponse, HttpError> {
+    Err(errors::ROUTE_NOT_FOUND.into())
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, HttpError> {
+    Err(errors::METHOD_NOT_ALLOWED.into())
+}
+
+/// A path whose other methods answer 405.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+/// Register every route. The `{userId}` segment may be empty so that `//reactivate` answers
+/// 400 "User ID missing" rather than 404.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    const ID: &str = "{userId:[^/]*}";
+    cfg.service(resource("/v3alpha/users").route(web::post().to(v3alpha::create)))
+        .service(resource("/v3alpha/users/search").route(web::post().to(v3alpha::search)))
+        .service(
+            resource(&format!("/v3alpha/users/{ID}"))
+                .route(web::get().to(v3alpha::get))
+                .route(web::delete().to(v3alpha::delete)),
+        )
+        .service(
+            resource(&format!("/v3alpha/users/{ID}/deactivate"))
+                .route(web::post().to(v3alpha::deactivate)),
+        )
+        .service(
+            resource(&format!("/v3alpha/users/{ID}/reactivate"))
+                .route(web::post().to(v3alpha::reactivate)),
+        )
+        .service(resource(&format!("/v3alpha/users/{ID}/lock")).route(web::post().to(v3alpha::lock)))
+        .service(
+            resource(&format!("/v3alpha/users/{ID}/unlock")).route(web::post().to(v3alpha::unlock)),
+        )
+        .service(resource("/debug/healthz").route(web::get().to(healthz)))
+        .service(resource("/debug/ready").route(web::get().to(ready)))
+        .default_service(web::to(not_found));
+}
+
+/// `/debug/healthz`: the process is up.
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "SERVING"}))
+}
+
+/// `/debug/ready`: the store can be read and every shard's actor answers.
+async fn ready(_req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
+    let unavailable = |why: &str| HttpError(ApiError::with_text(errors::STORE_UNAVAILABLE, why));
+    if !state.shards.store.is_readable() {
+        return Err(unavailable("Store cannot be read"));
+    }
+    for actor in state.shards.actors() {
+        match tokio::time::timeout(Duration::from_secs(2), actor.send(Ping)).await {
+            Ok(Ok(_)) => {}
+            _ => return Err(unavailable("A shard does not answer")),
+        }
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({"status": "SERVING"})))
+}

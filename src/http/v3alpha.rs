@@ -1,0 +1,367 @@
+//! The v3alpha user endpoints (`zitadel.user.v3alpha.UserService` over REST).
+//!
+//! Every handler checks in the contract's order: request shape (400/413/415), token (401), then
+//! the actor checks existence (404), permission (403) and state (400) atomically. Handlers hold
+//! no state of their own: changes go to the shard's actor, reads go straight to sled.
+
+use super::extract::{json_object, org_header, path_user_id, validate_user_id};
+use super::wire::*;
+use super::AppState;
+use crate::auth::{authenticate, Caller, OrgScope, Permission};
+use crate::domain::{self, Contact, Email, NewUser, Phone, Profile, Timestamp, User, UserState};
+use crate::error::{self, ApiError};
+use crate::shard::{self, ChangeDetails, Create};
+use actix::{Handler, Message};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{Map, Value};
+
+type Result<T> = std::result::Result<T, super::error::HttpError>;
+
+/// Send a lifecycle message to the actor that owns the user and wait for its answer.
+async fn send_change<M>(state: &AppState, user_id: &str, msg: M) -> std::result::Result<ChangeDetails, ApiError>
+where
+    M: Message<Result = shard::Reply> + Send + 'static,
+    shard::UserActor: Handler<M>,
+{
+    state
+        .shards
+        .actor_for(user_id)
+        .send(msg)
+        .await
+        .unwrap_or_else(|_| Err(error::SHUTTING_DOWN.into()))
+}
+
+/// Shape, then token: what every state change checks before it reaches the actor.
+async fn change_request(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> std::result::Result<(String, Caller), ApiError> {
+    let user_id = path_user_id(req)?;
+    // The body is optional and ignored: the path's id wins over any `userId` in it.
+    json_object(req, payload, state.max_body_bytes).await?;
+    let caller = authenticate(req, &state.verifier)?;
+    Ok((user_id, caller))
+}
+
+macro_rules! change_handler {
+    ($(#[$doc:meta])* $fn_name:ident, $msg:ident, $perm:expr) => {
+        $(#[$doc])*
+        pub async fn $fn_name(
+            req: HttpRequest,
+            payload: web::Payload,
+            state: web::Data<AppState>,
+        ) -> Result<HttpResponse> {
+            let (user_id, caller) = change_request(&req, payload, &state).await?;
+            let msg = shard::$msg {
+                user_id: user_id.clone(),
+                scope: caller.scope($perm),
+            };
+            let details = send_change(&state, &user_id, msg).await?;
+            Ok(HttpResponse::Ok().json(ChangeResponse {
+                details: Details::from(&details),
+            }))
+        }
+    };
+}
+
+change_handler!(
+    /// `POST /v3alpha/users/{userId}/reactivate`
+    reactivate, Reactivate, Permission::Write);
+change_handler!(
+    /// `POST /v3alpha/users/{userId}/deactivate`
+    deactivate, Deactivate, Permission::Write);
+change_handler!(
+    /// `POST /v3alpha/users/{userId}/lock`
+    lock, Lock, Permission::Write);
+change_handler!(
+    /// `POST /v3alpha/users/{userId}/unlock`
+    unlock, Unlock, Permission::Write);
+change_handler!(
+    /// `DELETE /v3alpha/users/{userId}`
+    delete, Delete, Permission::Delete);
+
+/// A create body, checked.
+struct CreateBody {
+    user_id: Option<String>,
+    org: Option<String>,
+    schema_id: String,
+    data_json: String,
+    contact: Contact,
+}
+
+fn bad(text: impl Into<String>) -> ApiError {
+    ApiError::invalid_argument("USERD-CREATE-0001", text)
+}
+
+fn optional_string(obj: &Map<String, Value>, key: &str, path: &str) -> std::result::Result<Option<String>, ApiError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(bad(format!("{path} must be a string"))),
+    }
+}
+
+fn optional_object<'a>(obj: &'a Map<String, Value>, key: &str, path: &str) -> std::result::Result<Option<&'a Map<String, Value>>, ApiError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(o)) => Ok(Some(o)),
+        Some(_) => Err(bad(format!("{path} must be an object"))),
+    }
+}
+
+fn optional_bool(obj: &Map<String, Value>, key: &str, path: &str) -> std::result::Result<bool, ApiError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(bad(format!("{path} must be a boolean"))),
+    }
+}
+
+/// Read a create body: flat (`{"schemaId", "data", ...}`) or with the user nested under `user`
+/// as ZITADEL's `CreateUserRequest` has it.
+fn parse_create(body: &Map<String, Value>) -> std::result::Result<CreateBody, ApiError> {
+    let user = optional_object(body, "user", "user")?.unwrap_or(body);
+    let user_id = optional_string(user, "userId", "userId")?
+        .or(optional_string(body, "userId", "userId")?)
+        .filter(|id| !id.is_empty());
+    if let Some(id) = &user_id {
+        validate_user_id(id)?;
+    }
+    let org = match optional_object(body, "organization", "organization")? {
+        Some(o) => optional_string(o, "orgId", "organization.orgId")?.filter(|s| !s.is_empty()),
+        None => None,
+    };
+    let schema_id = optional_string(user, "schemaId", "schemaId")?.unwrap_or_default();
+    let n = schema_id.chars().count();
+    if n == 0 || n > 200 {
+        return Err(bad("schemaId is required and must be 1 to 200 characters"));
+    }
+    let data_json = match user.get("data") {
+        Some(data @ Value::Object(_)) => serde_json::to_string(data).map_err(|e| bad(e.to_string()))?,
+        None | Some(Value::Null) => return Err(bad("data is required and must be a JSON object")),
+        Some(_) => return Err(bad("data must be a JSON object")),
+    };
+    let mut contact = Contact::default();
+    if let Some(c) = optional_object(user, "contact", "contact")? {
+        if let Some(e) = optional_object(c, "email", "contact.email")? {
+            let address = optional_string(e, "address", "contact.email.address")?.unwrap_or_default();
+            if address.is_empty() {
+                return Err(bad("contact.email.address is required when contact.email is set"));
+            }
+            contact.email = Some(Email {
+                address,
+                is_verified: optional_bool(e, "isVerified", "contact.email.isVerified")?,
+            });
+        }
+        if let Some(p) = optional_object(c, "phone", "contact.phone")? {
+            let number = optional_string(p, "number", "contact.phone.number")?.unwrap_or_default();
+            if number.is_empty() {
+                return Err(bad("contact.phone.number is required when contact.phone is set"));
+            }
+            contact.phone = Some(Phone {
+                number,
+                is_verified: optional_bool(p, "isVerified", "contact.phone.isVerified")?,
+            });
+        }
+    }
+    Ok(CreateBody {
+        user_id,
+        org,
+        schema_id,
+        data_json,
+        contact,
+    })
+}
+
+/// `POST /v3alpha/users`
+pub async fn create(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let body = json_object(&req, payload, state.max_body_bytes).await?;
+    let body = parse_create(&body)?;
+    let caller = authenticate(&req, &state.verifier)?;
+    let org = body
+        .org
+        .or_else(|| org_header(&req))
+        .or_else(|| caller.resource_owner.clone())
+        .ok_or_else(|| ApiError::from(error::ORGANIZATION_MISSING))?;
+    if !caller.scope(Permission::Write).allows(&org) {
+        return Err(error::PERMISSION_DENIED.into());
+    }
+    let profile = Profile::V3 {
+        schema_id: body.schema_id,
+        data_json: body.data_json,
+        contact: body.contact,
+    };
+    let client_id = body.user_id;
+    // A generated id that is taken (the clock stepped back) is drawn again.
+    for _ in 0..8 {
+        let id = client_id.clone().unwrap_or_else(|| state.ids.next_id());
+        let msg = Create {
+            user: NewUser {
+                id: id.clone(),
+                org: org.clone(),
+                initial_state: UserState::Active,
+                profile: profile.clone(),
+            },
+        };
+        match send_change(&state, &id, msg).await {
+            Ok(details) => {
+                return Ok(HttpResponse::Created().json(CreateResponse {
+                    user_id: id,
+                    details: Details::from(&details),
+                }))
+            }
+            Err(e) if e.id == error::USER_ALREADY_EXISTS.id && client_id.is_none() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(error::INTERNAL.into())
+}
+
+/// A live user the caller may read, or the error that says why not (404 before 403).
+fn readable_user(state: &AppState, id: &str, caller: &Caller) -> std::result::Result<User, ApiError> {
+    let user = state
+        .shards
+        .store
+        .get_user(id)
+        .map_err(|e| shard::store_error(&e))?
+        .filter(domain::is_live)
+        .ok_or_else(|| ApiError::from(error::READ_NOT_FOUND))?;
+    if !caller.scope(Permission::Read).allows(&user.org) {
+        return Err(error::PERMISSION_DENIED.into());
+    }
+    Ok(user)
+}
+
+/// `GET /v3alpha/users/{userId}`
+pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let user_id = path_user_id(&req)?;
+    let caller = authenticate(&req, &state.verifier)?;
+    let user = readable_user(&state, &user_id, &caller)?;
+    Ok(HttpResponse::Ok().json(GetUserResponse {
+        details: Details::from(&user),
+        user: UserJson::from(&user),
+    }))
+}
+
+/// A search request, checked.
+struct SearchQuery {
+    offset: u64,
+    limit: u64,
+    asc: bool,
+    states: Vec<UserState>,
+    orgs: Vec<String>,
+}
+
+const DEFAULT_LIMIT: u64 = 100;
+const MAX_LIMIT: u64 = 1000;
+
+fn uint(value: Option<&Value>, path: &str) -> std::result::Result<u64, ApiError> {
+    let bad = || ApiError::invalid_argument("USERD-SEARCH-0001", format!("{path} must be a non-negative integer"));
+    match value {
+        None | Some(Value::Null) => Ok(0),
+        Some(Value::Number(n)) => n.as_u64().ok_or_else(bad),
+        Some(Value::String(s)) => s.parse::<u64>().map_err(|_| bad()),
+        Some(_) => Err(bad()),
+    }
+}
+
+fn parse_search(body: &Map<String, Value>) -> std::result::Result<SearchQuery, ApiError> {
+    let bad = |text: String| ApiError::invalid_argument("USERD-SEARCH-0001", text);
+    let mut q = SearchQuery {
+        offset: 0,
+        limit: DEFAULT_LIMIT,
+        asc: false,
+        states: Vec::new(),
+        orgs: Vec::new(),
+    };
+    match body.get("query") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(query)) => {
+            q.offset = uint(query.get("offset"), "query.offset")?;
+            q.limit = match uint(query.get("limit"), "query.limit")? {
+                0 => DEFAULT_LIMIT,
+                n => n.min(MAX_LIMIT),
+            };
+            q.asc = match query.get("asc") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => return Err(bad("query.asc must be a boolean".into())),
+            };
+        }
+        Some(_) => return Err(bad("query must be an object".into())),
+    }
+    let filters = match body.get("filters") {
+        None | Some(Value::Null) => &Vec::new(),
+        Some(Value::Array(f)) => f,
+        Some(_) => return Err(bad("filters must be an array".into())),
+    };
+    for filter in filters {
+        let Value::Object(filter) = filter else {
+            return Err(bad("each filter must be an object".into()));
+        };
+        if let Some(f) = filter.get("stateFilter") {
+            let state = match f.get("state") {
+                Some(Value::String(name)) => UserState::from_name(name),
+                Some(Value::Number(n)) => n.as_i64().and_then(UserState::from_number),
+                _ => None,
+            }
+            .ok_or_else(|| bad("stateFilter.state must be a user state such as USER_STATE_ACTIVE".into()))?;
+            q.states.push(state);
+        }
+        if let Some(f) = filter.get("organizationIdFilter") {
+            match f.get("organizationId") {
+                Some(Value::String(org)) => q.orgs.push(org.clone()),
+                _ => return Err(bad("organizationIdFilter.organizationId must be a string".into())),
+            }
+        }
+    }
+    Ok(q)
+}
+
+/// Does `user` pass every filter of `q` (filters combine with AND) and the caller's read scope?
+fn matches(user: &User, q: &SearchQuery, scope: &OrgScope) -> bool {
+    domain::is_live(user)
+        && scope.allows(&user.org)
+        && q.states.iter().all(|s| *s == user.state)
+        && q.orgs.iter().all(|o| *o == user.org)
+}
+
+/// `POST /v3alpha/users/search`
+pub async fn search(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let body = json_object(&req, payload, state.max_body_bytes).await?;
+    let query = parse_search(&body)?;
+    let caller = authenticate(&req, &state.verifier)?;
+    let scope = caller.scope(Permission::Read);
+    let store = &state.shards.store;
+    let mut found = Vec::new();
+    for shard in 0..store.shard_count() {
+        for user in store.shard_users(shard) {
+            let user = user.map_err(|e| shard::store_error(&e))?;
+            if matches(&user, &query, &scope) {
+                found.push(user);
+            }
+        }
+    }
+    // Newest first by default; the id breaks ties so pages are stable.
+    found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    if !query.asc {
+        found.reverse();
+    }
+    let total = found.len();
+    let result: Vec<UserJson> = found
+        .iter()
+        .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
+        .map(UserJson::from)
+        .collect();
+    let details = if total == 0 {
+        ListDetails::default()
+    } else {
+        ListDetails {
+            total_result: Some(total.to_string()),
+            timestamp: Some(Timestamp::now().to_rfc3339()),
+        }
+    };
+    Ok(HttpResponse::Ok().json(SearchResponse { details, result }))
+}

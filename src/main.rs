@@ -1,0 +1,181 @@
+//! The `userd` command: `serve` runs the server, `token` prints a development token.
+
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use userd::auth::{mint_hs256, resolve_hs256_secret, TokenRequest};
+use userd::config::{self, Config, Flags};
+use userd::domain::Timestamp;
+use userd::startup::Application;
+
+#[derive(Parser)]
+#[command(name = "userd", version, about = "A user-lifecycle server that speaks ZITADEL's user API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Config file (default: ./config.toml when it exists).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Address to listen on, overriding server.bind (port 0 picks a free port).
+        #[arg(long)]
+        bind: Option<String>,
+        /// Data directory, overriding storage.data_dir.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Print an HS256 token signed with the configured (or development) secret.
+    Token {
+        /// The token's subject.
+        #[arg(long, default_value = "userd-dev")]
+        sub: String,
+        /// A role, optionally for one organization: ROLE or ROLE:ORG. Repeatable.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// The caller's own organization (the resource owner claim).
+        #[arg(long)]
+        org: Option<String>,
+        /// Lifetime: 3600, 90s, 30m, 1h or 7d.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve {
+            config,
+            bind,
+            data_dir,
+        } => serve(Flags {
+            config,
+            bind,
+            data_dir,
+        }),
+        Command::Token {
+            sub,
+            roles,
+            org,
+            ttl,
+            config,
+            data_dir,
+        } => token(
+            Flags {
+                config,
+                bind: None,
+                data_dir,
+            },
+            sub,
+            roles,
+            org,
+            &ttl,
+        ),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("userd: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(flags: &Flags) -> Result<Config, String> {
+    config::load(flags, std::env::vars())
+}
+
+fn serve(flags: Flags) -> Result<(), String> {
+    let config = load_config(&flags)?;
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(&config.log.level))
+        .format_timestamp_micros()
+        .init();
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let app = Application::build(&config)?;
+        log::info!(
+            "userd listening on http://{} (data in {}, {} shards, durability {:?})",
+            app.address,
+            config.data_dir().display(),
+            config.storage.shards,
+            config.storage.durability
+        );
+        // Scripts and tests read the bound address from this line.
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "listening on http://{}", app.address);
+        let _ = out.flush();
+        app.run_until_stopped()
+            .await
+            .map_err(|e| format!("server error: {e}"))
+    })
+}
+
+/// Parse `3600`, `90s`, `30m`, `1h` or `7d` into seconds.
+fn parse_ttl(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: i64 = digits
+        .parse()
+        .map_err(|_| format!("--ttl {text}: expected a number with s, m, h or d"))?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("--ttl {text}: unit must be s, m, h or d")),
+    };
+    Ok(n.saturating_mul(scale))
+}
+
+fn token(
+    flags: Flags,
+    sub: String,
+    roles: Vec<String>,
+    org: Option<String>,
+    ttl: &str,
+) -> Result<(), String> {
+    let config = load_config(&flags)?;
+    let (secret, _) = resolve_hs256_secret(
+        config.auth.hs256_secret.as_deref(),
+        config.auth.hs256_secret_file.as_deref(),
+        config.data_dir(),
+        true,
+    )?;
+    let roles = roles
+        .into_iter()
+        .map(|r| match r.split_once(':') {
+            Some((role, o)) => (role.to_string(), Some(o.to_string())),
+            // An org role without an org applies to --org.
+            None if !r.starts_with("IAM_") => (r, org.clone()),
+            None => (r, None),
+        })
+        .collect();
+    let request = TokenRequest {
+        subject: sub,
+        roles,
+        resource_owner: org,
+        ttl_seconds: parse_ttl(ttl)?,
+    };
+    let token = mint_hs256(
+        &secret,
+        &config.auth.issuer,
+        &config.auth.audience,
+        &request,
+        Timestamp::now(),
+    )?;
+    println!("{token}");
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! Building the running server from a [`Config`]: open the store, start the flusher and the shard
+//! actors, bind the listener (port 0 picks a free port), and assemble the actix-web app.
+//!
+//! Must run inside an actix system (shard actors live on arbiters of that system).
+
+use crate::auth::{resolve_hs256_secret, KeySource, RoleTable, Verifier};
+use crate::config::{self, Config};
+use crate::http::{self, AppState};
+use crate::id::IdGenerator;
+use crate::shard::{Durability, Flusher, Shards};
+use crate::store::{OpenOptions, Store};
+use actix::Arbiter;
+use actix_web::{dev::Server, middleware, web, App, HttpServer};
+use std::net::TcpListener;
+use std::time::Instant;
+
+/// A bound, not yet awaited server and what it needs to shut down cleanly.
+pub struct Application {
+    pub port: u16,
+    pub address: String,
+    server: Server,
+    store: Store,
+    arbiters: Vec<Arbiter>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    pub fn build(config: &Config) -> Result<Application, String> {
+        let (secret, source) = resolve_hs256_secret(
+            config.auth.hs256_secret.as_deref(),
+            config.auth.hs256_secret_file.as_deref(),
+            config.data_dir(),
+            true,
+        )?;
+        if let KeySource::DevelopmentSecret(path) = &source {
+            log::warn!(
+                "no auth key configured: using the development HS256 secret in {} \
+                 (for local development only; set auth.hs256_secret_file in production)",
+                path.display()
+            );
+        }
+        let roles = RoleTable::default().with_overrides(&config::role_overrides(config)?);
+        let verifier = Verifier::hs256(
+            &secret,
+            &config.auth.issuer,
+            &config.auth.audience,
+            config.auth.leeway_seconds,
+            roles,
+        );
+
+        let store = Store::open(
+            config.data_dir(),
+            OpenOptions {
+                shards: config.storage.shards,
+                background_flush_ms: match config.storage.durability {
+                    Durability::Fsync => None,
+                    Durability::Periodic => Some(config.storage.flush_interval_ms),
+                },
+                cache_bytes: config.storage.cache_mb.saturating_mul(1024 * 1024),
+            },
+        )
+        .map_err(|e| e.to_string())?;
+
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let workers = if config.server.workers == 0 {
+            cores
+        } else {
+            config.server.workers
+        };
+        let flusher = Flusher::start(store.clone(), config.storage.durability)
+            .map_err(|e| format!("cannot start the flusher thread: {e}"))?;
+        let (shards, arbiters) = Shards::start(store.clone(), flusher, cores);
+
+        let listener = TcpListener::bind(&config.server.bind)
+            .map_err(|e| format!("cannot bind server.bind = {}: {e}", config.server.bind))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| format!("cannot read the bound address: {e}"))?;
+
+        let state = web::Data::new(AppState {
+            shards,
+            verifier,
+            ids: IdGenerator::new(),
+            max_body_bytes: config.server.max_body_bytes,
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(middleware::from_fn(log_request))
+                .configure(http::routes)
+        })
+        .workers(workers)
+        .shutdown_timeout(config.server.shutdown_timeout_seconds)
+        .listen(listener)
+        .map_err(|e| format!("cannot listen on {local}: {e}"))?
+        .run();
+
+        Ok(Application {
+            port: local.port(),
+            address: local.to_string(),
+            server,
+            store,
+            arbiters,
+        })
+    }
+
+    /// Serve until the server stops (SIGINT/SIGTERM stop it gracefully: in-flight requests are
+    /// answered), then flush the store and stop the shard actors.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        if let Err(e) = self.store.flush() {
+            log::error!("final flush failed: {e}");
+        }
+        for arbiter in &self.arbiters {
+            arbiter.stop();
+        }
+        log::info!("stopped");
+        result
+    }
+}
+
+/// One line per request at info: method, path, status, microseconds. Never headers (tokens).
+async fn log_request(
+    req: actix_web::dev::ServiceRequest,
+    next: middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let res = next.call(req).await?;
+    log::info!(
+        "{} {} {} {}us",
+        method,
+        path,
+        res.status().as_u16(),
+        started.elapsed().as_micros()
+    );
+    Ok(res)
+}

@@ -1,0 +1,357 @@
+//! The sled layout: one tree per shard, plus a `meta` tree that records the format and the shard
+//! count the store was created with (checked at every open, since placement is on disk).
+//!
+//! In a shard tree, `u<userId>` holds the user's record and `e<len u16 BE><userId><seq u64 BE>`
+//! each event of its history, so one `apply_batch` writes a change and its event atomically and a
+//! user's events sort in sequence order. Values are bincode with a leading format-version byte.
+
+use crate::domain::{Event, User};
+use serde::{de::DeserializeOwned, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Version byte in front of every stored value.
+pub const VALUE_FORMAT: u8 = 1;
+/// Version of the key layout, recorded in `meta`.
+pub const STORE_FORMAT: u64 = 1;
+
+const META_TREE: &str = "meta";
+const META_FORMAT: &[u8] = b"format";
+const META_SHARDS: &[u8] = b"shards";
+const USER_PREFIX: u8 = b'u';
+const EVENT_PREFIX: u8 = b'e';
+
+#[derive(Debug)]
+pub enum StoreError {
+    /// sled could not read or write.
+    Io(sled::Error),
+    /// The data directory is held by another process.
+    Locked(PathBuf),
+    /// A stored value does not decode.
+    Corrupt { key: Vec<u8>, reason: String },
+    /// The store was made with other settings than the ones given.
+    Mismatch(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Io(e) => write!(f, "store error: {e}"),
+            StoreError::Locked(dir) => write!(
+                f,
+                "data directory {} is in use by another userd process",
+                dir.display()
+            ),
+            StoreError::Corrupt { key, reason } => write!(
+                f,
+                "stored value under key {} does not decode: {reason}",
+                String::from_utf8_lossy(key)
+            ),
+            StoreError::Mismatch(msg) => f.write_str(msg),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Io(e)
+    }
+}
+
+/// FNV-1a, 64 bit: placement must be the same in every process, platform and version.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+pub fn user_key(id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + id.len());
+    key.push(USER_PREFIX);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn events_prefix(id: &str) -> Vec<u8> {
+    let len = u16::try_from(id.len()).unwrap_or(u16::MAX);
+    let mut key = Vec::with_capacity(3 + id.len() + 8);
+    key.push(EVENT_PREFIX);
+    key.extend_from_slice(&len.to_be_bytes());
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+pub fn event_key(id: &str, sequence: u64) -> Vec<u8> {
+    let mut key = events_prefix(id);
+    key.extend_from_slice(&sequence.to_be_bytes());
+    key
+}
+
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = vec![VALUE_FORMAT];
+    // Encoding plain structs into a Vec cannot fail; an empty value would fail to decode loudly.
+    if let Ok(bytes) = bincode::serde::encode_to_vec(value, bincode::config::standard()) {
+        out.extend_from_slice(&bytes);
+    }
+    out
+}
+
+pub fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        key: key.to_vec(),
+        reason,
+    };
+    match bytes.split_first() {
+        Some((&VALUE_FORMAT, rest)) => {
+            let (value, used) =
+                bincode::serde::decode_from_slice(rest, bincode::config::standard())
+                    .map_err(|e| corrupt(e.to_string()))?;
+            if used != rest.len() {
+                return Err(corrupt(format!("{} trailing bytes", rest.len() - used)));
+            }
+            Ok(value)
+        }
+        Some((v, _)) => Err(corrupt(format!("unknown value format {v}"))),
+        None => Err(corrupt("empty value".into())),
+    }
+}
+
+/// The opened store: the sled database and one tree per shard.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: sled::Db,
+    shards: Vec<sled::Tree>,
+    dir: PathBuf,
+}
+
+/// How sled should flush on its own.
+#[derive(Clone, Copy, Debug)]
+pub struct OpenOptions {
+    pub shards: u32,
+    /// `Some(ms)`: sled flushes in the background every `ms` (periodic durability).
+    pub background_flush_ms: Option<u64>,
+    pub cache_bytes: u64,
+}
+
+impl Store {
+    pub fn open(dir: &Path, options: OpenOptions) -> Result<Store, StoreError> {
+        if options.shards == 0 {
+            return Err(StoreError::Mismatch(
+                "storage.shards must be at least 1".into(),
+            ));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(sled::Error::Io(e)))?;
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(options.cache_bytes)
+            .flush_every_ms(options.background_flush_ms)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                    StoreError::Locked(dir.to_path_buf())
+                }
+                sled::Error::Io(ref io) if io.to_string().contains("lock") => {
+                    StoreError::Locked(dir.to_path_buf())
+                }
+                other => StoreError::Io(other),
+            })?;
+        let meta = db.open_tree(META_TREE)?;
+        match (meta.get(META_FORMAT)?, meta.get(META_SHARDS)?) {
+            (None, None) => {
+                let mut batch = sled::Batch::default();
+                batch.insert(META_FORMAT, &STORE_FORMAT.to_be_bytes());
+                batch.insert(META_SHARDS, &u64::from(options.shards).to_be_bytes());
+                meta.apply_batch(batch)?;
+                db.flush()?;
+            }
+            (Some(format), Some(shards)) => {
+                let format = be_u64(&format).ok_or_else(|| StoreError::Corrupt {
+                    key: META_FORMAT.to_vec(),
+                    reason: "not a u64".into(),
+                })?;
+                if format != STORE_FORMAT {
+                    return Err(StoreError::Mismatch(format!(
+                        "{} holds store format {format}, this userd reads format {STORE_FORMAT}",
+                        dir.display()
+                    )));
+                }
+                let stored = be_u64(&shards).ok_or_else(|| StoreError::Corrupt {
+                    key: META_SHARDS.to_vec(),
+                    reason: "not a u64".into(),
+                })?;
+                if stored != u64::from(options.shards) {
+                    return Err(StoreError::Mismatch(format!(
+                        "storage.shards is {} but {} was created with {stored} shards; \
+                         the shard count is fixed at creation",
+                        options.shards,
+                        dir.display()
+                    )));
+                }
+            }
+            _ => {
+                return Err(StoreError::Mismatch(format!(
+                    "{} has an incomplete meta tree",
+                    dir.display()
+                )))
+            }
+        }
+        let shards = (0..options.shards)
+            .map(|i| db.open_tree(format!("shard-{i:04}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Store {
+            db,
+            shards,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// The shard that owns `id`: `fnv1a64(id) % shards`.
+    pub fn shard_of(&self, id: &str) -> usize {
+        // The remainder is below the shard count, which is a usize.
+        (fnv1a64(id.as_bytes()) % self.shards.len() as u64) as usize
+    }
+
+    pub fn shard_tree(&self, shard: usize) -> Option<&sled::Tree> {
+        self.shards.get(shard)
+    }
+
+    /// The stored record of `id`, deleted users included.
+    pub fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        let Some(tree) = self.shards.get(self.shard_of(id)) else {
+            return Ok(None);
+        };
+        get_user_in(tree, id)
+    }
+
+    /// Every user record of one shard, in key order.
+    pub fn shard_users(
+        &self,
+        shard: usize,
+    ) -> impl Iterator<Item = Result<User, StoreError>> + '_ {
+        self.shards
+            .get(shard)
+            .into_iter()
+            .flat_map(|tree| tree.scan_prefix([USER_PREFIX]))
+            .map(|item| {
+                let (key, value) = item?;
+                decode::<User>(&key, &value)
+            })
+    }
+
+    /// The history of `id`, in sequence order.
+    pub fn events(&self, id: &str) -> Result<Vec<Event>, StoreError> {
+        let Some(tree) = self.shards.get(self.shard_of(id)) else {
+            return Ok(Vec::new());
+        };
+        tree.scan_prefix(events_prefix(id))
+            .map(|item| {
+                let (key, value) = item?;
+                decode::<Event>(&key, &value)
+            })
+            .collect()
+    }
+
+    /// Make every change applied so far durable, in every tree at once.
+    pub fn flush(&self) -> Result<usize, StoreError> {
+        Ok(self.db.flush()?)
+    }
+
+    /// Can the store still be read?
+    pub fn is_readable(&self) -> bool {
+        self.db.get(META_FORMAT).is_ok()
+    }
+}
+
+/// The stored record of `id` in `tree`, deleted users included.
+pub fn get_user_in(tree: &sled::Tree, id: &str) -> Result<Option<User>, StoreError> {
+    let key = user_key(id);
+    match tree.get(&key)? {
+        Some(bytes) => decode::<User>(&key, &bytes).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Add a user's new record and the event that produced it to `batch`.
+pub fn stage_change(batch: &mut sled::Batch, user: &User, event: &Event) {
+    batch.insert(user_key(&user.id), encode(user));
+    batch.insert(event_key(&user.id, event.sequence), encode(event));
+}
+
+fn be_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{create, Contact, NewUser, Profile, Timestamp, UserState};
+
+    fn options(shards: u32) -> OpenOptions {
+        OpenOptions {
+            shards,
+            background_flush_ms: None,
+            cache_bytes: 1 << 20,
+        }
+    }
+
+    #[test]
+    fn fnv_is_the_published_function() {
+        // Published FNV-1a 64 test vectors.
+        assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
+    }
+
+    #[test]
+    fn event_keys_sort_by_sequence_and_do_not_mix_users() {
+        assert!(event_key("a", 2) < event_key("a", 10));
+        assert!(event_key("a", 255) < event_key("a", 256));
+        assert!(!event_key("ab", 1).starts_with(&events_prefix("a")));
+    }
+
+    #[test]
+    fn values_round_trip_and_bad_bytes_are_reported() {
+        let (user, event) = create(
+            NewUser {
+                id: "42".into(),
+                org: "o".into(),
+                initial_state: UserState::Active,
+                profile: Profile::V3 {
+                    schema_id: "s".into(),
+                    data_json: "{\"a\":1}".into(),
+                    contact: Contact::default(),
+                },
+            },
+            Timestamp(7),
+        );
+        assert_eq!(decode::<User>(b"k", &encode(&user)).unwrap(), user);
+        assert_eq!(decode::<Event>(b"k", &encode(&event)).unwrap(), event);
+        assert!(decode::<User>(b"k", &[]).is_err());
+        assert!(decode::<User>(b"k", &[9, 1, 2]).is_err());
+        let mut truncated = encode(&user);
+        truncated.truncate(5);
+        assert!(decode::<User>(b"k", &truncated).is_err());
+    }
+
+    #[test]
+    fn shard_count_is_fixed_at_creation() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path(), options(4)).unwrap());
+        let err = Store::open(dir.path(), options(8)).unwrap_err();
+        assert!(err.to_string().contains("created with 4 shards"), "{err}");
+        assert_eq!(Store::open(dir.path(), options(4)).unwrap().shard_count(), 4);
+    }
+}
