@@ -212,11 +212,23 @@ pub fn load(
     }
 
     if let Some(bind) = &flags.bind {
-        set(&mut table, "server", "bind", bind.clone().into(), "from --bind")?;
+        set(
+            &mut table,
+            "server",
+            "bind",
+            bind.clone().into(),
+            "from --bind",
+        )?;
     }
     if let Some(dir) = &flags.data_dir {
         let dir = dir.to_string_lossy().into_owned();
-        set(&mut table, "storage", "data_dir", dir.into(), "from --data-dir")?;
+        set(
+            &mut table,
+            "storage",
+            "data_dir",
+            dir.into(),
+            "from --data-dir",
+        )?;
     }
 
     let config = Config::deserialize(toml::Value::Table(table))
@@ -243,7 +255,8 @@ fn set(
     origin: &str,
 ) -> Result<(), String> {
     let full = format!("{section}.{key}");
-    let defaults = toml::Value::try_from(Config::default()).unwrap_or(toml::Value::Table(toml::Table::new()));
+    let defaults =
+        toml::Value::try_from(Config::default()).unwrap_or(toml::Value::Table(toml::Table::new()));
     let known_section = defaults.get(section).is_some();
     let known = known_section
         && (defaults.get(section).and_then(|s| s.get(key)).is_some()
@@ -257,8 +270,12 @@ fn set(
     let mut inner = toml::Table::new();
     inner.insert(key.to_string(), value.clone());
     probe.insert(section.to_string(), toml::Value::Table(inner));
-    Config::deserialize(toml::Value::Table(probe))
-        .map_err(|e| format!("bad value for configuration key `{full}` {origin}: {}", e.message()))?;
+    Config::deserialize(toml::Value::Table(probe)).map_err(|e| {
+        format!(
+            "bad value for configuration key `{full}` {origin}: {}",
+            e.message()
+        )
+    })?;
     let entry = table
         .entry(section.to_string())
         .or_insert_with(|| toml::Value::Table(toml::Table::new()));
@@ -269,7 +286,8 @@ fn set(
 }
 
 fn validate(config: &Config) -> Result<(), String> {
-    let fail = |key: &str, why: &str| Err(format!("bad value for configuration key `{key}`: {why}"));
+    let fail =
+        |key: &str, why: &str| Err(format!("bad value for configuration key `{key}`: {why}"));
     if config.server.bind.trim().is_empty() {
         return fail("server.bind", "must be an address such as 127.0.0.1:8080");
     }
@@ -363,8 +381,16 @@ mod tests {
 
     #[test]
     fn precedence_is_flags_env_file_defaults() {
-        let (_d, mut flags) = with_file("[server]\nbind = \"127.0.0.1:1\"\nworkers = 3\n[storage]\nshards = 8\n");
-        let c = load(&flags, env(&[("USERD_SERVER__BIND", "127.0.0.1:2"), ("USERD_STORAGE__SHARDS", "4")])).unwrap();
+        let (_d, mut flags) =
+            with_file("[server]\nbind = \"127.0.0.1:1\"\nworkers = 3\n[storage]\nshards = 8\n");
+        let c = load(
+            &flags,
+            env(&[
+                ("USERD_SERVER__BIND", "127.0.0.1:2"),
+                ("USERD_STORAGE__SHARDS", "4"),
+            ]),
+        )
+        .unwrap();
         assert_eq!(c.server.bind, "127.0.0.1:2");
         assert_eq!(c.server.workers, 3);
         assert_eq!(c.storage.shards, 4);
@@ -384,7 +410,10 @@ mod tests {
         assert!(e.contains("storage.shards"), "{e}");
         let (_d, flags) = with_file("");
         let e = load(&flags, env(&[("USERD_SERVER__NOPE", "1")])).unwrap_err();
-        assert!(e.contains("server.nope") && e.contains("USERD_SERVER__NOPE"), "{e}");
+        assert!(
+            e.contains("server.nope") && e.contains("USERD_SERVER__NOPE"),
+            "{e}"
+        );
         let e = load(&flags, env(&[("USERD_STORAGE__DURABILITY", "sometimes")])).unwrap_err();
         assert!(e.contains("storage.durability"), "{e}");
         let e = load(&flags, env(&[("USERD_STORAGE__SHARDS", "0")])).unwrap_err();
@@ -397,7 +426,10 @@ mod tests {
     fn role_permission_overrides_are_checked() {
         let (_d, flags) = with_file("[authz.role_permissions]\nORG_OWNER = [\"user.read\"]\n");
         let c = load(&flags, env(&[])).unwrap();
-        assert_eq!(role_overrides(&c).unwrap()["ORG_OWNER"], vec![Permission::Read]);
+        assert_eq!(
+            role_overrides(&c).unwrap()["ORG_OWNER"],
+            vec![Permission::Read]
+        );
         let (_d, flags) = with_file("[authz.role_permissions]\nORG_OWNER = [\"user.fly\"]\n");
         let e = load(&flags, env(&[])).unwrap_err();
         assert!(e.contains("user.fly"), "{e}");

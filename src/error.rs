@@ -99,7 +99,8 @@ pub const PERMISSION_DENIED: ErrorDef = def(
 );
 
 // Request shape (gRPC 3).
-pub const USER_ID_MISSING: ErrorDef = def(Code::InvalidArgument, "USERD-ID-0001", "User ID missing");
+pub const USER_ID_MISSING: ErrorDef =
+    def(Code::InvalidArgument, "USERD-ID-0001", "User ID missing");
 pub const USER_ID_INVALID: ErrorDef = def(
     Code::InvalidArgument,
     "USERD-ID-0002",
@@ -110,8 +111,11 @@ pub const ORGANIZATION_MISSING: ErrorDef = def(
     "USERD-ORG-0001",
     "Organization missing: set organization.orgId, the x-zitadel-orgid header or the token's resource owner",
 );
-pub const BODY_NOT_JSON: ErrorDef =
-    def(Code::InvalidArgument, "USERD-BODY-0001", "Request body is not valid JSON");
+pub const BODY_NOT_JSON: ErrorDef = def(
+    Code::InvalidArgument,
+    "USERD-BODY-0001",
+    "Request body is not valid JSON",
+);
 pub const BODY_TOO_LARGE: ErrorDef = def(
     Code::InvalidArgument,
     "USERD-BODY-0002",
@@ -132,8 +136,11 @@ pub const STORE_UNAVAILABLE: ErrorDef = def(
     "USERD-STORE-0001",
     "Store is unavailable, the change was not applied",
 );
-pub const SHUTTING_DOWN: ErrorDef =
-    def(Code::Unavailable, "USERD-SHUTDOWN", "Server is shutting down");
+pub const SHUTTING_DOWN: ErrorDef = def(
+    Code::Unavailable,
+    "USERD-SHUTDOWN",
+    "Server is shutting down",
+);
 
 /// An error as it travels up to the wire: a table row, possibly with a more specific text.
 #[derive(Clone, Debug, PartialEq, Eq)]

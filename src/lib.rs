@@ -11,6 +11,7 @@
 //! - [`config`] reads `config.toml`, `USERD_<SECTION>__<KEY>` variables and flags, in that order.
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![warn(missing_debug_implementations)]
 
 pub mod auth;

@@ -10,7 +10,11 @@ use userd::domain::Timestamp;
 use userd::startup::Application;
 
 #[derive(Parser)]
-#[command(name = "userd", version, about = "A user-lifecycle server that speaks ZITADEL's user API")]
+#[command(
+    name = "userd",
+    version,
+    about = "A user-lifecycle server that speaks ZITADEL's user API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -31,7 +31,10 @@ pub fn resolve_hs256_secret(
     }
     if let Some(path) = secret_file {
         let bytes = std::fs::read(path).map_err(|e| {
-            format!("auth.hs256_secret_file: cannot read {}: {e}", path.display())
+            format!(
+                "auth.hs256_secret_file: cannot read {}: {e}",
+                path.display()
+            )
         })?;
         let trimmed = trim_end_whitespace(&bytes);
         if trimmed.is_empty() {

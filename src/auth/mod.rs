@@ -112,8 +112,8 @@ impl Verifier {
     /// Verify a token and read the caller's grants from it.
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<Caller, ApiError> {
         let invalid = || ApiError::from(error::TOKEN_INVALID);
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
-            .map_err(|e| {
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(|e| {
                 log::debug!("token rejected: {:?}", e.kind());
                 invalid()
             })?;
@@ -154,7 +154,9 @@ fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
         return Err(error::AUTH_HEADER_MISSING.into());
     }
     match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(token.trim())
         }
         _ => Err(error::TOKEN_INVALID.into()),
@@ -204,7 +206,10 @@ pub fn mint_hs256(
         ROLES_CLAIM: roles,
     });
     if let (Some(org), Some(map)) = (&request.resource_owner, claims.as_object_mut()) {
-        map.insert(RESOURCE_OWNER_CLAIM.into(), serde_json::Value::String(org.clone()));
+        map.insert(
+            RESOURCE_OWNER_CLAIM.into(),
+            serde_json::Value::String(org.clone()),
+        );
     }
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
@@ -219,7 +224,13 @@ mod tests {
     use super::*;
 
     fn verifier() -> Verifier {
-        Verifier::hs256(b"secret", "iss", &["userd".into()], 30, RoleTable::default())
+        Verifier::hs256(
+            b"secret",
+            "iss",
+            &["userd".into()],
+            30,
+            RoleTable::default(),
+        )
     }
 
     fn token(roles: Vec<(&str, Option<&str>)>, ttl: i64) -> String {
@@ -249,7 +260,10 @@ mod tests {
             .unwrap();
         assert_eq!(c.scope(Permission::Delete), OrgScope::Everywhere);
         let c = v
-            .verify(&token(vec![("ORG_OWNER_VIEWER", Some("o2"))], 60), Timestamp::now())
+            .verify(
+                &token(vec![("ORG_OWNER_VIEWER", Some("o2"))], 60),
+                Timestamp::now(),
+            )
             .unwrap();
         assert!(c.scope(Permission::Read).allows("o2"));
         assert!(!c.scope(Permission::Read).allows("o1"));

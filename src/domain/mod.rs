@@ -444,10 +444,7 @@ mod tests {
         assert_eq!(user3.revoked_at, Some(Timestamp(2)));
 
         let gap = vec![created.clone(), reactivated.clone()];
-        assert!(matches!(
-            replay("u1", &gap),
-            Err(ReplayError::Gap { .. })
-        ));
+        assert!(matches!(replay("u1", &gap), Err(ReplayError::Gap { .. })));
         let mut refused = reactivated.clone();
         refused.sequence = 2;
         assert!(matches!(

@@ -75,7 +75,8 @@ pub fn error_body(e: &ApiError) -> Vec<u8> {
             message: &e.text,
         }],
     };
-    serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"code\":13,\"message\":\"Internal error\",\"details\":[]}".to_vec())
+    serde_json::to_vec(&body)
+        .unwrap_or_else(|_| b"{\"code\":13,\"message\":\"Internal error\",\"details\":[]}".to_vec())
 }
 
 impl ResponseError for HttpError {

@@ -73,7 +73,10 @@ pub async fn read_body(
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {
-            ApiError::invalid_argument(error::BODY_NOT_JSON.id, format!("Cannot read request body: {e}"))
+            ApiError::invalid_argument(
+                error::BODY_NOT_JSON.id,
+                format!("Cannot read request body: {e}"),
+            )
         })?;
         if body.len() + chunk.len() > limit {
             return Err(error::BODY_TOO_LARGE.into());

@@ -58,7 +58,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             resource(&format!("/v3alpha/users/{ID}/reactivate"))
                 .route(web::post().to(v3alpha::reactivate)),
         )
-        .service(resource(&format!("/v3alpha/users/{ID}/lock")).route(web::post().to(v3alpha::lock)))
+        .service(
+            resource(&format!("/v3alpha/users/{ID}/lock")).route(web::post().to(v3alpha::lock)),
+        )
         .service(
             resource(&format!("/v3alpha/users/{ID}/unlock")).route(web::post().to(v3alpha::unlock)),
         )

@@ -18,7 +18,11 @@ use serde_json::{Map, Value};
 type Result<T> = std::result::Result<T, super::error::HttpError>;
 
 /// Send a lifecycle message to the actor that owns the user and wait for its answer.
-async fn send_change<M>(state: &AppState, user_id: &str, msg: M) -> std::result::Result<ChangeDetails, ApiError>
+async fn send_change<M>(
+    state: &AppState,
+    user_id: &str,
+    msg: M,
+) -> std::result::Result<ChangeDetails, ApiError>
 where
     M: Message<Result = shard::Reply> + Send + 'static,
     shard::UserActor: Handler<M>,
@@ -94,7 +98,11 @@ fn bad(text: impl Into<String>) -> ApiError {
     ApiError::invalid_argument("USERD-CREATE-0001", text)
 }
 
-fn optional_string(obj: &Map<String, Value>, key: &str, path: &str) -> std::result::Result<Option<String>, ApiError> {
+fn optional_string(
+    obj: &Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> std::result::Result<Option<String>, ApiError> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -102,7 +110,11 @@ fn optional_string(obj: &Map<String, Value>, key: &str, path: &str) -> std::resu
     }
 }
 
-fn optional_object<'a>(obj: &'a Map<String, Value>, key: &str, path: &str) -> std::result::Result<Option<&'a Map<String, Value>>, ApiError> {
+fn optional_object<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> std::result::Result<Option<&'a Map<String, Value>>, ApiError> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(o)) => Ok(Some(o)),
@@ -110,7 +122,11 @@ fn optional_object<'a>(obj: &'a Map<String, Value>, key: &str, path: &str) -> st
     }
 }
 
-fn optional_bool(obj: &Map<String, Value>, key: &str, path: &str) -> std::result::Result<bool, ApiError> {
+fn optional_bool(
+    obj: &Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> std::result::Result<bool, ApiError> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
@@ -138,16 +154,21 @@ fn parse_create(body: &Map<String, Value>) -> std::result::Result<CreateBody, Ap
         return Err(bad("schemaId is required and must be 1 to 200 characters"));
     }
     let data_json = match user.get("data") {
-        Some(data @ Value::Object(_)) => serde_json::to_string(data).map_err(|e| bad(e.to_string()))?,
+        Some(data @ Value::Object(_)) => {
+            serde_json::to_string(data).map_err(|e| bad(e.to_string()))?
+        }
         None | Some(Value::Null) => return Err(bad("data is required and must be a JSON object")),
         Some(_) => return Err(bad("data must be a JSON object")),
     };
     let mut contact = Contact::default();
     if let Some(c) = optional_object(user, "contact", "contact")? {
         if let Some(e) = optional_object(c, "email", "contact.email")? {
-            let address = optional_string(e, "address", "contact.email.address")?.unwrap_or_default();
+            let address =
+                optional_string(e, "address", "contact.email.address")?.unwrap_or_default();
             if address.is_empty() {
-                return Err(bad("contact.email.address is required when contact.email is set"));
+                return Err(bad(
+                    "contact.email.address is required when contact.email is set",
+                ));
             }
             contact.email = Some(Email {
                 address,
@@ -157,7 +178,9 @@ fn parse_create(body: &Map<String, Value>) -> std::result::Result<CreateBody, Ap
         if let Some(p) = optional_object(c, "phone", "contact.phone")? {
             let number = optional_string(p, "number", "contact.phone.number")?.unwrap_or_default();
             if number.is_empty() {
-                return Err(bad("contact.phone.number is required when contact.phone is set"));
+                return Err(bad(
+                    "contact.phone.number is required when contact.phone is set",
+                ));
             }
             contact.phone = Some(Phone {
                 number,
@@ -175,7 +198,11 @@ fn parse_create(body: &Map<String, Value>) -> std::result::Result<CreateBody, Ap
 }
 
 /// `POST /v3alpha/users`
-pub async fn create(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse> {
+pub async fn create(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     let body = json_object(&req, payload, state.max_body_bytes).await?;
     let body = parse_create(&body)?;
     let caller = authenticate(&req, &state.verifier)?;
@@ -219,7 +246,11 @@ pub async fn create(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
 }
 
 /// A live user the caller may read, or the error that says why not (404 before 403).
-fn readable_user(state: &AppState, id: &str, caller: &Caller) -> std::result::Result<User, ApiError> {
+fn readable_user(
+    state: &AppState,
+    id: &str,
+    caller: &Caller,
+) -> std::result::Result<User, ApiError> {
     let user = state
         .shards
         .store
@@ -257,7 +288,12 @@ const DEFAULT_LIMIT: u64 = 100;
 const MAX_LIMIT: u64 = 1000;
 
 fn uint(value: Option<&Value>, path: &str) -> std::result::Result<u64, ApiError> {
-    let bad = || ApiError::invalid_argument("USERD-SEARCH-0001", format!("{path} must be a non-negative integer"));
+    let bad = || {
+        ApiError::invalid_argument(
+            "USERD-SEARCH-0001",
+            format!("{path} must be a non-negative integer"),
+        )
+    };
     match value {
         None | Some(Value::Null) => Ok(0),
         Some(Value::Number(n)) => n.as_u64().ok_or_else(bad),
@@ -306,13 +342,19 @@ fn parse_search(body: &Map<String, Value>) -> std::result::Result<SearchQuery, A
                 Some(Value::Number(n)) => n.as_i64().and_then(UserState::from_number),
                 _ => None,
             }
-            .ok_or_else(|| bad("stateFilter.state must be a user state such as USER_STATE_ACTIVE".into()))?;
+            .ok_or_else(|| {
+                bad("stateFilter.state must be a user state such as USER_STATE_ACTIVE".into())
+            })?;
             q.states.push(state);
         }
         if let Some(f) = filter.get("organizationIdFilter") {
             match f.get("organizationId") {
                 Some(Value::String(org)) => q.orgs.push(org.clone()),
-                _ => return Err(bad("organizationIdFilter.organizationId must be a string".into())),
+                _ => {
+                    return Err(bad(
+                        "organizationIdFilter.organizationId must be a string".into()
+                    ))
+                }
             }
         }
     }
@@ -328,7 +370,11 @@ fn matches(user: &User, q: &SearchQuery, scope: &OrgScope) -> bool {
 }
 
 /// `POST /v3alpha/users/search`
-pub async fn search(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse> {
+pub async fn search(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     let body = json_object(&req, payload, state.max_body_bytes).await?;
     let query = parse_search(&body)?;
     let caller = authenticate(&req, &state.verifier)?;

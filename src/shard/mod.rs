@@ -199,14 +199,21 @@ impl UserActor {
         Ok(self.stage(user, &event))
     }
 
-    fn answer_after_commit(&mut self, reply: Reply, ctx: &mut Context<Self>) -> ResponseFuture<Reply> {
+    fn answer_after_commit(
+        &mut self,
+        reply: Reply,
+        ctx: &mut Context<Self>,
+    ) -> ResponseFuture<Reply> {
         let (tx, rx) = oneshot::channel();
         self.waiting.push((tx, reply));
         if !self.commit_scheduled {
             self.commit_scheduled = true;
             ctx.notify(Commit);
         }
-        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(error::SHUTTING_DOWN.into())) })
+        Box::pin(async move {
+            rx.await
+                .unwrap_or_else(|_| Err(error::SHUTTING_DOWN.into()))
+        })
     }
 }
 

@@ -237,10 +237,7 @@ impl Store {
     }
 
     /// Every user record of one shard, in key order.
-    pub fn shard_users(
-        &self,
-        shard: usize,
-    ) -> impl Iterator<Item = Result<User, StoreError>> + '_ {
+    pub fn shard_users(&self, shard: usize) -> impl Iterator<Item = Result<User, StoreError>> + '_ {
         self.shards
             .get(shard)
             .into_iter()
@@ -352,6 +349,9 @@ mod tests {
         drop(Store::open(dir.path(), options(4)).unwrap());
         let err = Store::open(dir.path(), options(8)).unwrap_err();
         assert!(err.to_string().contains("created with 4 shards"), "{err}");
-        assert_eq!(Store::open(dir.path(), options(4)).unwrap().shard_count(), 4);
+        assert_eq!(
+            Store::open(dir.path(), options(4)).unwrap().shard_count(),
+            4
+        );
     }
 }

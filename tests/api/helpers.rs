@@ -1,0 +1,301 @@
+//! Test harness: every test drives the real `userd` binary, bound to port 0 on 127.0.0.1 with a
+//! temporary data directory, over HTTP.
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub const SECRET: &str = "userd-test-secret-0123456789abcdef";
+pub const ISSUER: &str = "http://localhost:8080";
+pub const AUDIENCE: &str = "userd";
+
+/// A running userd process and its data directory.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+pub fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Sign `claims` with the test secret (HS256).
+pub fn sign(claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("sign")
+}
+
+/// Valid claims for `sub` with ZITADEL's role claim built from `(role, org)` pairs.
+pub fn claims(sub: &str, roles: &[(&str, Option<&str>)]) -> Value {
+    let mut role_claim = serde_json::Map::new();
+    for (role, org) in roles {
+        let entry = role_claim
+            .entry(role.to_string())
+            .or_insert_with(|| json!({}));
+        if let Some(org) = org {
+            entry[*org] = json!(format!("{org}.example.com"));
+        }
+    }
+    let now = now_secs();
+    json!({
+        "iss": ISSUER,
+        "aud": [AUDIENCE],
+        "sub": sub,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 3600,
+        "urn:zitadel:iam:org:project:roles": role_claim,
+        "urn:zitadel:iam:user:resourceowner:id": "org-a",
+    })
+}
+
+/// A token with instance-wide rights.
+pub fn admin_token() -> String {
+    sign(&claims("admin", &[("IAM_OWNER", None)]))
+}
+
+/// A token with `role` in `org` only.
+pub fn org_token(role: &str, org: &str) -> String {
+    sign(&claims("someone", &[(role, Some(org))]))
+}
+
+pub fn userd_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_userd")
+}
+
+/// Start userd on `dir` with the test secret, 4 shards and extra `USERD_*` settings.
+fn start(dir: &Path, env: &[(String, String)]) -> (Child, String) {
+    let mut cmd = Command::new(userd_bin());
+    cmd.arg("serve")
+        .arg("--bind")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .current_dir(dir)
+        .env("USERD_AUTH__HS256_SECRET", SECRET)
+        .env("USERD_STORAGE__SHARDS", "4")
+        .env("USERD_LOG__LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("USERD_") || k == "RUST_LOG" {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn userd");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    let mut reader = BufReader::new(stdout);
+    reader.read_line(&mut line).expect("read listening line");
+    let address = match line.trim().strip_prefix("listening on ") {
+        Some(a) => a.to_string(),
+        None => {
+            let _ = child.kill();
+            let mut err = String::new();
+            if let Some(stderr) = child.stderr.take() {
+                let _ = BufReader::new(stderr).read_to_string_lossy(&mut err);
+            }
+            panic!("userd did not start: {line:?} {err}");
+        }
+    };
+    // Keep draining stdout and stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in reader.lines() {});
+    if let Some(stderr) = child.stderr.take() {
+        std::thread::spawn(move || for _ in BufReader::new(stderr).lines() {});
+    }
+    (child, address)
+}
+
+trait ReadLossy {
+    fn read_to_string_lossy(&mut self, out: &mut String) -> std::io::Result<()>;
+}
+
+impl<R: std::io::Read> ReadLossy for BufReader<R> {
+    fn read_to_string_lossy(&mut self, out: &mut String) -> std::io::Result<()> {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(self, &mut bytes)?;
+        out.push_str(&String::from_utf8_lossy(&bytes));
+        Ok(())
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let (child, address) = start(dir.path(), &env);
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .expect("client"),
+        child: Some(child),
+        dir,
+        env,
+    }
+}
+
+/// A response's status and JSON body (`Value::Null` when the body is not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl TestApp {
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Kill the process with SIGKILL and wait for it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGKILL, then start again on the same data directory.
+    pub fn restart(&mut self) {
+        self.kill();
+        let (child, address) = start(self.dir.path(), &self.env);
+        self.child = Some(child);
+        self.address = address;
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.address, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        let bytes = res.bytes().await.expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply { status, body }
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Option<&Value>) -> Reply {
+        self.send(reqwest::Method::POST, path, Some(token), body)
+            .await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.send(reqwest::Method::GET, path, Some(token), None)
+            .await
+    }
+
+    /// Create a v3alpha user with `id` in `org` as an instance admin; asserts 201.
+    pub async fn create_user(&self, id: &str, org: &str) -> Reply {
+        let reply = self
+            .post(
+                "/v3alpha/users",
+                &admin_token(),
+                Some(&json!({
+                    "userId": id,
+                    "organization": {"orgId": org},
+                    "schemaId": "person",
+                    "data": {"name": id},
+                })),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "create {id}: {:?}", reply.body);
+        reply
+    }
+
+    /// `POST /v3alpha/users/{id}/{action}` (or DELETE for "delete") with `token`.
+    pub async fn change(&self, id: &str, action: &str, token: &str) -> Reply {
+        if action == "delete" {
+            return self
+                .send(
+                    reqwest::Method::DELETE,
+                    &format!("/v3alpha/users/{id}"),
+                    Some(token),
+                    None,
+                )
+                .await;
+        }
+        self.post(&format!("/v3alpha/users/{id}/{action}"), token, None)
+            .await
+    }
+
+    /// The user's state name and sequence as read through the API (None when 404).
+    pub async fn state_of(&self, id: &str) -> Option<(String, u64)> {
+        let r = self
+            .get(&format!("/v3alpha/users/{id}"), &admin_token())
+            .await;
+        if r.status == 404 {
+            return None;
+        }
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let state = r.body["user"]["state"].as_str().expect("state").to_string();
+        let seq = r.body["details"]["sequence"]
+            .as_str()
+            .expect("sequence string")
+            .parse()
+            .expect("sequence number");
+        Some((state, seq))
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Assert an error reply: HTTP status, gRPC code and (when given) ZITADEL's error id.
+#[track_caller]
+pub fn assert_error(reply: &Reply, status: u16, code: i64, id: Option<&str>) {
+    assert_eq!(reply.status, status, "{:?}", reply.body);
+    assert_eq!(reply.body["code"], json!(code), "{:?}", reply.body);
+    assert!(reply.body["message"].is_string(), "{:?}", reply.body);
+    assert!(reply.body["details"].is_array(), "{:?}", reply.body);
+    if let Some(id) = id {
+        assert_eq!(
+            reply.body["details"][0]["id"],
+            json!(id),
+            "{:?}",
+            reply.body
+        );
+        assert_eq!(
+            reply.body["details"][0]["@type"],
+            json!("type.googleapis.com/zitadel.v1.ErrorDetail")
+        );
+        let message = reply.body["message"].as_str().unwrap_or_default();
+        assert!(message.ends_with(&format!("({id})")), "{message}");
+    }
+}
