@@ -142,6 +142,10 @@ pub const SHUTTING_DOWN: ErrorDef = def(
     "Server is shutting down",
 );
 
+/// Errors whose wire message is the bare text, as ZITADEL's gateway and auth interceptor send
+/// them.
+const BARE_MESSAGES: [ErrorDef; 3] = [AUTH_HEADER_MISSING, ROUTE_NOT_FOUND, METHOD_NOT_ALLOWED];
+
 /// An error as it travels up to the wire: a table row, possibly with a more specific text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiError {
@@ -170,10 +174,13 @@ impl ApiError {
         }
     }
 
-    /// The message ZITADEL puts on the wire: the text followed by ` (ID)`.
+    /// The message ZITADEL puts on the wire: the text followed by ` (ID)`, except for the
+    /// answers ZITADEL gives before its own error handling runs (bare text).
     pub fn message(&self) -> String {
-        if self.id == AUTH_HEADER_MISSING.id && self.text == AUTH_HEADER_MISSING.text {
-            // ZITADEL answers a missing header with the bare text.
+        let bare = BARE_MESSAGES
+            .iter()
+            .any(|d| d.id == self.id && d.text == self.text);
+        if bare {
             return self.text.to_string();
         }
         format!("{} ({})", self.text, self.id)
@@ -214,6 +221,11 @@ mod tests {
         assert_eq!(
             ApiError::from(AUTH_HEADER_MISSING).message(),
             "auth header missing"
+        );
+        assert_eq!(ApiError::from(ROUTE_NOT_FOUND).message(), "Not Found");
+        assert_eq!(
+            ApiError::from(METHOD_NOT_ALLOWED).message(),
+            "Method Not Allowed"
         );
     }
 }

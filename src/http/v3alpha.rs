@@ -10,30 +10,11 @@ use super::AppState;
 use crate::auth::{authenticate, Caller, OrgScope, Permission};
 use crate::domain::{self, Contact, Email, NewUser, Phone, Profile, Timestamp, User, UserState};
 use crate::error::{self, ApiError};
-use crate::shard::{self, ChangeDetails, Create};
-use actix::{Handler, Message};
+use crate::shard::{self, Create};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{Map, Value};
 
 type Result<T> = std::result::Result<T, super::error::HttpError>;
-
-/// Send a lifecycle message to the actor that owns the user and wait for its answer.
-async fn send_change<M>(
-    state: &AppState,
-    user_id: &str,
-    msg: M,
-) -> std::result::Result<ChangeDetails, ApiError>
-where
-    M: Message<Result = shard::Reply> + Send + 'static,
-    shard::UserActor: Handler<M>,
-{
-    state
-        .shards
-        .actor_for(user_id)
-        .send(msg)
-        .await
-        .unwrap_or_else(|_| Err(error::SHUTTING_DOWN.into()))
-}
 
 /// Shape, then token: what every state change checks before it reaches the actor.
 async fn change_request(
@@ -57,11 +38,15 @@ macro_rules! change_handler {
             state: web::Data<AppState>,
         ) -> Result<HttpResponse> {
             let (user_id, caller) = change_request(&req, payload, &state).await?;
-            let msg = shard::$msg {
-                user_id: user_id.clone(),
-                scope: caller.scope($perm),
-            };
-            let details = send_change(&state, &user_id, msg).await?;
+            let scope = caller.scope($perm);
+            let details = state
+                .shards
+                .request(&user_id, |reply| shard::$msg {
+                    user_id: user_id.clone(),
+                    scope,
+                    reply,
+                })
+                .await?;
             Ok(HttpResponse::Ok().json(ChangeResponse {
                 details: Details::from(&details),
             }))
@@ -223,15 +208,17 @@ pub async fn create(
     // A generated id that is taken (the clock stepped back) is drawn again.
     for _ in 0..8 {
         let id = client_id.clone().unwrap_or_else(|| state.ids.next_id());
-        let msg = Create {
-            user: NewUser {
-                id: id.clone(),
-                org: org.clone(),
-                initial_state: UserState::Active,
-                profile: profile.clone(),
-            },
+        let user = NewUser {
+            id: id.clone(),
+            org: org.clone(),
+            initial_state: UserState::Active,
+            profile: profile.clone(),
         };
-        match send_change(&state, &id, msg).await {
+        match state
+            .shards
+            .request(&id, |reply| Create { user, reply })
+            .await
+        {
             Ok(details) => {
                 return Ok(HttpResponse::Created().json(CreateResponse {
                     user_id: id,

@@ -15,7 +15,7 @@ use crate::error::{self, ApiError};
 use crate::store::{self, Store, StoreError};
 use actix::prelude::*;
 use std::collections::HashMap;
-use tokio::sync::oneshot;
+pub use tokio::sync::oneshot;
 
 pub use flusher::{Durability, Flusher};
 
@@ -56,18 +56,20 @@ macro_rules! lifecycle_messages {
             pub user_id: String,
             /// Organizations in which the caller holds the permission this operation needs.
             pub scope: OrgScope,
+            /// Where the answer goes once the change is durable.
+            pub reply: oneshot::Sender<Reply>,
         }
 
         impl Message for $name {
-            type Result = Reply;
+            type Result = ();
         }
 
         impl Handler<$name> for UserActor {
-            type Result = ResponseFuture<Reply>;
+            type Result = ();
 
-            fn handle(&mut self, msg: $name, ctx: &mut Context<Self>) -> Self::Result {
+            fn handle(&mut self, msg: $name, ctx: &mut Context<Self>) {
                 let reply = self.change($op, &msg.user_id, &msg.scope);
-                self.answer_after_commit(reply, ctx)
+                self.answer_after_commit(msg.reply, reply, ctx);
             }
         }
     )*};
@@ -90,10 +92,11 @@ lifecycle_messages! {
 #[derive(Debug)]
 pub struct Create {
     pub user: NewUser,
+    pub reply: oneshot::Sender<Reply>,
 }
 
 impl Message for Create {
-    type Result = Reply;
+    type Result = ();
 }
 
 /// Answers once the actor has drained its mailbox: used by readiness checks.
@@ -199,30 +202,27 @@ impl UserActor {
         Ok(self.stage(user, &event))
     }
 
+    /// Queue `reply` for the commit that runs once the mailbox is drained.
     fn answer_after_commit(
         &mut self,
+        to: oneshot::Sender<Reply>,
         reply: Reply,
         ctx: &mut Context<Self>,
-    ) -> ResponseFuture<Reply> {
-        let (tx, rx) = oneshot::channel();
-        self.waiting.push((tx, reply));
+    ) {
+        self.waiting.push((to, reply));
         if !self.commit_scheduled {
             self.commit_scheduled = true;
             ctx.notify(Commit);
         }
-        Box::pin(async move {
-            rx.await
-                .unwrap_or_else(|_| Err(error::SHUTTING_DOWN.into()))
-        })
     }
 }
 
 impl Handler<Create> for UserActor {
-    type Result = ResponseFuture<Reply>;
+    type Result = ();
 
-    fn handle(&mut self, msg: Create, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Create, ctx: &mut Context<Self>) {
         let reply = self.create(msg.user);
-        self.answer_after_commit(reply, ctx)
+        self.answer_after_commit(msg.reply, reply, ctx);
     }
 }
 
@@ -288,6 +288,23 @@ impl Shards {
     /// The actor that owns `user_id`.
     pub fn actor_for(&self, user_id: &str) -> &Addr<UserActor> {
         &self.actors[self.store.shard_of(user_id)]
+    }
+
+    /// Send the message `make` builds to the actor that owns `user_id`, and wait for the answer,
+    /// which the flusher (or, on failure, the actor) sends straight back to this task.
+    pub async fn request<M>(
+        &self,
+        user_id: &str,
+        make: impl FnOnce(oneshot::Sender<Reply>) -> M,
+    ) -> Reply
+    where
+        M: Message<Result = ()> + Send + 'static,
+        UserActor: Handler<M>,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.actor_for(user_id).do_send(make(tx));
+        rx.await
+            .unwrap_or_else(|_| Err(error::SHUTTING_DOWN.into()))
     }
 
     pub fn actors(&self) -> &[Addr<UserActor>] {

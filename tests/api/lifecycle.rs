@@ -35,7 +35,11 @@ fn assert_rfc3339_utc(value: &serde_json::Value) {
 }
 
 /// (operation, source state, Ok(target state) or Err((http status, gRPC code, error id)))
-type Row = (&'static str, &'static str, Result<&'static str, (u16, i64, &'static str)>);
+type Row = (
+    &'static str,
+    &'static str,
+    Result<&'static str, (u16, i64, &'static str)>,
+);
 
 #[tokio::test]
 async fn every_transition_row_through_http() {

@@ -1,0 +1,21 @@
+-- wrk script: GET /v3alpha/users/bench-N over random users; counts non-200 answers.
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+  users = tonumber(os.getenv("USERS") or "10000")
+  headers = { ["authorization"] = "Bearer " .. os.getenv("TOKEN") }
+  failures = 0
+end
+function request()
+  return wrk.format("GET", "/v3alpha/users/bench-" .. math.random(0, users - 1), headers)
+end
+function response(status, headers, body)
+  if status ~= 200 then failures = failures + 1 end
+end
+function done(summary, latency, requests)
+  local f = 0
+  for _, t in ipairs(threads) do f = f + t:get("failures") end
+  io.write(string.format("non-200 answers: %d\n", f))
+  io.write(string.format("latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms\n",
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency:percentile(99.9) / 1000))
+end

@@ -1,0 +1,61 @@
+-- wrk script: deactivate/reactivate toggles over users bench-0 .. bench-(USERS-1).
+-- Each wrk thread owns a disjoint slice of users and walks it round-robin, flipping each user's
+-- state, so with far more users than connections no two requests for one user are in flight and
+-- every answer must be 200. Non-2xx answers are counted and printed.
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  users = tonumber(os.getenv("USERS") or "10000")
+  nthreads = tonumber(os.getenv("WRK_THREADS") or "2")
+  token = os.getenv("TOKEN")
+  per = math.floor(users / nthreads)
+  first = id * per
+  next_user = 0
+  active = {}
+  failures = 0
+  headers = { ["authorization"] = "Bearer " .. token }
+end
+
+function request()
+  -- wrk calls request() once before the run and drops that request: give it one that
+  -- changes no bookkeeping.
+  if not primed then
+    primed = true
+    return wrk.format("GET", "/debug/healthz")
+  end
+  local u = first + next_user
+  next_user = (next_user + 1) % per
+  local action
+  if active[u] == false then
+    action = "reactivate"
+    active[u] = true
+  else
+    action = "deactivate"
+    active[u] = false
+  end
+  return wrk.format("POST", "/v3alpha/users/bench-" .. u .. "/" .. action, headers)
+end
+
+function response(status, headers, body)
+  if status ~= 200 then
+    failures = failures + 1
+    if failures <= 3 then io.write("non-200: " .. status .. " " .. body .. "\n") end
+  end
+end
+
+function done(summary, latency, requests)
+  local f = 0
+  for _, t in ipairs(threads) do
+    f = f + t:get("failures")
+  end
+  io.write(string.format("non-200 answers: %d\n", f))
+  io.write(string.format("latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms\n",
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency:percentile(99.9) / 1000))
+end
