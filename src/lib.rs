@@ -15,6 +15,7 @@
 #![warn(missing_debug_implementations)]
 
 pub mod auth;
+pub mod check;
 pub mod config;
 pub mod domain;
 pub mod error;

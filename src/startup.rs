@@ -74,9 +74,10 @@ impl Application {
         } else {
             config.server.workers
         };
-        let flusher = Flusher::start(store.clone(), config.storage.durability)
+        let flusher = Flusher::start(store.clone())
             .map_err(|e| format!("cannot start the flusher thread: {e}"))?;
-        let (shards, arbiters) = Shards::start(store.clone(), flusher, cores);
+        let (shards, arbiters) =
+            Shards::start(store.clone(), flusher, config.storage.durability, cores);
 
         let listener = TcpListener::bind(&config.server.bind)
             .map_err(|e| format!("cannot bind server.bind = {}: {e}", config.server.bind))?;

@@ -65,8 +65,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             resource(&format!("/v3alpha/users/{ID}/unlock")).route(web::post().to(v3alpha::unlock)),
         )
         .service(resource("/debug/healthz").route(web::get().to(healthz)))
-        .service(resource("/debug/ready").route(web::get().to(ready)))
-        .default_service(web::to(not_found));
+        .service(resource("/debug/ready").route(web::get().to(ready)));
+    #[cfg(feature = "fault-injection")]
+    cfg.service(resource("/debug/faults").route(web::post().to(set_faults)));
+    cfg.default_service(web::to(not_found));
+}
+
+/// `POST /debug/faults {"write": bool, "flush": bool}` (test builds only): make the store's
+/// writes and/or flushes fail until cleared.
+#[cfg(feature = "fault-injection")]
+async fn set_faults(body: web::Bytes) -> Result<HttpResponse, HttpError> {
+    let v: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| HttpError(ApiError::with_text(errors::BODY_NOT_JSON, e.to_string())))?;
+    let write = v["write"].as_bool().unwrap_or(false);
+    let flush = v["flush"].as_bool().unwrap_or(false);
+    crate::store::faults::set(write, flush);
+    log::warn!("injected faults: write={write} flush={flush}");
+    Ok(HttpResponse::Ok().json(serde_json::json!({"write": write, "flush": flush})))
 }
 
 /// `/debug/healthz`: the process is up.

@@ -1,13 +1,13 @@
-//! The flusher: one thread that makes every shard's applied batches durable with one sled flush
+//! The flusher: one thread that makes every shard's written batches durable with one sled flush
 //! and then releases their answers.
 //!
-//! `sled::Db::flush` covers every tree at once, so the flusher takes everything queued while the
-//! previous flush ran, from all shards, and pays for one flush. Under `periodic` durability it is
-//! not used: answers leave at once and sled flushes in the background.
+//! `sled::Db::flush` covers every tree at once, so the flusher takes every batch queued while the
+//! previous flush ran, from all shards, and pays for one flush. After it, each shard is told that
+//! its batch is durable (or, if the flush failed, gets its answers back to undo the batch first).
 
-use super::Waiting;
-use crate::error;
+use super::{Flushed, Waiting};
 use crate::store::Store;
+use actix::Recipient;
 use std::sync::mpsc;
 
 /// When an acknowledged change is durable.
@@ -20,62 +20,69 @@ pub enum Durability {
     Periodic,
 }
 
+/// One shard's batch, written to sled and waiting for a flush.
+pub(crate) struct FlushJob {
+    pub(crate) waiting: Vec<Waiting>,
+    pub(crate) shard: Recipient<Flushed>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Flusher {
-    queue: Option<mpsc::Sender<Vec<Waiting>>>,
+    queue: mpsc::Sender<FlushJob>,
 }
 
 impl Flusher {
-    /// Start the flusher thread for `durability`. The thread ends when every sender is gone.
-    pub fn start(store: Store, durability: Durability) -> std::io::Result<Flusher> {
-        if durability == Durability::Periodic {
-            return Ok(Flusher { queue: None });
-        }
-        let (tx, rx) = mpsc::channel::<Vec<Waiting>>();
+    /// Start the flusher thread. It ends when every sender is gone.
+    pub fn start(store: Store) -> std::io::Result<Flusher> {
+        let (tx, rx) = mpsc::channel::<FlushJob>();
         std::thread::Builder::new()
             .name("userd-flusher".into())
             .spawn(move || run(store, rx))?;
-        Ok(Flusher { queue: Some(tx) })
+        Ok(Flusher { queue: tx })
     }
 
-    /// Answer `waiting` once its changes are durable.
-    pub(crate) fn submit(&self, waiting: Vec<Waiting>) {
-        let Some(queue) = &self.queue else {
-            answer(waiting);
-            return;
-        };
-        if let Err(mpsc::SendError(waiting)) = queue.send(waiting) {
-            // The flusher is gone: nothing can be made durable any more.
-            answer(
-                waiting
-                    .into_iter()
-                    .map(|(tx, _)| (tx, Err(error::SHUTTING_DOWN.into())))
-                    .collect(),
-            );
+    /// Answer `job` once a flush covering its batch has returned.
+    pub(crate) fn submit(&self, job: FlushJob) {
+        if let Err(mpsc::SendError(job)) = self.queue.send(job) {
+            // The flusher is gone: the batch cannot be made durable.
+            job.shard.do_send(Flushed {
+                failed: Some(job.waiting),
+            });
+        }
+    }
+
+    /// Answer now: nothing the answers rest on waits for a flush.
+    pub(crate) fn answer(&self, waiting: Vec<Waiting>) {
+        for (tx, reply) in waiting {
+            // A caller that went away no longer needs its answer.
+            let _ = tx.send(reply);
         }
     }
 }
 
-fn run(store: Store, rx: mpsc::Receiver<Vec<Waiting>>) {
-    while let Ok(mut waiting) = rx.recv() {
+fn run(store: Store, rx: mpsc::Receiver<FlushJob>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
         while let Ok(more) = rx.try_recv() {
-            waiting.extend(more);
+            jobs.push(more);
         }
-        if let Err(e) = store.flush() {
-            log::error!("flush failed: {e}");
-            for (_, reply) in waiting.iter_mut() {
-                if reply.is_ok() {
-                    *reply = Err(error::STORE_UNAVAILABLE.into());
+        match store.flush() {
+            Ok(_) => {
+                for job in jobs {
+                    for (tx, reply) in job.waiting {
+                        let _ = tx.send(reply);
+                    }
+                    job.shard.do_send(Flushed { failed: None });
+                }
+            }
+            Err(e) => {
+                log::error!("flush failed, undoing {} batches: {e}", jobs.len());
+                for job in jobs {
+                    job.shard.do_send(Flushed {
+                        failed: Some(job.waiting),
+                    });
                 }
             }
         }
-        answer(waiting);
-    }
-}
-
-fn answer(waiting: Vec<Waiting>) {
-    for (tx, reply) in waiting {
-        // A caller that went away no longer needs its answer.
-        let _ = tx.send(reply);
     }
 }

@@ -1,11 +1,16 @@
 //! Shards: one `UserActor` per shard is the only writer of that shard's users, and a single
 //! flusher thread makes their changes durable with one sled flush shared by every shard.
 //!
-//! Group commit: an actor stages every change waiting in its mailbox into one sled batch (the
-//! mailbox is drained before the actor's own `Commit` notification runs), applies the batch, then
-//! hands the waiting answers to the flusher. The flusher takes everything queued by every shard,
-//! flushes once, and only then answers. No answer (not even a refusal, which may rest on a change
-//! not yet flushed) leaves before the flush that covers what it saw.
+//! Group commit: an actor stages every change waiting in its mailbox (the mailbox is drained
+//! before the actor's own `Commit` notification runs), writes them as one sled batch, and hands
+//! the answers to the flusher, which takes the batches of every shard, flushes once, and only
+//! then answers.
+//!
+//! Each shard has at most one batch in flight: while its flush runs, new changes are decided and
+//! staged in memory, and written when the flush returns. So a failed flush only ever has one
+//! batch per shard to undo (from the before-images kept with it), and the changes staged on top
+//! of it fail with it: none of them is applied, none is answered 200. With nothing in flight,
+//! every state the actor reads is durable, so refusals are answered at once.
 
 mod flusher;
 
@@ -17,6 +22,7 @@ use actix::prelude::*;
 use std::collections::HashMap;
 pub use tokio::sync::oneshot;
 
+use flusher::FlushJob;
 pub use flusher::{Durability, Flusher};
 
 /// What every accepted change answers: the user's new sequence, the event's time and the
@@ -114,24 +120,49 @@ impl Message for Commit {
     type Result = ();
 }
 
+/// From the flusher: the flush covering this shard's batch in flight returned. On failure the
+/// batch's answers come back, to be sent after the batch is undone.
+pub(crate) struct Flushed {
+    pub(crate) failed: Option<Vec<Waiting>>,
+}
+
+impl Message for Flushed {
+    type Result = ();
+}
+
+/// Changes decided since the last write, kept in memory.
+#[derive(Default)]
+struct Staged {
+    /// The new records and events.
+    batch: sled::Batch,
+    /// What restores the records as they were before this batch.
+    undo: sled::Batch,
+    /// Records as staged, so later changes in the same batch see them.
+    users: HashMap<String, User>,
+    waiting: Vec<Waiting>,
+}
+
 /// The only writer of one shard.
 pub struct UserActor {
     shard: usize,
     tree: sled::Tree,
+    store: Store,
     flusher: Flusher,
-    /// Changes staged since the last commit, applied as one sled batch.
-    batch: sled::Batch,
-    /// Records staged in `batch`, so later changes in the same batch see them.
-    staged: HashMap<String, User>,
-    waiting: Vec<Waiting>,
+    durability: Durability,
+    staged: Staged,
+    /// The undo batch of the batch written to sled whose flush has not returned yet.
+    in_flight: Option<sled::Batch>,
     commit_scheduled: bool,
+    /// Where the flusher reports back (set when the actor starts).
+    me: Option<Recipient<Flushed>>,
 }
 
 impl std::fmt::Debug for UserActor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UserActor")
             .field("shard", &self.shard)
-            .field("staged", &self.staged.len())
+            .field("staged", &self.staged.waiting.len())
+            .field("in_flight", &self.in_flight.is_some())
             .finish()
     }
 }
@@ -140,40 +171,59 @@ impl Actor for UserActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        // Routes wait for their answer; a full mailbox would only add latency.
-        ctx.set_mailbox_capacity(usize::MAX);
+        // Routes use `do_send`, which the mailbox capacity does not limit.
+        self.me = Some(ctx.address().recipient());
+    }
+}
+
+fn answer_all(waiting: Vec<Waiting>, with: impl Fn() -> ApiError) {
+    for (tx, _) in waiting {
+        let _ = tx.send(Err(with()));
     }
 }
 
 impl UserActor {
-    pub fn new(shard: usize, tree: sled::Tree, flusher: Flusher) -> Self {
-        UserActor {
+    pub fn new(
+        shard: usize,
+        store: Store,
+        flusher: Flusher,
+        durability: Durability,
+    ) -> Option<Self> {
+        Some(UserActor {
             shard,
-            tree,
+            tree: store.shard_tree(shard)?.clone(),
+            store,
             flusher,
-            batch: sled::Batch::default(),
-            staged: HashMap::new(),
-            waiting: Vec::new(),
+            durability,
+            staged: Staged::default(),
+            in_flight: None,
             commit_scheduled: false,
-        }
+            me: None,
+        })
     }
 
-    /// The user as the next change must see it: staged in this batch, else stored.
+    /// The user as the next change must see it: staged, else stored.
     fn current(&self, id: &str) -> Result<Option<User>, ApiError> {
-        if let Some(user) = self.staged.get(id) {
+        if let Some(user) = self.staged.users.get(id) {
             return Ok(Some(user.clone()));
         }
         store::get_user_in(&self.tree, id).map_err(|e| store_error(&e))
     }
 
-    fn stage(&mut self, user: User, event: &domain::Event) -> ChangeDetails {
-        store::stage_change(&mut self.batch, &user, event);
+    /// Stage `user`'s new record and `event`; `before` is the record before this change.
+    fn stage(&mut self, before: Option<&User>, user: User, event: &domain::Event) -> ChangeDetails {
+        let staged = &mut self.staged;
+        if !staged.users.contains_key(&user.id) {
+            store::stage_undo(&mut staged.undo, &user.id, before);
+        }
+        store::stage_event_undo(&mut staged.undo, &user.id, event.sequence);
+        store::stage_change(&mut staged.batch, &user, event);
         let details = ChangeDetails {
             sequence: user.sequence,
             changed_at: user.changed_at,
             org: user.org.clone(),
         };
-        self.staged.insert(user.id.clone(), user);
+        staged.users.insert(user.id.clone(), user);
         details
     }
 
@@ -191,7 +241,7 @@ impl UserActor {
         let now = Timestamp::now().max(user.changed_at);
         let event = domain::decide(op, &user, now).map_err(|e| ApiError::from(e.error_def()))?;
         let next = domain::apply(&user, &event);
-        Ok(self.stage(next, &event))
+        Ok(self.stage(Some(&user), next, &event))
     }
 
     fn create(&mut self, new: NewUser) -> Reply {
@@ -199,7 +249,7 @@ impl UserActor {
             return Err(error::USER_ALREADY_EXISTS.into());
         }
         let (user, event) = domain::create(new, Timestamp::now());
-        Ok(self.stage(user, &event))
+        Ok(self.stage(None, user, &event))
     }
 
     /// Queue `reply` for the commit that runs once the mailbox is drained.
@@ -209,10 +259,43 @@ impl UserActor {
         reply: Reply,
         ctx: &mut Context<Self>,
     ) {
-        self.waiting.push((to, reply));
+        self.staged.waiting.push((to, reply));
         if !self.commit_scheduled {
             self.commit_scheduled = true;
             ctx.notify(Commit);
+        }
+    }
+
+    /// Write what is staged as one batch and hand it to the flusher; with nothing to write,
+    /// answer at once (nothing is in flight, so every state read was durable).
+    fn launch(&mut self) {
+        if self.in_flight.is_some() || self.staged.waiting.is_empty() {
+            return;
+        }
+        let staged = std::mem::take(&mut self.staged);
+        if staged.users.is_empty() {
+            self.flusher.answer(staged.waiting);
+            return;
+        }
+        if let Err(e) = self.store.apply(&self.tree, staged.batch) {
+            // The batch is atomic: none of its changes was applied.
+            log::error!("shard {}: writing a batch failed: {e}", self.shard);
+            answer_all(staged.waiting, || error::STORE_UNAVAILABLE.into());
+            return;
+        }
+        match self.durability {
+            Durability::Periodic => self.flusher.answer(staged.waiting),
+            Durability::Fsync => match &self.me {
+                Some(me) => {
+                    self.in_flight = Some(staged.undo);
+                    self.flusher.submit(FlushJob {
+                        waiting: staged.waiting,
+                        shard: me.clone(),
+                    });
+                }
+                // Not reachable: the actor runs only after `started`.
+                None => answer_all(staged.waiting, || error::INTERNAL.into()),
+            },
         }
     }
 }
@@ -239,22 +322,31 @@ impl Handler<Commit> for UserActor {
 
     fn handle(&mut self, _: Commit, _: &mut Context<Self>) {
         self.commit_scheduled = false;
-        let mut waiting = std::mem::take(&mut self.waiting);
-        let batch = std::mem::take(&mut self.batch);
-        let had_writes = !self.staged.is_empty();
-        self.staged.clear();
-        if had_writes {
-            if let Err(e) = self.tree.apply_batch(batch) {
-                // The batch is atomic: none of its changes were applied.
-                log::error!("shard {}: writing a batch failed: {e}", self.shard);
-                for (_, reply) in waiting.iter_mut() {
-                    if reply.is_ok() {
-                        *reply = Err(error::STORE_UNAVAILABLE.into());
-                    }
+        // With a batch in flight, what is staged waits for its flush.
+        self.launch();
+    }
+}
+
+impl Handler<Flushed> for UserActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Flushed, _: &mut Context<Self>) {
+        let undo = self.in_flight.take();
+        if let Some(failed) = msg.failed {
+            if let Some(undo) = undo {
+                if let Err(e) = self.tree.apply_batch(undo) {
+                    log::error!(
+                        "shard {}: undoing a batch whose flush failed failed too: {e}",
+                        self.shard
+                    );
                 }
             }
+            answer_all(failed, || error::STORE_UNAVAILABLE.into());
+            // What was staged meanwhile was decided on top of the undone batch.
+            let staged = std::mem::take(&mut self.staged);
+            answer_all(staged.waiting, || error::STORE_UNAVAILABLE.into());
         }
-        self.flusher.submit(waiting);
+        self.launch();
     }
 }
 
@@ -268,17 +360,21 @@ pub struct Shards {
 impl Shards {
     /// Start one actor per shard, spread over `threads` arbiters (actors never block on a
     /// flush, so a few threads serve many shards).
-    pub fn start(store: Store, flusher: Flusher, threads: usize) -> (Shards, Vec<Arbiter>) {
+    pub fn start(
+        store: Store,
+        flusher: Flusher,
+        durability: Durability,
+        threads: usize,
+    ) -> (Shards, Vec<Arbiter>) {
         let arbiters: Vec<Arbiter> = (0..threads.clamp(1, store.shard_count()))
             .map(|_| Arbiter::new())
             .collect();
         let actors = (0..store.shard_count())
             .filter_map(|shard| {
-                let tree = store.shard_tree(shard)?.clone();
-                let flusher = flusher.clone();
+                let actor = UserActor::new(shard, store.clone(), flusher.clone(), durability)?;
                 let arbiter = &arbiters[shard % arbiters.len()];
                 Some(UserActor::start_in_arbiter(&arbiter.handle(), move |_| {
-                    UserActor::new(shard, tree, flusher)
+                    actor
                 }))
             })
             .collect();

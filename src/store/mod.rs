@@ -146,20 +146,7 @@ impl Store {
             ));
         }
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(sled::Error::Io(e)))?;
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(options.cache_bytes)
-            .flush_every_ms(options.background_flush_ms)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock => {
-                    StoreError::Locked(dir.to_path_buf())
-                }
-                sled::Error::Io(ref io) if io.to_string().contains("lock") => {
-                    StoreError::Locked(dir.to_path_buf())
-                }
-                other => StoreError::Io(other),
-            })?;
+        let db = open_db(dir, options.cache_bytes, options.background_flush_ms)?;
         let meta = db.open_tree(META_TREE)?;
         match (meta.get(META_FORMAT)?, meta.get(META_SHARDS)?) {
             (None, None) => {
@@ -208,6 +195,36 @@ impl Store {
             shards,
             dir: dir.to_path_buf(),
         })
+    }
+
+    /// Open an existing store with the shard count recorded in it (for offline tools).
+    pub fn open_existing(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        if !dir.join("db").is_file() {
+            return Err(StoreError::Mismatch(format!(
+                "{} holds no userd store",
+                dir.display()
+            )));
+        }
+        let db = open_db(dir, cache_bytes, None)?;
+        let meta = db.open_tree(META_TREE)?;
+        let shards = meta
+            .get(META_SHARDS)?
+            .and_then(|v| be_u64(&v))
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| StoreError::Corrupt {
+                key: META_SHARDS.to_vec(),
+                reason: "missing or not a shard count".into(),
+            })?;
+        drop(meta);
+        drop(db);
+        Store::open(
+            dir,
+            OpenOptions {
+                shards,
+                background_flush_ms: None,
+                cache_bytes,
+            },
+        )
     }
 
     pub fn dir(&self) -> &Path {
@@ -261,8 +278,15 @@ impl Store {
             .collect()
     }
 
-    /// Make every change applied so far durable, in every tree at once.
+    /// Write `batch` to `tree` atomically (one of the two fault points).
+    pub fn apply(&self, tree: &sled::Tree, batch: sled::Batch) -> Result<(), StoreError> {
+        faults::check(&faults::WRITE, "write")?;
+        Ok(tree.apply_batch(batch)?)
+    }
+
+    /// Make every change applied so far durable, in every tree at once (the other fault point).
     pub fn flush(&self) -> Result<usize, StoreError> {
+        faults::check(&faults::FLUSH, "flush")?;
         Ok(self.db.flush()?)
     }
 
@@ -272,12 +296,97 @@ impl Store {
     }
 }
 
+fn open_db(dir: &Path, cache_bytes: u64, flush_ms: Option<u64>) -> Result<sled::Db, StoreError> {
+    sled::Config::new()
+        .path(dir)
+        .cache_capacity(cache_bytes)
+        .flush_every_ms(flush_ms)
+        .open()
+        .map_err(|e| match e {
+            sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                StoreError::Locked(dir.to_path_buf())
+            }
+            sled::Error::Io(ref io) if io.to_string().contains("lock") => {
+                StoreError::Locked(dir.to_path_buf())
+            }
+            other => StoreError::Io(other),
+        })
+}
+
+/// What a raw key of a shard tree names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    User(String),
+    Event(String, u64),
+    Unknown,
+}
+
+/// Parse a raw key of a shard tree.
+pub fn parse_key(key: &[u8]) -> KeyKind {
+    match key.split_first() {
+        Some((&USER_PREFIX, id)) => match std::str::from_utf8(id) {
+            Ok(id) => KeyKind::User(id.to_string()),
+            Err(_) => KeyKind::Unknown,
+        },
+        Some((&EVENT_PREFIX, rest)) if rest.len() >= 2 + 8 => {
+            let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+            if rest.len() != 2 + len + 8 {
+                return KeyKind::Unknown;
+            }
+            let (id, seq) = rest[2..].split_at(len);
+            match (std::str::from_utf8(id), be_u64(seq)) {
+                (Ok(id), Some(seq)) => KeyKind::Event(id.to_string(), seq),
+                _ => KeyKind::Unknown,
+            }
+        }
+        _ => KeyKind::Unknown,
+    }
+}
+
 /// The stored record of `id` in `tree`, deleted users included.
 pub fn get_user_in(tree: &sled::Tree, id: &str) -> Result<Option<User>, StoreError> {
     let key = user_key(id);
     match tree.get(&key)? {
         Some(bytes) => decode::<User>(&key, &bytes).map(Some),
         None => Ok(None),
+    }
+}
+
+/// Add to `undo` what restores `id`'s record to `before` (or removes it, for a creation).
+pub fn stage_undo(undo: &mut sled::Batch, id: &str, before: Option<&User>) {
+    match before {
+        Some(user) => undo.insert(user_key(id), encode(user)),
+        None => undo.remove(user_key(id)),
+    }
+}
+
+/// Add to `undo` the removal of `id`'s event `sequence`.
+pub fn stage_event_undo(undo: &mut sled::Batch, id: &str, sequence: u64) {
+    undo.remove(event_key(id, sequence));
+}
+
+/// Injected store failures, for tests of what userd does when the disk fails. Compiled in only
+/// with the `fault-injection` feature; otherwise the checks are no-ops.
+pub mod faults {
+    use super::StoreError;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    pub static WRITE: AtomicBool = AtomicBool::new(false);
+    pub static FLUSH: AtomicBool = AtomicBool::new(false);
+
+    /// Make writes and/or flushes fail until cleared.
+    pub fn set(write: bool, flush: bool) {
+        WRITE.store(write, Ordering::SeqCst);
+        FLUSH.store(flush, Ordering::SeqCst);
+    }
+
+    pub(super) fn check(point: &AtomicBool, name: &str) -> Result<(), StoreError> {
+        if cfg!(feature = "fault-injection") && point.load(Ordering::Relaxed) {
+            return Err(StoreError::Io(sled::Error::Io(std::io::Error::other(
+                format!("injected {name} fault"),
+            ))));
+        }
+        Ok(())
     }
 }
 
@@ -310,6 +419,17 @@ mod tests {
         assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
         assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
         assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
+    }
+
+    #[test]
+    fn keys_parse_back() {
+        assert_eq!(parse_key(&user_key("ab")), KeyKind::User("ab".into()));
+        assert_eq!(
+            parse_key(&event_key("ab", 7)),
+            KeyKind::Event("ab".into(), 7)
+        );
+        assert_eq!(parse_key(b"zzz"), KeyKind::Unknown);
+        assert_eq!(parse_key(&event_key("ab", 7)[..5]), KeyKind::Unknown);
     }
 
     #[test]

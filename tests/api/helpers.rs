@@ -177,12 +177,62 @@ impl TestApp {
         }
     }
 
-    /// SIGKILL, then start again on the same data directory.
-    pub fn restart(&mut self) {
-        self.kill();
+    /// Send SIGTERM (a graceful stop).
+    pub fn terminate(&self) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status()
+                .expect("kill -TERM");
+            assert!(status.success());
+        }
+    }
+
+    /// Wait for the process to exit by itself, at most `timeout`.
+    pub fn wait_exit(&mut self, timeout: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let started = std::time::Instant::now();
+        let child = self.child.as_mut()?;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            if started.elapsed() > timeout {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// Start again on the same data directory (after `kill` or an exit).
+    pub fn start_again(&mut self) {
         let (child, address) = start(self.dir.path(), &self.env);
         self.child = Some(child);
         self.address = address;
+    }
+
+    /// Run `userd check` on the data directory (the server must not be running).
+    pub fn check(&self) -> (bool, String) {
+        let out = Command::new(userd_bin())
+            .arg("check")
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .current_dir(self.dir.path())
+            .output()
+            .expect("userd check");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+
+    /// SIGKILL, then start again on the same data directory.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.start_again();
     }
 
     pub async fn send(

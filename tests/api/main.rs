@@ -2,7 +2,9 @@
 
 mod auth;
 mod concurrency;
+mod crash;
 mod errors;
+mod faults;
 mod helpers;
 mod lifecycle;
 mod model;

@@ -1,0 +1,177 @@
+//! Store failures (injected with the `fault-injection` feature): a failed write or flush answers
+//! 503 code 14 for every change of its batch, applies none of them, keeps reads working, and the
+//! server recovers when the fault clears.
+#![cfg(feature = "fault-injection")]
+
+use crate::helpers::*;
+use serde_json::json;
+use std::collections::HashMap;
+
+async fn set_faults(app: &TestApp, write: bool, flush: bool) {
+    let r = app
+        .send(
+            reqwest::Method::POST,
+            "/debug/faults",
+            None,
+            Some(&json!({"write": write, "flush": flush})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+}
+
+/// Fire `action` at every user at once; the statuses by user.
+async fn burst(app: &TestApp, users: &[String], action: &str) -> HashMap<String, u16> {
+    let admin = admin_token();
+    let mut tasks = Vec::new();
+    for id in users {
+        let client = app.client.clone();
+        let url = format!("{}/v3alpha/users/{id}/{action}", app.address);
+        let token = admin.clone();
+        let id = id.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = client.post(url).bearer_auth(token).send().await.unwrap();
+            let status = r.status().as_u16();
+            let body: serde_json::Value = r.json().await.unwrap();
+            if status == 503 {
+                assert_eq!(body["code"], json!(14), "{body}");
+            }
+            (id, status)
+        }));
+    }
+    let mut out = HashMap::new();
+    for t in tasks {
+        let (id, status) = t.await.unwrap();
+        out.insert(id, status);
+    }
+    out
+}
+
+async fn check_faults(write: bool, flush: bool) {
+    let mut app = spawn_app().await;
+    let users: Vec<String> = (0..32).map(|i| format!("f{i}")).collect();
+    for id in &users {
+        app.create_user(id, "org-a").await;
+    }
+    set_faults(&app, write, flush).await;
+    let statuses = burst(&app, &users, "deactivate").await;
+    assert!(statuses.values().all(|s| *s == 503), "{statuses:?}");
+    // Reads keep working and show nothing of the failed changes.
+    for id in &users {
+        assert_eq!(
+            app.state_of(id).await,
+            Some(("USER_STATE_ACTIVE".into(), 1))
+        );
+    }
+    // Creates fail the same way, and leave no user behind.
+    let r = app
+        .post(
+            "/v3alpha/users",
+            &admin_token(),
+            Some(&json!({"userId": "ghost", "organization": {"orgId": "org-a"}, "schemaId": "s", "data": {}})),
+        )
+        .await;
+    assert_error(&r, 503, 14, None);
+    assert_eq!(app.state_of("ghost").await, None);
+    // The fault clears: everything works again, with gap-free sequences.
+    set_faults(&app, false, false).await;
+    let statuses = burst(&app, &users, "deactivate").await;
+    assert!(statuses.values().all(|s| *s == 200), "{statuses:?}");
+    app.create_user("ghost", "org-a").await;
+    for id in &users {
+        assert_eq!(
+            app.state_of(id).await,
+            Some(("USER_STATE_INACTIVE".into(), 2))
+        );
+    }
+    app.kill();
+    let (ok, report) = app.check();
+    assert!(ok, "{report}");
+    app.start_again();
+    for id in &users {
+        assert_eq!(
+            app.state_of(id).await,
+            Some(("USER_STATE_INACTIVE".into(), 2))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failed_write_answers_503_and_applies_nothing() {
+    check_faults(true, false).await;
+}
+
+#[tokio::test]
+async fn a_failed_flush_answers_503_and_applies_nothing() {
+    check_faults(false, true).await;
+}
+
+#[tokio::test]
+async fn a_flush_failing_under_load_never_answers_200_for_a_lost_change() {
+    let mut app = spawn_app().await;
+    let users: Vec<String> = (0..64).map(|i| format!("l{i}")).collect();
+    for id in &users {
+        app.create_user(id, "org-a").await;
+    }
+    // Toggle everyone repeatedly while the flush fault comes and goes.
+    let admin = admin_token();
+    let mut tasks = Vec::new();
+    for id in users.clone() {
+        let client = app.client.clone();
+        let base = app.address.clone();
+        let token = admin.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut acked = 1u64;
+            let mut active = true;
+            for _ in 0..40 {
+                let action = if active { "deactivate" } else { "reactivate" };
+                let r = client
+                    .post(format!("{base}/v3alpha/users/{id}/{action}"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap();
+                match r.status().as_u16() {
+                    200 => {
+                        let body: serde_json::Value = r.json().await.unwrap();
+                        let seq: u64 = body["details"]["sequence"]
+                            .as_str()
+                            .unwrap()
+                            .parse()
+                            .unwrap();
+                        assert_eq!(seq, acked + 1, "{id}: gap-free after failures");
+                        acked = seq;
+                        active = !active;
+                    }
+                    503 => {}
+                    other => panic!("{id}: {other}"),
+                }
+            }
+            (id, acked, active)
+        }));
+    }
+    for round in 0..6 {
+        tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+        set_faults(&app, false, round % 2 == 0).await;
+    }
+    set_faults(&app, false, false).await;
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    app.kill();
+    let (ok, report) = app.check();
+    assert!(ok, "{report}");
+    app.start_again();
+    for (id, acked, active) in results {
+        let state = if active {
+            "USER_STATE_ACTIVE"
+        } else {
+            "USER_STATE_INACTIVE"
+        };
+        assert_eq!(
+            app.state_of(&id).await,
+            Some((state.to_string(), acked)),
+            "{id}"
+        );
+    }
+}
