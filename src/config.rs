@@ -76,8 +76,12 @@ pub struct AuthConfig {
     pub hs256_secret: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hs256_secret_file: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub public_key_pem_file: Option<PathBuf>,
+    /// One PEM public key file, or a list of them (several keys at once, for rotation).
+    #[serde(
+        deserialize_with = "paths_one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub public_key_pem_file: Vec<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwks_file: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -93,7 +97,7 @@ impl Default for AuthConfig {
             leeway_seconds: 30,
             hs256_secret: None,
             hs256_secret_file: None,
-            public_key_pem_file: None,
+            public_key_pem_file: Vec::new(),
             jwks_file: None,
             jwks_url: None,
             jwks_refresh_seconds: 300,
@@ -136,6 +140,10 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
     })
 }
 
+fn paths_one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    Ok(one_or_many(d)?.into_iter().map(PathBuf::from).collect())
+}
+
 /// Keys whose values are strings even when they look like numbers or booleans.
 const STRING_KEYS: &[&str] = &[
     "server.bind",
@@ -144,14 +152,20 @@ const STRING_KEYS: &[&str] = &[
     "auth.issuer",
     "auth.hs256_secret",
     "auth.hs256_secret_file",
-    "auth.public_key_pem_file",
     "auth.jwks_file",
     "auth.jwks_url",
     "log.level",
 ];
 
-/// Keys that exist but whose value is a table of free names.
-const TABLE_KEYS: &[&str] = &["authz.role_permissions"];
+/// Keys that exist but have no default (so the serialized defaults do not show them).
+const OPTIONAL_KEYS: &[&str] = &[
+    "auth.hs256_secret",
+    "auth.hs256_secret_file",
+    "auth.public_key_pem_file",
+    "auth.jwks_file",
+    "auth.jwks_url",
+    "authz.role_permissions",
+];
 
 /// Settings given on the command line; they win over everything else.
 #[derive(Clone, Debug, Default)]
@@ -260,8 +274,7 @@ fn set(
     let known_section = defaults.get(section).is_some();
     let known = known_section
         && (defaults.get(section).and_then(|s| s.get(key)).is_some()
-            || STRING_KEYS.contains(&full.as_str())
-            || TABLE_KEYS.contains(&full.as_str()));
+            || OPTIONAL_KEYS.contains(&full.as_str()));
     if !known {
         return Err(format!("unknown configuration key `{full}` {origin}"));
     }
@@ -308,19 +321,6 @@ fn validate(config: &Config) -> Result<(), String> {
     }
     if config.auth.audience.is_empty() || config.auth.audience.iter().any(String::is_empty) {
         return fail("auth.audience", "must hold at least one non-empty audience");
-    }
-    for key in ["public_key_pem_file", "jwks_file", "jwks_url"] {
-        let set = match key {
-            "public_key_pem_file" => config.auth.public_key_pem_file.is_some(),
-            "jwks_file" => config.auth.jwks_file.is_some(),
-            _ => config.auth.jwks_url.is_some(),
-        };
-        if set {
-            return Err(format!(
-                "configuration key `auth.{key}` is not supported by this version of userd; \
-                 use auth.hs256_secret or auth.hs256_secret_file"
-            ));
-        }
     }
     role_overrides(config)?;
     Ok(())

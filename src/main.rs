@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use userd::auth::{mint_hs256, resolve_hs256_secret, TokenRequest};
+use userd::auth::{mint, resolve_hs256_secret, SigningKey, TokenRequest};
 use userd::config::{self, Config, Flags};
 use userd::domain::Timestamp;
 use userd::startup::Application;
@@ -60,6 +60,15 @@ enum Command {
         /// Lifetime: 3600, 90s, 30m, 1h or 7d.
         #[arg(long, default_value = "1h")]
         ttl: String,
+        /// Sign with this PEM private key (RSA, EC P-256 or Ed25519) instead of the HS256 secret.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Algorithm for --key (default: RS256, ES256 or EdDSA by key type).
+        #[arg(long)]
+        alg: Option<String>,
+        /// `kid` header for --key.
+        #[arg(long)]
+        kid: Option<String>,
         #[arg(long)]
         config: Option<PathBuf>,
         #[arg(long)]
@@ -96,6 +105,9 @@ fn main() -> ExitCode {
             roles,
             org,
             ttl,
+            key,
+            alg,
+            kid,
             config,
             data_dir,
         } => token(
@@ -104,10 +116,15 @@ fn main() -> ExitCode {
                 bind: None,
                 data_dir,
             },
-            sub,
-            roles,
-            org,
-            &ttl,
+            TokenArgs {
+                sub,
+                roles,
+                org,
+                ttl,
+                key,
+                alg,
+                kid,
+            },
         ),
     };
     match result {
@@ -185,21 +202,38 @@ fn parse_ttl(text: &str) -> Result<i64, String> {
     Ok(n.saturating_mul(scale))
 }
 
-fn token(
-    flags: Flags,
+struct TokenArgs {
     sub: String,
     roles: Vec<String>,
     org: Option<String>,
-    ttl: &str,
-) -> Result<(), String> {
+    ttl: String,
+    key: Option<PathBuf>,
+    alg: Option<String>,
+    kid: Option<String>,
+}
+
+fn token(flags: Flags, args: TokenArgs) -> Result<(), String> {
     let config = load_config(&flags)?;
-    let (secret, _) = resolve_hs256_secret(
-        config.auth.hs256_secret.as_deref(),
-        config.auth.hs256_secret_file.as_deref(),
-        config.data_dir(),
-        true,
-    )?;
-    let roles = roles
+    let key = match &args.key {
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("--key: cannot read {}: {e}", path.display()))?;
+            SigningKey::from_pem(&pem, args.alg.as_deref(), args.kid.clone())
+                .map_err(|e| format!("--key {}: {e}", path.display()))?
+        }
+        None => {
+            let (secret, _) = resolve_hs256_secret(
+                config.auth.hs256_secret.as_deref(),
+                config.auth.hs256_secret_file.as_deref(),
+                config.data_dir(),
+                true,
+            )?;
+            SigningKey::hs256(&secret)
+        }
+    };
+    let org = args.org;
+    let roles = args
+        .roles
         .into_iter()
         .map(|r| match r.split_once(':') {
             Some((role, o)) => (role.to_string(), Some(o.to_string())),
@@ -209,13 +243,13 @@ fn token(
         })
         .collect();
     let request = TokenRequest {
-        subject: sub,
+        subject: args.sub,
         roles,
         resource_owner: org,
-        ttl_seconds: parse_ttl(ttl)?,
+        ttl_seconds: parse_ttl(&args.ttl)?,
     };
-    let token = mint_hs256(
-        &secret,
+    let token = mint(
+        &key,
         &config.auth.issuer,
         &config.auth.audience,
         &request,

@@ -3,8 +3,8 @@
 //!
 //! Must run inside an actix system (shard actors live on arbiters of that system).
 
-use crate::auth::{resolve_hs256_secret, KeySource, RoleTable, Verifier};
-use crate::config::{self, Config};
+use crate::auth::verifier_from_config;
+use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::id::IdGenerator;
 use crate::shard::{Durability, Flusher, Shards};
@@ -33,27 +33,7 @@ impl std::fmt::Debug for Application {
 
 impl Application {
     pub fn build(config: &Config) -> Result<Application, String> {
-        let (secret, source) = resolve_hs256_secret(
-            config.auth.hs256_secret.as_deref(),
-            config.auth.hs256_secret_file.as_deref(),
-            config.data_dir(),
-            true,
-        )?;
-        if let KeySource::DevelopmentSecret(path) = &source {
-            log::warn!(
-                "no auth key configured: using the development HS256 secret in {} \
-                 (for local development only; set auth.hs256_secret_file in production)",
-                path.display()
-            );
-        }
-        let roles = RoleTable::default().with_overrides(&config::role_overrides(config)?);
-        let verifier = Verifier::hs256(
-            &secret,
-            &config.auth.issuer,
-            &config.auth.audience,
-            config.auth.leeway_seconds,
-            roles,
-        );
+        let verifier = verifier_from_config(config, true)?;
 
         let store = Store::open(
             config.data_dir(),

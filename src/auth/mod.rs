@@ -5,16 +5,22 @@
 //! its `iss`, `aud`, `exp`, `nbf`, `iat` and `sub` hold (with `auth.leeway_seconds`). Nothing of
 //! a token is ever logged.
 
+mod keyring;
 mod keys;
 mod roles;
 
-use crate::domain::Timestamp;
+use crate::config::Config;
+use crate::domain::{Timestamp, User, UserState};
 use crate::error::{self, ApiError};
 use actix_web::HttpRequest;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use keyring::{Jwks, JwksSource};
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
+pub use keyring::{load_pem, parse_jwks, VerifyKey};
 pub use keys::{resolve_hs256_secret, KeySource};
 pub use roles::{Permission, RoleTable};
 
@@ -63,6 +69,7 @@ impl Caller {
 #[derive(Deserialize)]
 struct Claims {
     sub: Option<String>,
+    exp: Option<f64>,
     iat: Option<serde_json::Value>,
     #[serde(rename = "urn:zitadel:iam:org:project:roles")]
     roles: Option<HashMap<String, serde_json::Value>>,
@@ -72,21 +79,61 @@ struct Claims {
 
 /// Verifies bearer tokens. Built once at start-up and shared by every worker.
 pub struct Verifier {
-    key: DecodingKey,
-    validation: Validation,
+    /// HS256 secret and PEM keys.
+    static_keys: Vec<VerifyKey>,
+    jwks: Option<Arc<Jwks>>,
+    /// The claim checks, one per algorithm in use (only the algorithm differs).
+    validations: HashMap<Algorithm, Validation>,
+    issuer: String,
+    audience: Vec<String>,
     leeway_seconds: u64,
     roles: RoleTable,
+    /// Tokens verified before, so a token used again costs a lookup, not a signature check.
+    cache: RwLock<HashMap<Box<str>, VerifiedToken>>,
 }
+
+/// A token that verified, until its `exp` (plus leeway), for one generation of the JWKS.
+struct VerifiedToken {
+    caller: Arc<Caller>,
+    valid_until: f64,
+    jwks_generation: u64,
+}
+
+/// Past this many cached tokens the cache starts over.
+const TOKEN_CACHE_LIMIT: usize = 65_536;
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
-            .field("algorithms", &self.validation.algorithms)
+            .field("static_keys", &self.static_keys)
+            .field("jwks", &self.jwks.is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl Verifier {
+    pub fn new(
+        static_keys: Vec<VerifyKey>,
+        jwks: Option<Arc<Jwks>>,
+        issuer: &str,
+        audience: &[String],
+        leeway_seconds: u64,
+        roles: RoleTable,
+    ) -> Verifier {
+        Verifier {
+            static_keys,
+            jwks,
+            validations: HashMap::new(),
+            issuer: issuer.to_string(),
+            audience: audience.to_vec(),
+            leeway_seconds,
+            roles,
+            cache: RwLock::new(HashMap::new()),
+        }
+        .with_validations()
+    }
+
+    /// A verifier with one HS256 secret.
     pub fn hs256(
         secret: &[u8],
         issuer: &str,
@@ -94,30 +141,117 @@ impl Verifier {
         leeway_seconds: u64,
         roles: RoleTable,
     ) -> Verifier {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(audience);
-        validation.leeway = leeway_seconds;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        Verifier {
+        let key = VerifyKey {
+            kid: None,
+            alg: Algorithm::HS256,
             key: DecodingKey::from_secret(secret),
-            validation,
-            leeway_seconds,
-            roles,
-        }
+        };
+        Verifier::new(vec![key], None, issuer, audience, leeway_seconds, roles)
     }
 
-    /// Verify a token and read the caller's grants from it.
-    pub fn verify(&self, token: &str, now: Timestamp) -> Result<Caller, ApiError> {
+    fn with_validations(mut self) -> Self {
+        use Algorithm::*;
+        for alg in [
+            HS256, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA,
+        ] {
+            let mut v = Validation::new(alg);
+            v.set_issuer(&[&self.issuer]);
+            v.set_audience(&self.audience);
+            v.leeway = self.leeway_seconds;
+            v.validate_exp = true;
+            v.validate_nbf = true;
+            v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+            self.validations.insert(alg, v);
+        }
+        self
+    }
+
+    /// Try `token` against every key of its algorithm (and its `kid`, when both have one).
+    fn decode_with(
+        &self,
+        token: &str,
+        header: &jsonwebtoken::Header,
+        keys: &[VerifyKey],
+    ) -> Option<Claims> {
+        let validation = self.validations.get(&header.alg)?;
+        keys.iter()
+            .filter(|k| k.alg == header.alg)
+            .filter(|k| match (&k.kid, &header.kid) {
+                (Some(key_kid), Some(token_kid)) => key_kid == token_kid,
+                _ => true,
+            })
+            .find_map(|k| jsonwebtoken::decode::<Claims>(token, &k.key, validation).ok())
+            .map(|data| data.claims)
+    }
+
+    /// Does any key of the JWKS carry this `kid`?
+    fn jwks_knows(&self, kid: &str) -> bool {
+        self.jwks
+            .as_ref()
+            .is_some_and(|j| j.current().iter().any(|k| k.kid.as_deref() == Some(kid)))
+    }
+
+    fn jwks_generation(&self) -> u64 {
+        self.jwks.as_ref().map_or(0, |j| j.generation())
+    }
+
+    /// A token verified before, still within its lifetime and the same JWKS generation.
+    fn cached(&self, token: &str, now: Timestamp) -> Option<Arc<Caller>> {
+        let cache = self.cache.read().ok()?;
+        let hit = cache.get(token)?;
+        let now = now.0 as f64 / 1e9;
+        (now <= hit.valid_until && hit.jwks_generation == self.jwks_generation())
+            .then(|| hit.caller.clone())
+    }
+
+    /// Verify a token and read the caller's grants from it. A `kid` that no key carries asks
+    /// for one JWKS refresh (at most one per refresh interval) before the token is refused.
+    /// A token that verified once is remembered until its `exp` (a JWKS refresh forgets all).
+    pub async fn verify(&self, token: &str, now: Timestamp) -> Result<Arc<Caller>, ApiError> {
+        if let Some(caller) = self.cached(token, now) {
+            return Ok(caller);
+        }
+        let generation = self.jwks_generation();
+        let (caller, exp) = self.verify_uncached(token, now).await?;
+        let caller = Arc::new(caller);
+        if let Ok(mut cache) = self.cache.write() {
+            if cache.len() >= TOKEN_CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(
+                token.into(),
+                VerifiedToken {
+                    caller: caller.clone(),
+                    valid_until: exp + self.leeway_seconds as f64,
+                    jwks_generation: generation,
+                },
+            );
+        }
+        Ok(caller)
+    }
+
+    /// Verify without the cache: signature, claims and roles every time. Returns the caller and
+    /// the token's `exp`.
+    pub async fn verify_uncached(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<(Caller, f64), ApiError> {
         let invalid = || ApiError::from(error::TOKEN_INVALID);
-        let data =
-            jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(|e| {
-                log::debug!("token rejected: {:?}", e.kind());
-                invalid()
-            })?;
-        let claims = data.claims;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
+        let mut claims = self.decode_with(token, &header, &self.static_keys);
+        if claims.is_none() {
+            if let Some(jwks) = &self.jwks {
+                let unknown_kid = header.kid.as_deref().filter(|kid| !self.jwks_knows(kid));
+                if unknown_kid.is_some() {
+                    if let Some(done) = jwks.refresh_for_unknown_kid() {
+                        let _ = tokio::time::timeout(Duration::from_secs(5), done).await;
+                    }
+                }
+                claims = self.decode_with(token, &header, &jwks.current());
+            }
+        }
+        let claims = claims.ok_or_else(invalid)?;
         let subject = claims.sub.filter(|s| !s.is_empty()).ok_or_else(invalid)?;
         let issued_at = match claims.iat {
             None => None,
@@ -130,14 +264,99 @@ impl Verifier {
                 Some(Timestamp((secs * 1e9) as i64))
             }
         };
+        let exp = claims.exp.ok_or_else(invalid)?;
         let scopes = self.roles.scopes(claims.roles.as_ref());
-        Ok(Caller {
+        let caller = Caller {
             subject,
             resource_owner: claims.resource_owner.filter(|s| !s.is_empty()),
             issued_at,
             scopes,
-        })
+        };
+        Ok((caller, exp))
     }
+}
+
+/// Build the verifier the configuration asks for. With no key configured at all, the
+/// development HS256 secret is used (created if `create_dev_secret`).
+pub fn verifier_from_config(config: &Config, create_dev_secret: bool) -> Result<Verifier, String> {
+    let auth = &config.auth;
+    let mut keys = Vec::new();
+    let explicit_hs = auth.hs256_secret.is_some() || auth.hs256_secret_file.is_some();
+    let asymmetric =
+        !auth.public_key_pem_file.is_empty() || auth.jwks_file.is_some() || auth.jwks_url.is_some();
+    if explicit_hs || !asymmetric {
+        let (secret, source) = resolve_hs256_secret(
+            auth.hs256_secret.as_deref(),
+            auth.hs256_secret_file.as_deref(),
+            config.data_dir(),
+            create_dev_secret,
+        )?;
+        if let KeySource::DevelopmentSecret(path) = &source {
+            log::warn!(
+                "no auth key configured: using the development HS256 secret in {} \
+                 (for local development only; configure auth keys in production)",
+                path.display()
+            );
+        }
+        keys.push(VerifyKey {
+            kid: None,
+            alg: Algorithm::HS256,
+            key: DecodingKey::from_secret(&secret),
+        });
+    }
+    for path in &auth.public_key_pem_file {
+        keys.push(keyring::load_pem(path)?);
+    }
+    let mut sources = Vec::new();
+    if let Some(path) = &auth.jwks_file {
+        sources.push(JwksSource::File(path.clone()));
+    }
+    if let Some(url) = &auth.jwks_url {
+        sources.push(JwksSource::Url(url.clone()));
+    }
+    let jwks = if sources.is_empty() {
+        None
+    } else {
+        let interval = Duration::from_secs(auth.jwks_refresh_seconds.max(1));
+        let (jwks, error) = Jwks::start(sources, interval)?;
+        if let Some(error) = error {
+            if keys.is_empty() && jwks.current().is_empty() {
+                return Err(format!("no auth key could be loaded: {error}"));
+            }
+            log::warn!("{error}; starting with the other keys");
+        }
+        Some(jwks)
+    };
+    if keys.is_empty() && jwks.as_ref().is_none_or(|j| j.current().is_empty()) {
+        return Err("no auth key could be loaded".into());
+    }
+    let roles = RoleTable::default().with_overrides(&crate::config::role_overrides(config)?);
+    Ok(Verifier::new(
+        keys,
+        jwks,
+        &auth.issuer,
+        &auth.audience,
+        auth.leeway_seconds,
+        roles,
+    ))
+}
+
+/// May a token of `caller` act, given the stored user named by its `sub` (if any)? A subject
+/// that is INACTIVE, LOCKED or DELETED is refused, and so is a token issued before the
+/// subject's latest deactivate, lock or delete, for good: reactivation never revives it.
+pub fn check_subject(caller: &Caller, subject: Option<&User>) -> Result<(), ApiError> {
+    let Some(user) = subject else {
+        return Ok(());
+    };
+    if !matches!(user.state, UserState::Active | UserState::Initial) {
+        return Err(error::SUBJECT_NOT_ACTIVE.into());
+    }
+    if let Some(revoked_at) = user.revoked_at {
+        if caller.issued_at.is_none_or(|iat| iat < revoked_at) {
+            return Err(error::TOKEN_REVOKED.into());
+        }
+    }
+    Ok(())
 }
 
 /// Read the bearer token of a request (the scheme name is case-insensitive).
@@ -164,8 +383,8 @@ fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
 }
 
 /// Authenticate a request: its bearer token, verified now.
-pub fn authenticate(req: &HttpRequest, verifier: &Verifier) -> Result<Caller, ApiError> {
-    verifier.verify(bearer_token(req)?, Timestamp::now())
+pub async fn authenticate(req: &HttpRequest, verifier: &Verifier) -> Result<Arc<Caller>, ApiError> {
+    verifier.verify(bearer_token(req)?, Timestamp::now()).await
 }
 
 /// What `userd token` puts in a token.
@@ -178,9 +397,67 @@ pub struct TokenRequest {
     pub ttl_seconds: i64,
 }
 
-/// Sign an HS256 token with the claims a ZITADEL access token carries.
-pub fn mint_hs256(
-    secret: &[u8],
+/// A PEM private-key parser for one key family.
+type PrivatePemParser = fn(&[u8]) -> jsonwebtoken::errors::Result<EncodingKey>;
+
+/// A key `userd token` signs with.
+pub struct SigningKey {
+    pub alg: Algorithm,
+    pub key: EncodingKey,
+    pub kid: Option<String>,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    pub fn hs256(secret: &[u8]) -> SigningKey {
+        SigningKey {
+            alg: Algorithm::HS256,
+            key: EncodingKey::from_secret(secret),
+            kid: None,
+        }
+    }
+
+    /// A private key in PEM: RSA (RS256), EC P-256 (ES256) or Ed25519 (EdDSA). `alg` picks the
+    /// algorithm; without it the key's type decides.
+    pub fn from_pem(
+        bytes: &[u8],
+        alg: Option<&str>,
+        kid: Option<String>,
+    ) -> Result<SigningKey, String> {
+        let wanted = alg
+            .map(|a| {
+                a.parse::<Algorithm>()
+                    .map_err(|_| format!("unknown algorithm {a}"))
+            })
+            .transpose()?;
+        let attempts: [(Algorithm, PrivatePemParser); 3] = [
+            (Algorithm::RS256, EncodingKey::from_rsa_pem),
+            (Algorithm::ES256, EncodingKey::from_ec_pem),
+            (Algorithm::EdDSA, EncodingKey::from_ed_pem),
+        ];
+        for (family, parse) in attempts {
+            if let Ok(key) = parse(bytes) {
+                let alg = wanted.unwrap_or(family);
+                return Ok(SigningKey { alg, key, kid });
+            }
+        }
+        Err("not an RSA, EC P-256 or Ed25519 private key in PEM".into())
+    }
+}
+
+/// Sign a token with the claims a ZITADEL access token carries. `iat` has millisecond
+/// precision, so a token minted right after a reactivation is told apart from one minted
+/// before the deactivation in the same second.
+pub fn mint(
+    key: &SigningKey,
     issuer: &str,
     audience: &[String],
     request: &TokenRequest,
@@ -195,14 +472,15 @@ pub fn mint_hs256(
             orgs.insert(org.clone(), serde_json::Value::String(org.clone()));
         }
     }
-    let iat = now.unix_seconds();
+    let secs = now.unix_seconds();
+    let iat_ms = now.0.div_euclid(1_000_000);
     let mut claims = serde_json::json!({
         "iss": issuer,
         "aud": audience,
         "sub": request.subject,
-        "iat": iat,
-        "nbf": iat,
-        "exp": iat + request.ttl_seconds,
+        "iat": iat_ms as f64 / 1000.0,
+        "nbf": secs,
+        "exp": secs + request.ttl_seconds,
         ROLES_CLAIM: roles,
     });
     if let (Some(org), Some(map)) = (&request.resource_owner, claims.as_object_mut()) {
@@ -211,12 +489,21 @@ pub fn mint_hs256(
             serde_json::Value::String(org.clone()),
         );
     }
-    jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(secret),
-    )
-    .map_err(|e| format!("could not sign the token: {e}"))
+    let mut header = Header::new(key.alg);
+    header.kid = key.kid.clone();
+    jsonwebtoken::encode(&header, &claims, &key.key)
+        .map_err(|e| format!("could not sign the token: {e}"))
+}
+
+/// Sign an HS256 token (see [`mint`]).
+pub fn mint_hs256(
+    secret: &[u8],
+    issuer: &str,
+    audience: &[String],
+    request: &TokenRequest,
+    now: Timestamp,
+) -> Result<String, String> {
+    mint(&SigningKey::hs256(secret), issuer, audience, request, now)
 }
 
 #[cfg(test)]
@@ -252,19 +539,17 @@ mod tests {
         .unwrap()
     }
 
+    fn verify(v: &Verifier, token: &str) -> Result<Arc<Caller>, ApiError> {
+        futures_util::FutureExt::now_or_never(v.verify(token, Timestamp::now()))
+            .expect("no JWKS: verification does not wait")
+    }
+
     #[test]
     fn instance_roles_hold_everywhere_and_org_roles_in_their_orgs() {
         let v = verifier();
-        let c = v
-            .verify(&token(vec![("IAM_OWNER", None)], 60), Timestamp::now())
-            .unwrap();
+        let c = verify(&v, &token(vec![("IAM_OWNER", None)], 60)).unwrap();
         assert_eq!(c.scope(Permission::Delete), OrgScope::Everywhere);
-        let c = v
-            .verify(
-                &token(vec![("ORG_OWNER_VIEWER", Some("o2"))], 60),
-                Timestamp::now(),
-            )
-            .unwrap();
+        let c = verify(&v, &token(vec![("ORG_OWNER_VIEWER", Some("o2"))], 60)).unwrap();
         assert!(c.scope(Permission::Read).allows("o2"));
         assert!(!c.scope(Permission::Read).allows("o1"));
         assert!(!c.scope(Permission::Write).allows("o2"));
@@ -272,11 +557,49 @@ mod tests {
     }
 
     #[test]
+    fn subjects_that_are_not_active_or_were_revoked_after_iat_are_refused() {
+        use crate::domain::{self, Contact, NewUser, Operation, Profile};
+        let (user, _) = domain::create(
+            NewUser {
+                id: "me".into(),
+                org: "o1".into(),
+                initial_state: UserState::Active,
+                profile: Profile::V3 {
+                    schema_id: "s".into(),
+                    data_json: "{}".into(),
+                    contact: Contact::default(),
+                },
+            },
+            Timestamp(1_000_000_000_000),
+        );
+        let mut caller = (*verify(&verifier(), &token(vec![], 60)).unwrap()).clone();
+        caller.issued_at = Some(Timestamp(2_000_000_000_000));
+        assert!(check_subject(&caller, None).is_ok());
+        assert!(check_subject(&caller, Some(&user)).is_ok());
+        let e = domain::decide(Operation::Deactivate, &user, Timestamp(3_000_000_000_000)).unwrap();
+        let inactive = domain::apply(&user, &e);
+        assert_eq!(
+            check_subject(&caller, Some(&inactive)).unwrap_err().id,
+            error::SUBJECT_NOT_ACTIVE.id
+        );
+        let e = domain::reactivate(&inactive, Timestamp(4_000_000_000_000)).unwrap();
+        let active_again = domain::apply(&inactive, &e);
+        assert_eq!(
+            check_subject(&caller, Some(&active_again)).unwrap_err().id,
+            error::TOKEN_REVOKED.id
+        );
+        caller.issued_at = Some(Timestamp(3_500_000_000_000));
+        assert!(check_subject(&caller, Some(&active_again)).is_ok());
+        caller.issued_at = None;
+        assert!(check_subject(&caller, Some(&active_again)).is_err());
+    }
+
+    #[test]
     fn expired_and_foreign_tokens_are_refused() {
         let v = verifier();
-        assert!(v.verify(&token(vec![], -120), Timestamp::now()).is_err());
+        assert!(verify(&v, &token(vec![], -120)).is_err());
         let other = Verifier::hs256(b"other", "iss", &["userd".into()], 30, RoleTable::default());
-        assert!(other.verify(&token(vec![], 60), Timestamp::now()).is_err());
-        assert!(v.verify("garbage", Timestamp::now()).is_err());
+        assert!(verify(&other, &token(vec![], 60)).is_err());
+        assert!(verify(&v, "garbage").is_err());
     }
 }

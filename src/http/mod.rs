@@ -9,7 +9,7 @@ pub mod extract;
 pub mod v3alpha;
 pub mod wire;
 
-use crate::auth::Verifier;
+use crate::auth::{self, Caller, Verifier};
 use crate::error::{self as errors, ApiError};
 use crate::id::IdGenerator;
 use crate::shard::{Ping, Shards};
@@ -24,6 +24,23 @@ pub struct AppState {
     pub verifier: Verifier,
     pub ids: IdGenerator,
     pub max_body_bytes: usize,
+}
+
+/// Authenticate a request: a valid token (401 otherwise) whose subject, if it is a userd user,
+/// is active and has not been deactivated, locked or deleted since the token was issued. The
+/// subject is read from the store on every request, so a change is visible to the next one.
+pub async fn authenticate(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<std::sync::Arc<Caller>, ApiError> {
+    let caller = auth::authenticate(req, &state.verifier).await?;
+    let subject = state
+        .shards
+        .store
+        .get_user(&caller.subject)
+        .map_err(|e| crate::shard::store_error(&e))?;
+    auth::check_subject(&caller, subject.as_ref())?;
+    Ok(caller)
 }
 
 async fn not_found() -> Result<HttpResponse, HttpError> {

@@ -7,7 +7,7 @@
 use super::extract::{json_object, org_header, path_user_id, validate_user_id};
 use super::wire::*;
 use super::AppState;
-use crate::auth::{authenticate, Caller, OrgScope, Permission};
+use crate::auth::{Caller, OrgScope, Permission};
 use crate::domain::{self, Contact, Email, NewUser, Phone, Profile, Timestamp, User, UserState};
 use crate::error::{self, ApiError};
 use crate::shard::{self, Create};
@@ -21,11 +21,11 @@ async fn change_request(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
-) -> std::result::Result<(String, Caller), ApiError> {
+) -> std::result::Result<(String, std::sync::Arc<Caller>), ApiError> {
     let user_id = path_user_id(req)?;
     // The body is optional and ignored: the path's id wins over any `userId` in it.
     json_object(req, payload, state.max_body_bytes).await?;
-    let caller = authenticate(req, &state.verifier)?;
+    let caller = super::authenticate(req, state).await?;
     Ok((user_id, caller))
 }
 
@@ -190,7 +190,7 @@ pub async fn create(
 ) -> Result<HttpResponse> {
     let body = json_object(&req, payload, state.max_body_bytes).await?;
     let body = parse_create(&body)?;
-    let caller = authenticate(&req, &state.verifier)?;
+    let caller = super::authenticate(&req, &state).await?;
     let org = body
         .org
         .or_else(|| org_header(&req))
@@ -254,7 +254,7 @@ fn readable_user(
 /// `GET /v3alpha/users/{userId}`
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let user_id = path_user_id(&req)?;
-    let caller = authenticate(&req, &state.verifier)?;
+    let caller = super::authenticate(&req, &state).await?;
     let user = readable_user(&state, &user_id, &caller)?;
     Ok(HttpResponse::Ok().json(GetUserResponse {
         details: Details::from(&user),
@@ -364,7 +364,7 @@ pub async fn search(
 ) -> Result<HttpResponse> {
     let body = json_object(&req, payload, state.max_body_bytes).await?;
     let query = parse_search(&body)?;
-    let caller = authenticate(&req, &state.verifier)?;
+    let caller = super::authenticate(&req, &state).await?;
     let scope = caller.scope(Permission::Read);
     let store = &state.shards.store;
     let mut found = Vec::new();

@@ -27,6 +27,14 @@ pub fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
+/// Now as fractional Unix seconds (millisecond precision), for `iat`.
+pub fn now_secs_f64() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as f64 / 1000.0)
+        .unwrap_or(0.0)
+}
+
 /// Sign `claims` with the test secret (HS256).
 pub fn sign(claims: &Value) -> String {
     jsonwebtoken::encode(
@@ -94,8 +102,13 @@ fn start(dir: &Path, env: &[(String, String)]) -> (Child, String) {
             cmd.env_remove(k);
         }
     }
+    // An empty value removes a variable (for example the default HS256 secret).
     for (k, v) in env {
-        cmd.env(k, v);
+        if v.is_empty() {
+            cmd.env_remove(k);
+        } else {
+            cmd.env(k, v);
+        }
     }
     let mut child = cmd.spawn().expect("spawn userd");
     let stdout = child.stdout.take().expect("stdout");

@@ -6,6 +6,7 @@ mod crash;
 mod errors;
 mod faults;
 mod helpers;
+mod keys;
 mod lifecycle;
 mod model;
 mod persistence;
