@@ -83,6 +83,49 @@ pub enum Profile {
         data_json: String,
         contact: Contact,
     },
+    /// Created through v2 (`AddHumanUser`): a human with a username and a profile.
+    V2(Box<HumanProfile>),
+}
+
+/// A v2 human user's data. The password is kept only as an Argon2id hash (PHC string).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HumanProfile {
+    pub username: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub nick_name: String,
+    pub display_name: String,
+    pub preferred_language: String,
+    /// ZITADEL's `Gender` enum number.
+    pub gender: i32,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+    pub password_hash: Option<String>,
+    pub password_change_required: bool,
+}
+
+impl Profile {
+    /// The contact data every surface can show.
+    pub fn contact(&self) -> Contact {
+        match self {
+            Profile::V3 { contact, .. } => contact.clone(),
+            Profile::V2(h) => Contact {
+                email: h.email.clone(),
+                phone: h.phone.clone(),
+            },
+        }
+    }
+}
+
+/// ZITADEL's rule for a new v2 human: without a password and without a verified email it
+/// starts INITIAL (it still has to be set up), otherwise ACTIVE.
+pub fn initial_state_of_human(human: &HumanProfile) -> UserState {
+    let verified_email = human.email.as_ref().is_some_and(|e| e.is_verified);
+    if human.password_hash.is_none() && !verified_email {
+        UserState::Initial
+    } else {
+        UserState::Active
+    }
 }
 
 /// A user record: the state after applying every event of the user in order.
@@ -418,6 +461,25 @@ mod tests {
                 (got, expected) => panic!("{op:?} from {from:?}: {got:?} vs {expected:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_v2_human_starts_initial_without_password_or_verified_email() {
+        let mut h = HumanProfile::default();
+        assert_eq!(initial_state_of_human(&h), Initial);
+        h.email = Some(Email {
+            address: "a@b.c".into(),
+            is_verified: false,
+        });
+        assert_eq!(initial_state_of_human(&h), Initial);
+        h.email = Some(Email {
+            address: "a@b.c".into(),
+            is_verified: true,
+        });
+        assert_eq!(initial_state_of_human(&h), Active);
+        h.email = None;
+        h.password_hash = Some("$argon2id$...".into());
+        assert_eq!(initial_state_of_human(&h), Active);
     }
 
     #[test]

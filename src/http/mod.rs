@@ -6,6 +6,8 @@
 
 pub mod error;
 pub mod extract;
+pub mod ops;
+pub mod v2;
 pub mod v3alpha;
 pub mod wire;
 
@@ -81,6 +83,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource(&format!("/v3alpha/users/{ID}/unlock")).route(web::post().to(v3alpha::unlock)),
         )
+        .service(resource("/v2/users").route(web::post().to(v2::list)))
+        .service(resource("/v2/users/human").route(web::post().to(v2::add_human_rest)))
+        .service(
+            resource(&format!("/v2/users/{ID}"))
+                .route(web::get().to(v2::get))
+                .route(web::delete().to(v2::delete)),
+        )
+        .service(
+            resource(&format!("/v2/users/{ID}/deactivate")).route(web::post().to(v2::deactivate)),
+        )
+        .service(
+            resource(&format!("/v2/users/{ID}/reactivate")).route(web::post().to(v2::reactivate)),
+        )
+        .service(resource(&format!("/v2/users/{ID}/lock")).route(web::post().to(v2::lock)))
+        .service(resource(&format!("/v2/users/{ID}/unlock")).route(web::post().to(v2::unlock)))
         .service(resource("/debug/healthz").route(web::get().to(healthz)))
         .service(resource("/debug/ready").route(web::get().to(ready)));
     #[cfg(feature = "fault-injection")]

@@ -5,12 +5,12 @@
 //! no state of their own: changes go to the shard's actor, reads go straight to sled.
 
 use super::extract::{json_object, org_header, path_user_id, validate_user_id};
+use super::ops;
 use super::wire::*;
 use super::AppState;
-use crate::auth::{Caller, OrgScope, Permission};
-use crate::domain::{self, Contact, Email, NewUser, Phone, Profile, Timestamp, User, UserState};
+use crate::auth::{Caller, Permission};
+use crate::domain::{Contact, Email, Operation, Phone, Profile, Timestamp, UserState};
 use crate::error::{self, ApiError};
-use crate::shard::{self, Create};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{Map, Value};
 
@@ -29,46 +29,65 @@ async fn change_request(
     Ok((user_id, caller))
 }
 
-macro_rules! change_handler {
-    ($(#[$doc:meta])* $fn_name:ident, $msg:ident, $perm:expr) => {
-        $(#[$doc])*
-        pub async fn $fn_name(
-            req: HttpRequest,
-            payload: web::Payload,
-            state: web::Data<AppState>,
-        ) -> Result<HttpResponse> {
-            let (user_id, caller) = change_request(&req, payload, &state).await?;
-            let scope = caller.scope($perm);
-            let details = state
-                .shards
-                .request(&user_id, |reply| shard::$msg {
-                    user_id: user_id.clone(),
-                    scope,
-                    reply,
-                })
-                .await?;
-            Ok(HttpResponse::Ok().json(ChangeResponse {
-                details: Details::from(&details),
-            }))
-        }
-    };
+/// Shape, token, then the shard's checks and the change.
+async fn change_handler(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    op: Operation,
+) -> Result<HttpResponse> {
+    let (user_id, caller) = change_request(&req, payload, &state).await?;
+    let scope = caller.scope(ops::permission_for(op));
+    let details = ops::change(&state, op, &user_id, scope).await?;
+    Ok(HttpResponse::Ok().json(ChangeResponse {
+        details: Details::from(&details),
+    }))
 }
 
-change_handler!(
-    /// `POST /v3alpha/users/{userId}/reactivate`
-    reactivate, Reactivate, Permission::Write);
-change_handler!(
-    /// `POST /v3alpha/users/{userId}/deactivate`
-    deactivate, Deactivate, Permission::Write);
-change_handler!(
-    /// `POST /v3alpha/users/{userId}/lock`
-    lock, Lock, Permission::Write);
-change_handler!(
-    /// `POST /v3alpha/users/{userId}/unlock`
-    unlock, Unlock, Permission::Write);
-change_handler!(
-    /// `DELETE /v3alpha/users/{userId}`
-    delete, Delete, Permission::Delete);
+/// `POST /v3alpha/users/{userId}/reactivate`
+pub async fn reactivate(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    change_handler(req, payload, state, Operation::Reactivate).await
+}
+
+/// `POST /v3alpha/users/{userId}/deactivate`
+pub async fn deactivate(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    change_handler(req, payload, state, Operation::Deactivate).await
+}
+
+/// `POST /v3alpha/users/{userId}/lock`
+pub async fn lock(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    change_handler(req, payload, state, Operation::Lock).await
+}
+
+/// `POST /v3alpha/users/{userId}/unlock`
+pub async fn unlock(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    change_handler(req, payload, state, Operation::Unlock).await
+}
+
+/// `DELETE /v3alpha/users/{userId}`
+pub async fn delete(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    change_handler(req, payload, state, Operation::Delete).await
+}
 
 /// A create body, checked.
 struct CreateBody {
@@ -204,58 +223,19 @@ pub async fn create(
         data_json: body.data_json,
         contact: body.contact,
     };
-    let client_id = body.user_id;
-    // A generated id that is taken (the clock stepped back) is drawn again.
-    for _ in 0..8 {
-        let id = client_id.clone().unwrap_or_else(|| state.ids.next_id());
-        let user = NewUser {
-            id: id.clone(),
-            org: org.clone(),
-            initial_state: UserState::Active,
-            profile: profile.clone(),
-        };
-        match state
-            .shards
-            .request(&id, |reply| Create { user, reply })
-            .await
-        {
-            Ok(details) => {
-                return Ok(HttpResponse::Created().json(CreateResponse {
-                    user_id: id,
-                    details: Details::from(&details),
-                }))
-            }
-            Err(e) if e.id == error::USER_ALREADY_EXISTS.id && client_id.is_none() => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(error::INTERNAL.into())
-}
-
-/// A live user the caller may read, or the error that says why not (404 before 403).
-fn readable_user(
-    state: &AppState,
-    id: &str,
-    caller: &Caller,
-) -> std::result::Result<User, ApiError> {
-    let user = state
-        .shards
-        .store
-        .get_user(id)
-        .map_err(|e| shard::store_error(&e))?
-        .filter(domain::is_live)
-        .ok_or_else(|| ApiError::from(error::READ_NOT_FOUND))?;
-    if !caller.scope(Permission::Read).allows(&user.org) {
-        return Err(error::PERMISSION_DENIED.into());
-    }
-    Ok(user)
+    let (user_id, details) =
+        ops::create(&state, body.user_id, org, UserState::Active, profile).await?;
+    Ok(HttpResponse::Created().json(CreateResponse {
+        user_id,
+        details: Details::from(&details),
+    }))
 }
 
 /// `GET /v3alpha/users/{userId}`
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let user_id = path_user_id(&req)?;
     let caller = super::authenticate(&req, &state).await?;
-    let user = readable_user(&state, &user_id, &caller)?;
+    let user = ops::readable_user(&state, &user_id, &caller, false)?;
     Ok(HttpResponse::Ok().json(GetUserResponse {
         details: Details::from(&user),
         user: UserJson::from(&user),
@@ -270,9 +250,6 @@ struct SearchQuery {
     states: Vec<UserState>,
     orgs: Vec<String>,
 }
-
-const DEFAULT_LIMIT: u64 = 100;
-const MAX_LIMIT: u64 = 1000;
 
 fn uint(value: Option<&Value>, path: &str) -> std::result::Result<u64, ApiError> {
     let bad = || {
@@ -293,7 +270,7 @@ fn parse_search(body: &Map<String, Value>) -> std::result::Result<SearchQuery, A
     let bad = |text: String| ApiError::invalid_argument("USERD-SEARCH-0001", text);
     let mut q = SearchQuery {
         offset: 0,
-        limit: DEFAULT_LIMIT,
+        limit: ops::DEFAULT_LIMIT,
         asc: false,
         states: Vec::new(),
         orgs: Vec::new(),
@@ -303,8 +280,8 @@ fn parse_search(body: &Map<String, Value>) -> std::result::Result<SearchQuery, A
         Some(Value::Object(query)) => {
             q.offset = uint(query.get("offset"), "query.offset")?;
             q.limit = match uint(query.get("limit"), "query.limit")? {
-                0 => DEFAULT_LIMIT,
-                n => n.min(MAX_LIMIT),
+                0 => ops::DEFAULT_LIMIT,
+                n => n.min(ops::MAX_LIMIT),
             };
             q.asc = match query.get("asc") {
                 None | Some(Value::Null) => false,
@@ -348,14 +325,6 @@ fn parse_search(body: &Map<String, Value>) -> std::result::Result<SearchQuery, A
     Ok(q)
 }
 
-/// Does `user` pass every filter of `q` (filters combine with AND) and the caller's read scope?
-fn matches(user: &User, q: &SearchQuery, scope: &OrgScope) -> bool {
-    domain::is_live(user)
-        && scope.allows(&user.org)
-        && q.states.iter().all(|s| *s == user.state)
-        && q.orgs.iter().all(|o| *o == user.org)
-}
-
 /// `POST /v3alpha/users/search`
 pub async fn search(
     req: HttpRequest,
@@ -365,36 +334,27 @@ pub async fn search(
     let body = json_object(&req, payload, state.max_body_bytes).await?;
     let query = parse_search(&body)?;
     let caller = super::authenticate(&req, &state).await?;
-    let scope = caller.scope(Permission::Read);
-    let store = &state.shards.store;
-    let mut found = Vec::new();
-    for shard in 0..store.shard_count() {
-        for user in store.shard_users(shard) {
-            let user = user.map_err(|e| shard::store_error(&e))?;
-            if matches(&user, &query, &scope) {
-                found.push(user);
-            }
-        }
-    }
-    // Newest first by default; the id breaks ties so pages are stable.
-    found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-    if !query.asc {
-        found.reverse();
-    }
-    let total = found.len();
-    let result: Vec<UserJson> = found
-        .iter()
-        .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
-        .map(UserJson::from)
-        .collect();
-    let details = if total == 0 {
+    let page = ops::list(
+        &state,
+        &caller,
+        |user| {
+            query.states.iter().all(|s| *s == user.state)
+                && query.orgs.iter().all(|o| *o == user.org)
+        },
+        ops::Paging {
+            offset: query.offset,
+            limit: query.limit,
+            asc: query.asc,
+        },
+    )?;
+    let details = if page.total == 0 {
         ListDetails::default()
     } else {
         ListDetails {
-            total_result: Some(total.to_string()),
+            total_result: Some(page.total.to_string()),
             timestamp: Some(Timestamp::now().to_rfc3339()),
         }
     };
+    let result = page.users.iter().map(UserJson::from).collect();
     Ok(HttpResponse::Ok().json(SearchResponse { details, result }))
 }

@@ -122,6 +122,8 @@ impl From<&User> for UserJson {
                 RawValue::from_string(data_json.clone()).ok(),
                 ContactJson::from_contact(contact),
             ),
+            // A v2 human has no schema or data; its email and phone are its contact.
+            Profile::V2(_) => (None, None, ContactJson::from_contact(&u.profile.contact())),
         };
         UserJson {
             user_id: u.id.clone(),

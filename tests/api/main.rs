@@ -11,3 +11,4 @@ mod lifecycle;
 mod model;
 mod persistence;
 mod search;
+mod v2;

@@ -1,0 +1,359 @@
+//! The v2 REST surface: AddHumanUser (with the INITIAL rule and Argon2id passwords),
+//! GetUserByID, ListUsers, the state changes, the self rule, and users shared with v3alpha.
+
+use crate::helpers::*;
+use serde_json::{json, Value};
+
+fn human(username: &str, extra: Value) -> Value {
+    let mut body = json!({
+        "username": username,
+        "organization": {"orgId": "org-a"},
+        "profile": {"givenName": "Minnie", "familyName": "Mouse", "gender": "GENDER_FEMALE"},
+        "email": {"email": format!("{username}@example.com")},
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    body
+}
+
+async fn add(app: &TestApp, body: &Value) -> Reply {
+    app.post("/v2/users/human", &admin_token(), Some(body))
+        .await
+}
+
+#[tokio::test]
+async fn add_human_user_follows_the_initial_rule_and_hashes_passwords() {
+    let mut app = spawn_app().await;
+    let admin = admin_token();
+    let with_password = add(&app, &human("minnie", json!({"userId": "minnie-id", "password": {"password": "S3cret-p4ss!", "changeRequired": true}}))).await;
+    assert_eq!(with_password.status, 200, "{:?}", with_password.body);
+    assert_eq!(with_password.body["userId"], json!("minnie-id"));
+    assert_eq!(with_password.body["details"]["sequence"], json!("1"));
+    let initial = add(&app, &human("ini", json!({}))).await;
+    assert_eq!(initial.status, 200);
+    let verified = add(
+        &app,
+        &human(
+            "ver",
+            json!({"email": {"email": "v@example.com", "isVerified": true}}),
+        ),
+    )
+    .await;
+    let hashed = add(&app, &human("hsh", json!({"hashedPassword": {"hash": "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$OFvBd7lINUadmFLUSf7aanp0Q9FNjVzakvzxBvrE+5A"}}))).await;
+    let id = |r: &Reply| r.body["userId"].as_str().unwrap().to_string();
+
+    let got = app.get("/v2/users/minnie-id", &admin).await;
+    assert_eq!(got.status, 200, "{:?}", got.body);
+    let user = &got.body["user"];
+    assert_eq!(user["state"], json!("USER_STATE_ACTIVE"));
+    assert_eq!(user["username"], json!("minnie"));
+    assert_eq!(user["human"]["profile"]["givenName"], json!("Minnie"));
+    assert_eq!(user["human"]["profile"]["gender"], json!("GENDER_FEMALE"));
+    assert_eq!(
+        user["human"]["email"],
+        json!({"email": "minnie@example.com"})
+    );
+    assert_eq!(user["human"]["passwordChangeRequired"], json!(true));
+    assert!(
+        !got.body.to_string().contains("S3cret"),
+        "no password on the wire"
+    );
+    assert_eq!(got.body["details"]["resourceOwner"], json!("org-a"));
+
+    assert_eq!(
+        app.get(&format!("/v2/users/{}", id(&initial)), &admin)
+            .await
+            .body["user"]["state"],
+        json!("USER_STATE_INITIAL")
+    );
+    assert_eq!(
+        app.get(&format!("/v2/users/{}", id(&verified)), &admin)
+            .await
+            .body["user"]["state"],
+        json!("USER_STATE_ACTIVE")
+    );
+    assert_eq!(
+        app.get(&format!("/v2/users/{}", id(&hashed)), &admin)
+            .await
+            .body["user"]["state"],
+        json!("USER_STATE_ACTIVE")
+    );
+
+    // INITIAL: deactivate is refused with ZITADEL's id, lock is allowed.
+    let r = app
+        .post(
+            &format!("/v2/users/{}/deactivate", id(&initial)),
+            &admin,
+            None,
+        )
+        .await;
+    assert_error(&r, 400, 9, Some("COMMAND-gvx4kct9r2"));
+    let r = app
+        .post(&format!("/v2/users/{}/lock", id(&initial)), &admin, None)
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["details"]["sequence"], json!("2"));
+
+    // The stored password is an Argon2id hash, never the clear text.
+    app.kill();
+    let store = userd::store::Store::open_existing(&app.data_dir(), 1 << 20).unwrap();
+    let stored = store.get_user("minnie-id").unwrap().unwrap();
+    let userd::domain::Profile::V2(h) = stored.profile else {
+        panic!("v2 profile")
+    };
+    let hash = h.password_hash.unwrap();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!hash.contains("S3cret"));
+}
+
+#[tokio::test]
+async fn add_human_user_refuses_bad_bodies_and_taken_ids() {
+    let app = spawn_app().await;
+    for body in [
+        json!({"username": "x", "organization": {"orgId": "org-a"}, "email": {"email": "x@example.com"}}),
+        json!({"username": "x", "organization": {"orgId": "org-a"}, "profile": {"givenName": "A"}, "email": {"email": "x@example.com"}}),
+        json!({"username": "x", "organization": {"orgId": "org-a"}, "profile": {"givenName": "A", "familyName": "B"}}),
+        json!({"username": "x", "organization": {"orgId": "org-a"}, "profile": {"givenName": "A", "familyName": "B"}, "email": {"email": "nope"}}),
+        human(
+            "x",
+            json!({"hashedPassword": {"hash": "$2a$10$bcrypt-is-not-accepted"}}),
+        ),
+        human(
+            "x",
+            json!({"profile": {"givenName": "A", "familyName": "B", "gender": "GENDER_ROBOT"}}),
+        ),
+        human("x", json!({"userId": "a/b"})),
+    ] {
+        let r = add(&app, &body).await;
+        assert_error(&r, 400, 3, None);
+    }
+    assert_eq!(
+        add(&app, &human("dup", json!({"userId": "dup"})))
+            .await
+            .status,
+        200
+    );
+    let r = add(&app, &human("dup2", json!({"userId": "dup"}))).await;
+    assert_error(&r, 409, 6, Some("V3-DKcYh"));
+    // Permission on the target org.
+    let r = app
+        .post(
+            "/v2/users/human",
+            &org_token("ORG_OWNER", "org-b"),
+            Some(&human("p", json!({}))),
+        )
+        .await;
+    assert_error(&r, 403, 7, None);
+    let r = app
+        .send(
+            reqwest::Method::POST,
+            "/v2/users/human",
+            None,
+            Some(&human("p", json!({}))),
+        )
+        .await;
+    assert_error(&r, 401, 16, None);
+}
+
+#[tokio::test]
+async fn v2_state_changes_and_the_self_rule() {
+    let app = spawn_app().await;
+    let admin = admin_token();
+    add(
+        &app,
+        &human(
+            "self",
+            json!({"userId": "self-id", "password": {"password": "pw-123456"}}),
+        ),
+    )
+    .await;
+    add(
+        &app,
+        &human(
+            "other",
+            json!({"userId": "other-id", "password": {"password": "pw-123456"}}),
+        ),
+    )
+    .await;
+    for (action, seq, state) in [
+        ("deactivate", 2, "USER_STATE_INACTIVE"),
+        ("reactivate", 3, "USER_STATE_ACTIVE"),
+        ("lock", 4, "USER_STATE_LOCKED"),
+        ("unlock", 5, "USER_STATE_ACTIVE"),
+    ] {
+        let r = app
+            .post(
+                &format!("/v2/users/other-id/{action}"),
+                &admin,
+                Some(&json!({})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{action}: {:?}", r.body);
+        assert_eq!(r.body["details"]["sequence"], json!(seq.to_string()));
+        assert_eq!(
+            app.get("/v2/users/other-id", &admin).await.body["user"]["state"],
+            json!(state)
+        );
+    }
+    let r = app
+        .post("/v2/users/other-id/reactivate", &admin, None)
+        .await;
+    assert_error(&r, 400, 9, Some("COMMAND-s5qqcz97hf"));
+    let r = app.post("/v2/users/ghost/reactivate", &admin, None).await;
+    assert_error(&r, 404, 5, Some("COMMAND-9hy5kzbuk6"));
+
+    // The self rule: a token for self-id with no roles at all.
+    let mut c = claims("self-id", &[]);
+    c["iat"] = json!(now_secs_f64());
+    let me = sign(&c);
+    assert_eq!(app.get("/v2/users/self-id", &me).await.status, 200);
+    assert_error(&app.get("/v2/users/other-id", &me).await, 403, 7, None);
+    assert_error(
+        &app.post("/v2/users/other-id/lock", &me, None).await,
+        403,
+        7,
+        None,
+    );
+    // v3alpha has no self rule.
+    assert_error(&app.get("/v3alpha/users/self-id", &me).await, 403, 7, None);
+    // Acting on oneself is allowed, and the token dies with the lock.
+    assert_eq!(
+        app.post("/v2/users/self-id/lock", &me, None).await.status,
+        200
+    );
+    assert_error(&app.get("/v2/users/self-id", &me).await, 401, 16, None);
+
+    let r = app
+        .send(
+            reqwest::Method::DELETE,
+            "/v2/users/other-id",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_error(&app.get("/v2/users/other-id", &admin).await, 404, 5, None);
+}
+
+#[tokio::test]
+async fn users_are_shared_between_v2_and_v3alpha() {
+    let app = spawn_app().await;
+    let admin = admin_token();
+    add(
+        &app,
+        &human(
+            "shared",
+            json!({"userId": "v2-user", "password": {"password": "pw-123456"}}),
+        ),
+    )
+    .await;
+    app.create_user("v3-user", "org-a").await;
+    // A v2 user through v3alpha: its email is its contact; no schema or data.
+    let r = app.get("/v3alpha/users/v2-user", &admin).await;
+    assert_eq!(
+        r.body["user"]["contact"]["email"]["address"],
+        json!("shared@example.com")
+    );
+    assert!(r.body["user"].get("schemaId").is_none());
+    // A v3alpha user through v2: no username, no human.
+    let r = app.get("/v2/users/v3-user", &admin).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["user"]["userId"], json!("v3-user"));
+    assert!(r.body["user"].get("human").is_none());
+    // A change through one surface is visible through the other.
+    assert_eq!(
+        app.post("/v2/users/v3-user/deactivate", &admin, None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        app.state_of("v3-user").await,
+        Some(("USER_STATE_INACTIVE".into(), 2))
+    );
+    assert_eq!(app.change("v2-user", "lock", &admin).await.status, 200);
+    assert_eq!(
+        app.get("/v2/users/v2-user", &admin).await.body["user"]["state"],
+        json!("USER_STATE_LOCKED")
+    );
+}
+
+#[tokio::test]
+async fn list_users_filters_and_pages() {
+    let app = spawn_app().await;
+    let admin = admin_token();
+    for name in ["ann", "bob", "cid"] {
+        add(
+            &app,
+            &human(
+                name,
+                json!({"userId": name, "password": {"password": "pw-123456"}}),
+            ),
+        )
+        .await;
+    }
+    add(
+        &app,
+        &human(
+            "dan",
+            json!({"userId": "dan", "organization": {"orgId": "org-b"}}),
+        ),
+    )
+    .await;
+    app.post("/v2/users/bob/deactivate", &admin, None).await;
+    let ids = |r: &Reply| -> Vec<String> {
+        r.body["result"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|u| u["userId"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let all = app.post("/v2/users", &admin, Some(&json!({}))).await;
+    assert_eq!(ids(&all), ["dan", "cid", "bob", "ann"]);
+    assert_eq!(all.body["details"]["totalResult"], json!("4"));
+    let r = app
+        .post(
+            "/v2/users",
+            &admin,
+            Some(&json!({"queries": [{"stateQuery": {"state": "USER_STATE_INACTIVE"}}]})),
+        )
+        .await;
+    assert_eq!(ids(&r), ["bob"]);
+    let r = app
+        .post(
+            "/v2/users",
+            &admin,
+            Some(&json!({"queries": [{"organizationIdQuery": {"organizationId": "org-b"}}]})),
+        )
+        .await;
+    assert_eq!(ids(&r), ["dan"]);
+    let r = app.post("/v2/users", &admin, Some(&json!({"queries": [{"inUserIdsQuery": {"userIds": ["ann", "cid", "nobody"]}}], "query": {"asc": true}}))).await;
+    assert_eq!(ids(&r), ["ann", "cid"]);
+    let r = app.post("/v2/users", &admin, Some(&json!({"queries": [{"userNameQuery": {"userName": "CI", "method": "TEXT_QUERY_METHOD_CONTAINS_IGNORE_CASE"}}]}))).await;
+    assert_eq!(ids(&r), ["cid"]);
+    let r = app
+        .post(
+            "/v2/users",
+            &admin,
+            Some(&json!({"query": {"offset": "1", "limit": 2}})),
+        )
+        .await;
+    assert_eq!(ids(&r), ["cid", "bob"]);
+    let r = app
+        .post(
+            "/v2/users",
+            &admin,
+            Some(&json!({"queries": [{"emailQuery": {"emailAddress": "x"}}]})),
+        )
+        .await;
+    assert_error(&r, 400, 3, None);
+    // Only what the caller may read.
+    let r = app
+        .post("/v2/users", &org_token("ORG_OWNER_VIEWER", "org-b"), None)
+        .await;
+    assert_eq!(ids(&r), ["dan"]);
+}
