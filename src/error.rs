@@ -131,6 +131,11 @@ pub const UNSUPPORTED_CONTENT_TYPE: ErrorDef = def(
     "USERD-BODY-0003",
     "Content type is not supported: send application/json",
 );
+pub const UNKNOWN_METHOD: ErrorDef = def(
+    Code::Unimplemented,
+    "USERD-RPC-0001",
+    "Method is not served by userd",
+);
 pub const METHOD_NOT_ALLOWED: ErrorDef =
     def(Code::Unimplemented, "USERD-HTTP-405", "Method Not Allowed");
 

@@ -49,6 +49,47 @@ pub fn http_status(e: &ApiError) -> StatusCode {
     }
 }
 
+/// Connect's name for a code.
+pub fn connect_code(code: Code) -> &'static str {
+    match code {
+        Code::InvalidArgument => "invalid_argument",
+        Code::NotFound => "not_found",
+        Code::AlreadyExists => "already_exists",
+        Code::PermissionDenied => "permission_denied",
+        Code::FailedPrecondition => "failed_precondition",
+        Code::Unimplemented => "unimplemented",
+        Code::Internal => "internal",
+        Code::Unavailable => "unavailable",
+        Code::Unauthenticated => "unauthenticated",
+    }
+}
+
+/// Connect's HTTP status for an error (415 for a content type Connect cannot read).
+pub fn connect_status(e: &ApiError) -> StatusCode {
+    if e.id == error::UNSUPPORTED_CONTENT_TYPE.id {
+        return StatusCode::UNSUPPORTED_MEDIA_TYPE;
+    }
+    match e.code {
+        Code::InvalidArgument | Code::FailedPrecondition => StatusCode::BAD_REQUEST,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::AlreadyExists => StatusCode::CONFLICT,
+        Code::PermissionDenied => StatusCode::FORBIDDEN,
+        Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+        Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+    }
+}
+
+/// Connect's JSON error body: `{"code": "not_found", "message": "..."}`.
+pub fn connect_error_body(e: &ApiError) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "code": connect_code(e.code),
+        "message": e.message(),
+    }))
+    .unwrap_or_default()
+}
+
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     code: i32,

@@ -7,6 +7,7 @@
 pub mod error;
 pub mod extract;
 pub mod ops;
+pub mod rpc;
 pub mod v2;
 pub mod v3alpha;
 pub mod wire;
@@ -99,7 +100,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource(&format!("/v2/users/{ID}/lock")).route(web::post().to(v2::lock)))
         .service(resource(&format!("/v2/users/{ID}/unlock")).route(web::post().to(v2::unlock)))
         .service(resource("/debug/healthz").route(web::get().to(healthz)))
-        .service(resource("/debug/ready").route(web::get().to(ready)));
+        .service(resource("/debug/ready").route(web::get().to(ready)))
+        .service(
+            resource(r"/{service:zitadel\.[A-Za-z0-9_.]+}/{method}")
+                .route(web::post().to(rpc::connect_unary)),
+        );
     #[cfg(feature = "fault-injection")]
     cfg.service(resource("/debug/faults").route(web::post().to(set_faults)));
     cfg.default_service(web::to(not_found));

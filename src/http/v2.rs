@@ -188,6 +188,31 @@ pub fn parse_add_human(body: &Map<String, Value>) -> ApiResult<AddHuman> {
     })
 }
 
+/// Read a v2 `CreateUserRequest` (`organizationId`, `userId`, `username`, `human`) as the
+/// same creation as `AddHumanUser`. Machine users are not served.
+pub fn parse_create_user(body: &Map<String, Value>) -> ApiResult<AddHuman> {
+    if body.get("machine").is_some_and(|m| !m.is_null()) {
+        return Err(bad("machine users are not supported by userd"));
+    }
+    let human = get_obj(body, "human", "human")?.ok_or_else(|| bad("human is required"))?;
+    let mut add = human.clone();
+    if let Some(org) = body.get("organizationId") {
+        add.insert("organization".into(), serde_json::json!({"orgId": org}));
+    }
+    for key in ["userId", "username"] {
+        if let Some(v) = body.get(key) {
+            add.insert(key.into(), v.clone());
+        }
+    }
+    // Tolerate a password nested one level too deep (`{"password": {"password": "..."}}`).
+    if let Some(Value::Object(p)) = add.get_mut("password") {
+        if let Some(Value::Object(inner)) = p.get("password").cloned() {
+            p.extend(inner);
+        }
+    }
+    parse_add_human(&add)
+}
+
 /// Argon2id, with a fresh salt, off the request threads.
 pub async fn hash_password(password: String) -> ApiResult<String> {
     web::block(move || {

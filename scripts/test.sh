@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite: Rust unit and integration tests (through the real binary), then
+# ZITADEL's official SDKs (Python zitadel-client, TypeScript @zitadel/client) against the same
+# binary. Installs the SDKs locally (target/sdk-venv, tests/sdk/ts/node_modules) on first run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo test --all-features
+
+echo "== Python SDK (zitadel-client) =="
+if [ ! -x target/sdk-venv/bin/python ]; then
+  python3 -m venv target/sdk-venv
+fi
+target/sdk-venv/bin/pip install -q --disable-pip-version-check -r tests/sdk/python/requirements.txt
+USERD_BIN="$PWD/target/debug/userd" target/sdk-venv/bin/python -m pytest -q -p no:cacheprovider tests/sdk/python
+
+echo "== TypeScript SDK (@zitadel/client) =="
+(cd tests/sdk/ts && npm ci --no-audit --no-fund --loglevel=error && USERD_BIN="$PWD/../../../target/debug/userd" TRANSPORTS="${TRANSPORTS:-connect-json}" npm test)

@@ -1,0 +1,124 @@
+"""ZITADEL's official Python SDK (zitadel-client) against a real userd, unchanged: it sends
+Connect JSON to /zitadel.user.v2.UserService/<Method> and raises ApiError on failures."""
+import uuid
+
+import pytest
+import zitadel_client as zitadel
+from zitadel_client.exceptions import ApiError
+from zitadel_client.models import (
+    UserServiceAddHumanUserRequest,
+    UserServiceDeactivateUserRequest,
+    UserServiceDeleteUserRequest,
+    UserServiceGetUserByIDRequest,
+    UserServiceInUserIDQuery,
+    UserServiceListQuery,
+    UserServiceListUsersRequest,
+    UserServiceLockUserRequest,
+    UserServiceOrganization,
+    UserServicePassword,
+    UserServiceReactivateUserRequest,
+    UserServiceSearchQuery,
+    UserServiceSetHumanEmail,
+    UserServiceSetHumanProfile,
+    UserServiceUnlockUserRequest,
+)
+
+
+def client(userd, *roles):
+    return zitadel.Zitadel.with_access_token(userd.url, userd.token(*(roles or ("IAM_OWNER",))))
+
+
+def add_user(users, password=True):
+    name = "minnie-" + uuid.uuid4().hex[:8]
+    request = UserServiceAddHumanUserRequest(
+        username=name,
+        organization=UserServiceOrganization(org_id="org-a"),
+        profile=UserServiceSetHumanProfile(given_name="Minnie", family_name="Mouse"),
+        email=UserServiceSetHumanEmail(email=f"{name}@example.com", is_verified=False),
+        password=UserServicePassword(password="Secr3t!pass", change_required=False) if password else None,
+    )
+    return users.add_human_user(request).user_id
+
+
+def state_of(users, user_id):
+    return users.get_user_by_id(UserServiceGetUserByIDRequest(user_id=user_id)).user.state
+
+
+def test_lifecycle(userd):
+    users = client(userd).users
+    user_id = add_user(users)
+    got = users.get_user_by_id(UserServiceGetUserByIDRequest(user_id=user_id))
+    assert got.user.user_id == user_id
+    assert got.user.human.profile.given_name == "Minnie"
+    assert got.details.resource_owner == "org-a"
+    assert str(state_of(users, user_id)).endswith("USER_STATE_ACTIVE")
+
+    sequence = int(got.details.sequence)
+    for call, request, state in [
+        (users.deactivate_user, UserServiceDeactivateUserRequest, "USER_STATE_INACTIVE"),
+        (users.reactivate_user, UserServiceReactivateUserRequest, "USER_STATE_ACTIVE"),
+        (users.lock_user, UserServiceLockUserRequest, "USER_STATE_LOCKED"),
+        (users.unlock_user, UserServiceUnlockUserRequest, "USER_STATE_ACTIVE"),
+    ]:
+        response = call(request(user_id=user_id))
+        sequence += 1
+        assert int(response.details.sequence) == sequence
+        assert str(state_of(users, user_id)).endswith(state)
+
+    listed = users.list_users(UserServiceListUsersRequest(
+        query=UserServiceListQuery(limit=10),
+        queries=[UserServiceSearchQuery(in_user_ids_query=UserServiceInUserIDQuery(user_ids=[user_id]))]))
+    assert int(listed.details.total_result) == 1
+    assert listed.result[0].user_id == user_id
+
+    users.delete_user(UserServiceDeleteUserRequest(user_id=user_id))
+    with pytest.raises(ApiError) as e:
+        state_of(users, user_id)
+    assert e.value.code == 404
+
+
+def test_initial_rule(userd):
+    users = client(userd).users
+    user_id = add_user(users, password=False)
+    assert str(state_of(users, user_id)).endswith("USER_STATE_INITIAL")
+
+
+def test_reactivating_an_active_user_is_zitadels_error(userd):
+    users = client(userd).users
+    user_id = add_user(users)
+    with pytest.raises(ApiError) as e:
+        users.reactivate_user(UserServiceReactivateUserRequest(user_id=user_id))
+    assert e.value.code == 400
+    assert e.value.response_body["code"] == "failed_precondition"
+    assert "COMMAND-s5qqcz97hf" in e.value.response_body["message"]
+
+
+def test_unknown_user(userd):
+    users = client(userd).users
+    with pytest.raises(ApiError) as e:
+        users.deactivate_user(UserServiceDeactivateUserRequest(user_id="no-such-user"))
+    assert e.value.code == 404
+    assert e.value.response_body["code"] == "not_found"
+
+
+def test_no_permission(userd):
+    admin = client(userd).users
+    user_id = add_user(admin)
+    viewer = client(userd, "ORG_OWNER_VIEWER:org-a").users
+    assert str(state_of(viewer, user_id)).endswith("USER_STATE_ACTIVE")
+    with pytest.raises(ApiError) as e:
+        viewer.lock_user(UserServiceLockUserRequest(user_id=user_id))
+    assert e.value.code == 403
+    assert e.value.response_body["code"] == "permission_denied"
+    outsider = client(userd, "ORG_OWNER:org-z").users
+    with pytest.raises(ApiError) as e:
+        outsider.get_user_by_id(UserServiceGetUserByIDRequest(user_id=user_id))
+    assert e.value.code == 403
+
+
+def test_bad_token(userd):
+    users = zitadel.Zitadel.with_access_token(userd.url, "not-a-token").users
+    with pytest.raises(ApiError) as e:
+        users.get_user_by_id(UserServiceGetUserByIDRequest(user_id="x"))
+    assert e.value.code == 401
+    assert e.value.response_body["code"] == "unauthenticated"

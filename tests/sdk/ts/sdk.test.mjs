@@ -1,0 +1,120 @@
+// ZITADEL's official TypeScript SDK (@zitadel/client) against a real userd, unchanged, over
+// every transport it offers: Connect JSON, Connect binary, gRPC-Web and native gRPC (h2c).
+// USERD_BIN names the binary (default ../../../target/debug/userd); TRANSPORTS narrows the list.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createInterface } from "node:readline";
+import { ConnectError, Code } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { NewAuthorizationBearerInterceptor } from "@zitadel/client";
+import { createUserServiceClient } from "@zitadel/client/v2";
+import { UserState } from "@zitadel/proto/zitadel/user/v2/user_pb.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const bin = process.env.USERD_BIN ?? resolve(here, "../../../target/debug/userd");
+const secret = "sdk-ts-secret";
+const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("USERD_")));
+Object.assign(env, { USERD_AUTH__HS256_SECRET: secret, USERD_LOG__LEVEL: "warn" });
+const dir = mkdtempSync(join(tmpdir(), "userd-ts-"));
+let server;
+let baseUrl;
+
+before(async () => {
+  server = spawn(bin, ["serve", "--bind", "127.0.0.1:0", "--data-dir", join(dir, "data")], { env, cwd: dir, stdio: ["ignore", "pipe", "ignore"] });
+  const lines = createInterface({ input: server.stdout });
+  for await (const line of lines) {
+    if (line.startsWith("listening on ")) {
+      baseUrl = line.slice("listening on ".length);
+      break;
+    }
+  }
+  assert.ok(baseUrl, "userd started");
+});
+
+after(() => server?.kill("SIGTERM"));
+
+function token(...roles) {
+  const args = ["token", "--sub", "ts-admin", "--org", "org-a"];
+  for (const r of roles.length ? roles : ["IAM_OWNER"]) args.push("--role", r);
+  return execFileSync(bin, args, { env, cwd: dir }).toString().trim();
+}
+
+const transports = {
+  "connect-json": (interceptors) => createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, interceptors }),
+  "connect-proto": (interceptors) => createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true, interceptors }),
+  "grpc-web": (interceptors) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors }),
+  "grpc": (interceptors) => createGrpcTransport({ baseUrl, interceptors }),
+};
+const selected = (process.env.TRANSPORTS ?? Object.keys(transports).join(",")).split(",");
+
+function users(kind, ...roles) {
+  return createUserServiceClient(transports[kind]([NewAuthorizationBearerInterceptor(token(...roles))]));
+}
+
+async function rejects(promise, code) {
+  await assert.rejects(promise, (e) => {
+    assert.ok(e instanceof ConnectError, `ConnectError, got ${e}`);
+    assert.equal(e.code, code, `${Code[e.code]}: ${e.rawMessage}`);
+    return true;
+  });
+}
+
+let n = 0;
+async function addUser(client, { password = true } = {}) {
+  const name = `ts-${process.pid}-${n++}`;
+  const added = await client.addHumanUser({
+    username: name,
+    organization: { org: { case: "orgId", value: "org-a" } },
+    profile: { givenName: "Minnie", familyName: "Mouse" },
+    email: { email: `${name}@example.com` },
+    passwordType: password ? { case: "password", value: { password: "Secr3t!pass", changeRequired: false } } : { case: undefined },
+  });
+  return added.userId;
+}
+
+for (const kind of selected) {
+  test(`${kind}: lifecycle`, async () => {
+    const client = users(kind);
+    const userId = await addUser(client);
+    const got = await client.getUserByID({ userId });
+    assert.equal(got.user.userId, userId);
+    assert.equal(got.user.state, UserState.ACTIVE);
+    assert.equal(got.user.type.case, "human");
+    assert.equal(got.user.type.value.profile.givenName, "Minnie");
+    assert.equal(got.details.resourceOwner, "org-a");
+    let sequence = got.details.sequence;
+    for (const [call, state] of [["deactivateUser", UserState.INACTIVE], ["reactivateUser", UserState.ACTIVE], ["lockUser", UserState.LOCKED], ["unlockUser", UserState.ACTIVE]]) {
+      const r = await client[call]({ userId });
+      sequence += 1n;
+      assert.equal(r.details.sequence, sequence, call);
+      assert.equal((await client.getUserByID({ userId })).user.state, state, call);
+    }
+    const list = await client.listUsers({ queries: [{ query: { case: "inUserIdsQuery", value: { userIds: [userId] } } }] });
+    assert.equal(list.details.totalResult, 1n);
+    assert.equal(list.result[0].userId, userId);
+    await client.deleteUser({ userId });
+    await rejects(client.getUserByID({ userId }), Code.NotFound);
+  });
+
+  test(`${kind}: the INITIAL rule`, async () => {
+    const client = users(kind);
+    const userId = await addUser(client, { password: false });
+    assert.equal((await client.getUserByID({ userId })).user.state, UserState.INITIAL);
+  });
+
+  test(`${kind}: errors surface as ConnectError with the right code`, async () => {
+    const client = users(kind);
+    const userId = await addUser(client);
+    await rejects(client.reactivateUser({ userId }), Code.FailedPrecondition);
+    await rejects(client.deactivateUser({ userId: "no-such-user" }), Code.NotFound);
+    const viewer = users(kind, "ORG_OWNER_VIEWER:org-a");
+    await rejects(viewer.lockUser({ userId }), Code.PermissionDenied);
+    const anonymous = createUserServiceClient(transports[kind]([NewAuthorizationBearerInterceptor("garbage")]));
+    await rejects(anonymous.getUserByID({ userId }), Code.Unauthenticated);
+  });
+}
