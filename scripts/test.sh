@@ -15,4 +15,4 @@ target/sdk-venv/bin/pip install -q --disable-pip-version-check -r tests/sdk/pyth
 USERD_BIN="$PWD/target/debug/userd" target/sdk-venv/bin/python -m pytest -q -p no:cacheprovider tests/sdk/python
 
 echo "== TypeScript SDK (@zitadel/client) =="
-(cd tests/sdk/ts && npm ci --no-audit --no-fund --loglevel=error && USERD_BIN="$PWD/../../../target/debug/userd" TRANSPORTS="${TRANSPORTS:-connect-json}" npm test)
+(cd tests/sdk/ts && npm ci --no-audit --no-fund --loglevel=error && USERD_BIN="$PWD/../../../target/debug/userd" npm test)

@@ -18,6 +18,8 @@ use std::time::Instant;
 pub struct Application {
     pub port: u16,
     pub address: String,
+    /// Where native gRPC is served, if enabled.
+    pub grpc_address: Option<String>,
     server: Server,
     store: Store,
     arbiters: Vec<Arbiter>,
@@ -65,11 +67,33 @@ impl Application {
             .local_addr()
             .map_err(|e| format!("cannot read the bound address: {e}"))?;
 
+        let grpc_listener = if config.server.grpc_bind.trim().is_empty() {
+            None
+        } else {
+            let l = TcpListener::bind(&config.server.grpc_bind).map_err(|e| {
+                format!(
+                    "cannot bind server.grpc_bind = {}: {e}",
+                    config.server.grpc_bind
+                )
+            })?;
+            let addr = l
+                .local_addr()
+                .map_err(|e| format!("cannot read the bound gRPC address: {e}"))?;
+            Some((l, addr))
+        };
+
         let state = web::Data::new(AppState {
             shards,
             verifier,
             ids: IdGenerator::new(),
             max_body_bytes: config.server.max_body_bytes,
+        });
+        let mut arbiters = arbiters;
+        let grpc_address = grpc_listener.map(|(listener, addr)| {
+            let grpc = Arbiter::new();
+            grpc.spawn(http::grpc::serve(listener, state.clone()));
+            arbiters.push(grpc);
+            addr.to_string()
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -86,6 +110,7 @@ impl Application {
         Ok(Application {
             port: local.port(),
             address: local.to_string(),
+            grpc_address,
             server,
             store,
             arbiters,

@@ -12,7 +12,6 @@ mod roles;
 use crate::config::Config;
 use crate::domain::{Timestamp, User, UserState};
 use crate::error::{self, ApiError};
-use actix_web::HttpRequest;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use keyring::{Jwks, JwksSource};
 use serde::Deserialize;
@@ -359,15 +358,10 @@ pub fn check_subject(caller: &Caller, subject: Option<&User>) -> Result<(), ApiE
     Ok(())
 }
 
-/// Read the bearer token of a request (the scheme name is case-insensitive).
-fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
-    let header = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::from(error::AUTH_HEADER_MISSING))?;
+/// The token of an `Authorization` header value (the scheme name is case-insensitive).
+pub fn bearer_token(header: Option<&str>) -> Result<&str, ApiError> {
     let value = header
-        .to_str()
-        .map_err(|_| ApiError::from(error::TOKEN_INVALID))?
+        .ok_or_else(|| ApiError::from(error::AUTH_HEADER_MISSING))?
         .trim();
     if value.is_empty() {
         return Err(error::AUTH_HEADER_MISSING.into());
@@ -382,9 +376,14 @@ fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
     }
 }
 
-/// Authenticate a request: its bearer token, verified now.
-pub async fn authenticate(req: &HttpRequest, verifier: &Verifier) -> Result<Arc<Caller>, ApiError> {
-    verifier.verify(bearer_token(req)?, Timestamp::now()).await
+/// Authenticate an `Authorization` header value: its bearer token, verified now.
+pub async fn authenticate(
+    header: Option<&str>,
+    verifier: &Verifier,
+) -> Result<Arc<Caller>, ApiError> {
+    verifier
+        .verify(bearer_token(header)?, Timestamp::now())
+        .await
 }
 
 /// What `userd token` puts in a token.

@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod grpc;
 pub mod ops;
 pub mod rpc;
 pub mod v2;
@@ -36,7 +37,22 @@ pub async fn authenticate(
     req: &HttpRequest,
     state: &AppState,
 ) -> Result<std::sync::Arc<Caller>, ApiError> {
-    let caller = auth::authenticate(req, &state.verifier).await?;
+    let header = match req.headers().get(actix_web::http::header::AUTHORIZATION) {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| ApiError::from(errors::TOKEN_INVALID))?,
+        ),
+    };
+    authenticate_header(header, state).await
+}
+
+/// [`authenticate`] for an `Authorization` header value from any protocol.
+pub async fn authenticate_header(
+    header: Option<&str>,
+    state: &AppState,
+) -> Result<std::sync::Arc<Caller>, ApiError> {
+    let caller = auth::authenticate(header, &state.verifier).await?;
     let subject = state
         .shards
         .store
@@ -103,7 +119,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/debug/ready").route(web::get().to(ready)))
         .service(
             resource(r"/{service:zitadel\.[A-Za-z0-9_.]+}/{method}")
-                .route(web::post().to(rpc::connect_unary)),
+                .route(web::post().to(rpc::rpc)),
         );
     #[cfg(feature = "fault-injection")]
     cfg.service(resource("/debug/faults").route(web::post().to(set_faults)));

@@ -1,16 +1,21 @@
 //! RPC paths (`/zitadel.user.v2.UserService/<Method>`), as ZITADEL's SDKs call them: Connect
-//! unary with JSON bodies. Each method parses its request message (protojson), authenticates,
-//! and runs the same operation as the REST route; only the codec and the error form differ.
+//! unary (JSON and binary), gRPC-Web (binary and base64 text). Each method parses its request
+//! message as protojson, authenticates, and runs the same operation as the REST route; a binary
+//! request is decoded with the generated prost type and read as its protojson, and the JSON
+//! answer is encoded back the same way. Only codecs and error forms differ between protocols.
 //!
 //! Connect errors are `{"code": "failed_precondition", "message": "..."}` with Connect's HTTP
-//! status for the code (`http::error::connect_status`).
+//! status for the code (`http::error::connect_status`); gRPC-Web errors are HTTP 200 with a
+//! trailer frame holding `grpc-status` and `grpc-message`.
 
 use super::error::{connect_error_body, connect_status};
 use super::extract::read_body;
 use super::{v2, AppState};
 use crate::domain::Operation;
 use crate::error::{self, ApiError};
+use crate::pb::zitadel::user::v2 as pb2;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use prost::Message;
 use serde_json::{Map, Value};
 
 /// The services served on RPC paths.
@@ -46,23 +51,44 @@ fn to_value(v: impl serde::Serialize) -> Result<Value, ApiError> {
     serde_json::to_value(v).map_err(|_| ApiError::from(error::INTERNAL))
 }
 
+/// What a call needs from its protocol's headers.
+#[derive(Debug, Default)]
+pub struct Meta {
+    pub authorization: Option<String>,
+    /// `x-zitadel-orgid`.
+    pub org: Option<String>,
+}
+
+impl Meta {
+    fn of(req: &HttpRequest) -> Meta {
+        Meta {
+            authorization: req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .map(|v| v.to_str().unwrap_or("\u{0}").to_string()),
+            org: super::extract::org_header(req),
+        }
+    }
+}
+
 /// Run one method of `service` on a JSON request message: shape, then token, then the rest.
 pub async fn call(
     state: &AppState,
-    req: &HttpRequest,
+    meta: &Meta,
     service: Service,
     method: &str,
     body: Map<String, Value>,
 ) -> Result<Value, ApiError> {
+    let auth = || super::authenticate_header(meta.authorization.as_deref(), state);
     match (service, method) {
         (Service::UserV2, "AddHumanUser") => {
             let add = v2::parse_add_human(&body)?;
-            let caller = super::authenticate(req, state).await?;
-            to_value(v2::add_human(state, super::extract::org_header(req), &caller, add).await?)
+            let caller = auth().await?;
+            to_value(v2::add_human(state, meta.org.clone(), &caller, add).await?)
         }
         (Service::UserV2, "CreateUser") => {
             let add = v2::parse_create_user(&body)?;
-            let caller = super::authenticate(req, state).await?;
+            let caller = auth().await?;
             let created = v2::add_human(state, None, &caller, add).await?;
             to_value(serde_json::json!({
                 "id": created.user_id,
@@ -71,12 +97,12 @@ pub async fn call(
         }
         (Service::UserV2, "GetUserByID") => {
             let id = user_id_of(&body)?;
-            let caller = super::authenticate(req, state).await?;
+            let caller = auth().await?;
             to_value(v2::get_user(state, &caller, &id)?)
         }
         (Service::UserV2, "ListUsers") => {
             let list = v2::parse_list(&body)?;
-            let caller = super::authenticate(req, state).await?;
+            let caller = auth().await?;
             to_value(v2::list_users(state, &caller, &list)?)
         }
         (Service::UserV2, name) => {
@@ -89,10 +115,142 @@ pub async fn call(
                 _ => return Err(error::UNKNOWN_METHOD.into()),
             };
             let id = user_id_of(&body)?;
-            let caller = super::authenticate(req, state).await?;
+            let caller = auth().await?;
             to_value(v2::change(state, &caller, &id, op).await?)
         }
     }
+}
+
+/// The binary codec of each method: request bytes to protojson, protojson answer to bytes.
+macro_rules! binary_codec {
+    ($($service:ident, $name:literal => $req:ty, $resp:ty;)*) => {
+        pub(crate) fn request_to_json(service: Service, method: &str, bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+            let bad = |e: String| ApiError::with_text(error::BODY_NOT_JSON, format!("Request message does not decode: {e}"));
+            let value = match (service, method) {
+                $((Service::$service, $name) => {
+                    let message = <$req>::decode(bytes).map_err(|e| bad(e.to_string()))?;
+                    serde_json::to_value(&message).map_err(|e| bad(e.to_string()))?
+                })*
+                _ => return Err(error::UNKNOWN_METHOD.into()),
+            };
+            match value {
+                Value::Object(map) => Ok(map),
+                _ => Ok(Map::new()),
+            }
+        }
+
+        pub(crate) fn response_to_binary(service: Service, method: &str, value: Value) -> Result<Vec<u8>, ApiError> {
+            let internal = |e: String| {
+                log::error!("answer of {method} does not encode: {e}");
+                ApiError::from(error::INTERNAL)
+            };
+            match (service, method) {
+                $((Service::$service, $name) => {
+                    let message: $resp = serde_json::from_value(value).map_err(|e| internal(e.to_string()))?;
+                    Ok(message.encode_to_vec())
+                })*
+                _ => Err(error::UNKNOWN_METHOD.into()),
+            }
+        }
+    };
+}
+
+binary_codec! {
+    UserV2, "AddHumanUser" => pb2::AddHumanUserRequest, pb2::AddHumanUserResponse;
+    UserV2, "CreateUser" => pb2::CreateUserRequest, pb2::CreateUserResponse;
+    UserV2, "GetUserByID" => pb2::GetUserByIdRequest, pb2::GetUserByIdResponse;
+    UserV2, "ListUsers" => pb2::ListUsersRequest, pb2::ListUsersResponse;
+    UserV2, "DeactivateUser" => pb2::DeactivateUserRequest, pb2::DeactivateUserResponse;
+    UserV2, "ReactivateUser" => pb2::ReactivateUserRequest, pb2::ReactivateUserResponse;
+    UserV2, "LockUser" => pb2::LockUserRequest, pb2::LockUserResponse;
+    UserV2, "UnlockUser" => pb2::UnlockUserRequest, pb2::UnlockUserResponse;
+    UserV2, "DeleteUser" => pb2::DeleteUserRequest, pb2::DeleteUserResponse;
+}
+
+/// The wire protocol of a request, from its content type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Protocol {
+    ConnectJson,
+    ConnectProto,
+    GrpcWeb,
+    GrpcWebText,
+    /// Native gRPC needs HTTP/2 trailers, which this HTTP stack cannot send.
+    Grpc,
+}
+
+fn protocol_of(content_type: &str) -> Option<Protocol> {
+    match content_type {
+        "" | "application/json" => Some(Protocol::ConnectJson),
+        "application/proto" => Some(Protocol::ConnectProto),
+        "application/grpc-web" | "application/grpc-web+proto" => Some(Protocol::GrpcWeb),
+        "application/grpc-web-text" | "application/grpc-web-text+proto" => {
+            Some(Protocol::GrpcWebText)
+        }
+        "application/grpc" | "application/grpc+proto" => Some(Protocol::Grpc),
+        _ => None,
+    }
+}
+
+/// A gRPC length-prefixed message: flag byte, 4-byte big-endian length, message.
+pub(crate) fn frame(flag: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5 + payload.len());
+    out.push(flag);
+    out.extend_from_slice(
+        &u32::try_from(payload.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The message of the first data frame of a gRPC(-Web) request body.
+pub(crate) fn unframe(body: &[u8]) -> Result<&[u8], ApiError> {
+    let bad = |text: &str| ApiError::with_text(error::BODY_NOT_JSON, text.to_string());
+    if body.is_empty() {
+        return Ok(&[]);
+    }
+    let header = body
+        .get(..5)
+        .ok_or_else(|| bad("gRPC frame header is truncated"))?;
+    if header[0] & 1 != 0 {
+        return Err(bad("compressed gRPC messages are not supported"));
+    }
+    let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+    body.get(5..5 + len)
+        .ok_or_else(|| bad("gRPC frame is truncated"))
+}
+
+/// `grpc-message` is percent-encoded (the gRPC spec's rule).
+pub(crate) fn grpc_message(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, &GRPC_MESSAGE_ESCAPES).to_string()
+}
+
+const GRPC_MESSAGE_ESCAPES: percent_encoding::AsciiSet = percent_encoding::CONTROLS.add(b'%');
+
+/// A gRPC-Web answer: the message frame (on success) and the trailer frame.
+fn grpc_web_response(result: Result<Vec<u8>, ApiError>, text: bool) -> HttpResponse {
+    let (status, message, mut body) = match result {
+        Ok(bytes) => (0, String::new(), frame(0, &bytes)),
+        Err(e) => (e.code.number(), e.message(), Vec::new()),
+    };
+    let trailers = format!(
+        "grpc-status: {status}\r\ngrpc-message: {}\r\n",
+        grpc_message(&message)
+    );
+    body.extend(frame(0x80, trailers.as_bytes()));
+    let (content_type, body) = if text {
+        use base64::Engine as _;
+        (
+            "application/grpc-web-text+proto",
+            base64::engine::general_purpose::STANDARD
+                .encode(body)
+                .into_bytes(),
+        )
+    } else {
+        ("application/grpc-web+proto", body)
+    };
+    HttpResponse::Ok().content_type(content_type).body(body)
 }
 
 fn connect_error(e: &ApiError) -> HttpResponse {
@@ -101,8 +259,8 @@ fn connect_error(e: &ApiError) -> HttpResponse {
         .body(connect_error_body(e))
 }
 
-/// `POST /{service}/{method}` with a Connect unary JSON request.
-pub async fn connect_unary(
+/// `POST /{service}/{method}`: Connect unary (JSON or binary) or gRPC-Web, by content type.
+pub async fn rpc(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -117,9 +275,6 @@ pub async fn connect_unary(
         .get("method")
         .unwrap_or_default()
         .to_string();
-    let Some(service) = Service::from_path(&service) else {
-        return connect_error(&error::UNKNOWN_METHOD.into());
-    };
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -130,37 +285,101 @@ pub async fn connect_unary(
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let bytes = match read_body(&req, payload, state.max_body_bytes).await {
-        Ok(b) => b,
-        Err(e) => return connect_error(&e),
+    let protocol = protocol_of(&content_type);
+    let grpc_web = matches!(protocol, Some(Protocol::GrpcWeb | Protocol::GrpcWebText));
+    let text = protocol == Some(Protocol::GrpcWebText);
+    let fail = |e: ApiError| {
+        if grpc_web {
+            grpc_web_response(Err(e), text)
+        } else {
+            connect_error(&e)
+        }
     };
-    if content_type != "application/json" && !content_type.is_empty() {
+    let Some(protocol) = protocol else {
         return connect_error(&ApiError::with_text(
             error::UNSUPPORTED_CONTENT_TYPE,
             format!("Content type {content_type} is not supported on this path"),
         ));
+    };
+    if protocol == Protocol::Grpc {
+        // Served by the gRPC listener (server.grpc_bind), which can send HTTP/2 trailers.
+        return HttpResponse::UnsupportedMediaType()
+            .insert_header(("grpc-status", "12"))
+            .insert_header((
+                "grpc-message",
+                grpc_message("gRPC over HTTP/2 is served on server.grpc_bind"),
+            ))
+            .content_type("application/grpc")
+            .finish();
     }
-    let body = if bytes.iter().all(u8::is_ascii_whitespace) {
-        Map::new()
-    } else {
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => {
-                return connect_error(&ApiError::with_text(
+    let Some(service) = Service::from_path(&service) else {
+        return fail(error::UNKNOWN_METHOD.into());
+    };
+    let bytes = match read_body(&req, payload, state.max_body_bytes).await {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
+    let request = match protocol {
+        Protocol::ConnectJson => json_request(&bytes),
+        Protocol::ConnectProto => request_to_json(service, &method, &bytes),
+        Protocol::GrpcWebText => {
+            use base64::Engine as _;
+            let clean: Vec<u8> = bytes
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
+            match base64::engine::general_purpose::STANDARD.decode(&clean) {
+                Ok(raw) => unframe(&raw).and_then(|m| request_to_json(service, &method, m)),
+                Err(_) => Err(ApiError::with_text(
                     error::BODY_NOT_JSON,
-                    "Request message must be a JSON object",
-                ))
-            }
-            Err(e) => {
-                return connect_error(&ApiError::with_text(
-                    error::BODY_NOT_JSON,
-                    format!("Request body is not valid JSON: {e}"),
-                ))
+                    "gRPC-Web text body is not base64",
+                )),
             }
         }
+        Protocol::GrpcWeb | Protocol::Grpc => {
+            unframe(&bytes).and_then(|m| request_to_json(service, &method, m))
+        }
     };
-    match call(&state, &req, service, &method, body).await {
-        Ok(value) => HttpResponse::Ok().json(value),
-        Err(e) => connect_error(&e),
+    let request = match request {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let answer = call(&state, &Meta::of(&req), service, &method, request).await;
+    match protocol {
+        Protocol::ConnectJson => match answer {
+            Ok(value) => HttpResponse::Ok().json(value),
+            Err(e) => connect_error(&e),
+        },
+        Protocol::ConnectProto => {
+            match answer.and_then(|v| response_to_binary(service, &method, v)) {
+                Ok(bytes) => HttpResponse::Ok()
+                    .content_type("application/proto")
+                    .body(bytes),
+                Err(e) => connect_error(&e),
+            }
+        }
+        _ => grpc_web_response(
+            answer.and_then(|v| response_to_binary(service, &method, v)),
+            text,
+        ),
+    }
+}
+
+/// A Connect JSON request message; an empty body is the empty message.
+fn json_request(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::with_text(
+            error::BODY_NOT_JSON,
+            "Request message must be a JSON object",
+        )),
+        Err(e) => Err(ApiError::with_text(
+            error::BODY_NOT_JSON,
+            format!("Request body is not valid JSON: {e}"),
+        )),
     }
 }

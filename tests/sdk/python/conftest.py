@@ -15,7 +15,7 @@ class Userd:
         self.bin = os.environ.get("USERD_BIN", str(ROOT / "target" / "debug" / "userd"))
         self.dir = tempfile.mkdtemp(prefix="userd-sdk-")
         env = {k: v for k, v in os.environ.items() if not k.startswith("USERD_")}
-        env.update(USERD_AUTH__HS256_SECRET=SECRET, USERD_LOG__LEVEL="warn")
+        env.update(USERD_AUTH__HS256_SECRET=SECRET, USERD_LOG__LEVEL="warn", USERD_SERVER__GRPC_BIND="127.0.0.1:0")
         self.env = env
         self.proc = subprocess.Popen(
             [self.bin, "serve", "--bind", "127.0.0.1:0", "--data-dir", os.path.join(self.dir, "data")],

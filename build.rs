@@ -1,0 +1,32 @@
+//! Generates the protobuf types of the RPC surfaces from `proto/` (prost for the binary form,
+//! pbjson for protojson), with protox so no `protoc` is needed.
+
+use std::path::PathBuf;
+
+const PROTOS: &[&str] = &[
+    "zitadel/user/v2/user_service.proto",
+    "zitadel/resources/user/v3alpha/user_service.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=proto");
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    let descriptors = protox::compile(PROTOS, ["proto"])?;
+    let descriptor_path = out.join("descriptors.bin");
+    std::fs::write(
+        &descriptor_path,
+        prost::Message::encode_to_vec(&descriptors),
+    )?;
+    prost_build::Config::new()
+        .compile_well_known_types()
+        .extern_path(".google.protobuf", "::pbjson_types")
+        .file_descriptor_set_path(&descriptor_path)
+        .skip_protoc_run()
+        .compile_fds(descriptors)?;
+    let bytes = std::fs::read(&descriptor_path)?;
+    pbjson_build::Builder::new()
+        .register_descriptors(&bytes)?
+        .ignore_unknown_fields()
+        .build(&[".zitadel"])?;
+    Ok(())
+}
