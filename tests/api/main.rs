@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test drives the real `userd` binary over HTTP.
 
 mod auth;
+mod codec;
 mod concurrency;
 mod crash;
 mod errors;
@@ -10,5 +11,6 @@ mod keys;
 mod lifecycle;
 mod model;
 mod persistence;
+mod rpc;
 mod search;
 mod v2;

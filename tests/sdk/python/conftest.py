@@ -23,6 +23,9 @@ class Userd:
         line = self.proc.stdout.readline().strip()
         assert line.startswith("listening on http://"), line
         self.url = line[len("listening on "):]
+        grpc_line = self.proc.stdout.readline().strip()
+        assert grpc_line.startswith("grpc listening on http://"), grpc_line
+        self.grpc_target = grpc_line[len("grpc listening on http://"):]
 
     def token(self, *roles, sub="sdk-admin", org="org-a"):
         args = [self.bin, "token", "--sub", sub, "--org", org]
