@@ -10,7 +10,7 @@
 
 use super::error::{connect_error_body, connect_status};
 use super::extract::read_body;
-use super::{v2, AppState};
+use super::{v2, v3alpha, AppState};
 use crate::domain::Operation;
 use crate::error::{self, ApiError};
 use crate::pb::zitadel::user::v2 as pb2;
@@ -22,12 +22,15 @@ use serde_json::{Map, Value};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Service {
     UserV2,
+    /// `zitadel.user.v3alpha.UserService`: the seed's service; JSON messages as on REST.
+    UserV3Alpha,
 }
 
 impl Service {
     pub fn from_path(name: &str) -> Option<Service> {
         match name {
             "zitadel.user.v2.UserService" => Some(Service::UserV2),
+            "zitadel.user.v3alpha.UserService" => Some(Service::UserV3Alpha),
             _ => None,
         }
     }
@@ -44,6 +47,18 @@ fn user_id_of(body: &Map<String, Value>) -> Result<String, ApiError> {
             error::USER_ID_INVALID.id,
             "userId must be a string",
         )),
+    }
+}
+
+/// The lifecycle operation a method name stands for (the same names in v2 and v3alpha).
+fn operation_of(method: &str) -> Option<Operation> {
+    match method {
+        "DeactivateUser" => Some(Operation::Deactivate),
+        "ReactivateUser" => Some(Operation::Reactivate),
+        "LockUser" => Some(Operation::Lock),
+        "UnlockUser" => Some(Operation::Unlock),
+        "DeleteUser" => Some(Operation::Delete),
+        _ => None,
     }
 }
 
@@ -105,15 +120,29 @@ pub async fn call(
             let caller = auth().await?;
             to_value(v2::list_users(state, &caller, &list)?)
         }
+        (Service::UserV3Alpha, "CreateUser") => {
+            let create = v3alpha::parse_create(&body)?;
+            let caller = auth().await?;
+            to_value(v3alpha::create_user(state, meta.org.clone(), &caller, create).await?)
+        }
+        (Service::UserV3Alpha, "GetUserByID") => {
+            let id = user_id_of(&body)?;
+            let caller = auth().await?;
+            to_value(v3alpha::get_user(state, &caller, &id)?)
+        }
+        (Service::UserV3Alpha, "SearchUsers") => {
+            let query = v3alpha::parse_search(&body)?;
+            let caller = auth().await?;
+            to_value(v3alpha::search_users(state, &caller, &query)?)
+        }
+        (Service::UserV3Alpha, name) => {
+            let op = operation_of(name).ok_or_else(|| ApiError::from(error::UNKNOWN_METHOD))?;
+            let id = user_id_of(&body)?;
+            let caller = auth().await?;
+            to_value(v3alpha::change(state, &caller, &id, op).await?)
+        }
         (Service::UserV2, name) => {
-            let op = match name {
-                "DeactivateUser" => Operation::Deactivate,
-                "ReactivateUser" => Operation::Reactivate,
-                "LockUser" => Operation::Lock,
-                "UnlockUser" => Operation::Unlock,
-                "DeleteUser" => Operation::Delete,
-                _ => return Err(error::UNKNOWN_METHOD.into()),
-            };
+            let op = operation_of(name).ok_or_else(|| ApiError::from(error::UNKNOWN_METHOD))?;
             let id = user_id_of(&body)?;
             let caller = auth().await?;
             to_value(v2::change(state, &caller, &id, op).await?)

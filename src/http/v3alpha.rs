@@ -37,11 +37,7 @@ async fn change_handler(
     op: Operation,
 ) -> Result<HttpResponse> {
     let (user_id, caller) = change_request(&req, payload, &state).await?;
-    let scope = caller.scope(ops::permission_for(op));
-    let details = ops::change(&state, op, &user_id, scope).await?;
-    Ok(HttpResponse::Ok().json(ChangeResponse {
-        details: Details::from(&details),
-    }))
+    Ok(HttpResponse::Ok().json(change(&state, &caller, &user_id, op).await?))
 }
 
 /// `POST /v3alpha/users/{userId}/reactivate`
@@ -90,7 +86,8 @@ pub async fn delete(
 }
 
 /// A create body, checked.
-struct CreateBody {
+#[derive(Debug)]
+pub struct CreateBody {
     user_id: Option<String>,
     org: Option<String>,
     schema_id: String,
@@ -140,7 +137,7 @@ fn optional_bool(
 
 /// Read a create body: flat (`{"schemaId", "data", ...}`) or with the user nested under `user`
 /// as ZITADEL's `CreateUserRequest` has it.
-fn parse_create(body: &Map<String, Value>) -> std::result::Result<CreateBody, ApiError> {
+pub fn parse_create(body: &Map<String, Value>) -> std::result::Result<CreateBody, ApiError> {
     let user = optional_object(body, "user", "user")?.unwrap_or(body);
     let user_id = optional_string(user, "userId", "userId")?
         .or(optional_string(body, "userId", "userId")?)
@@ -210,9 +207,21 @@ pub async fn create(
     let body = json_object(&req, payload, state.max_body_bytes).await?;
     let body = parse_create(&body)?;
     let caller = super::authenticate(&req, &state).await?;
+    let created = create_user(&state, org_header(&req), &caller, body).await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// A create after parsing and authentication: the target organization, its permission, the
+/// creation.
+pub async fn create_user(
+    state: &AppState,
+    org_header: Option<String>,
+    caller: &Caller,
+    body: CreateBody,
+) -> std::result::Result<CreateResponse, ApiError> {
     let org = body
         .org
-        .or_else(|| org_header(&req))
+        .or(org_header)
         .or_else(|| caller.resource_owner.clone())
         .ok_or_else(|| ApiError::from(error::ORGANIZATION_MISSING))?;
     if !caller.scope(Permission::Write).allows(&org) {
@@ -224,26 +233,51 @@ pub async fn create(
         contact: body.contact,
     };
     let (user_id, details) =
-        ops::create(&state, body.user_id, org, UserState::Active, profile).await?;
-    Ok(HttpResponse::Created().json(CreateResponse {
+        ops::create(state, body.user_id, org, UserState::Active, profile).await?;
+    Ok(CreateResponse {
         user_id,
         details: Details::from(&details),
-    }))
+    })
+}
+
+/// A read after authentication.
+pub fn get_user(
+    state: &AppState,
+    caller: &Caller,
+    user_id: &str,
+) -> std::result::Result<GetUserResponse, ApiError> {
+    super::extract::validate_user_id(user_id)?;
+    let user = ops::readable_user(state, user_id, caller, false)?;
+    Ok(GetUserResponse {
+        details: Details::from(&user),
+        user: UserJson::from(&user),
+    })
+}
+
+/// A change after authentication.
+pub async fn change(
+    state: &AppState,
+    caller: &Caller,
+    user_id: &str,
+    op: Operation,
+) -> std::result::Result<ChangeResponse, ApiError> {
+    let scope = caller.scope(ops::permission_for(op));
+    let details = ops::change(state, op, user_id, scope).await?;
+    Ok(ChangeResponse {
+        details: Details::from(&details),
+    })
 }
 
 /// `GET /v3alpha/users/{userId}`
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let user_id = path_user_id(&req)?;
     let caller = super::authenticate(&req, &state).await?;
-    let user = ops::readable_user(&state, &user_id, &caller, false)?;
-    Ok(HttpResponse::Ok().json(GetUserResponse {
-        details: Details::from(&user),
-        user: UserJson::from(&user),
-    }))
+    Ok(HttpResponse::Ok().json(get_user(&state, &caller, &user_id)?))
 }
 
 /// A search request, checked.
-struct SearchQuery {
+#[derive(Debug)]
+pub struct SearchQuery {
     offset: u64,
     limit: u64,
     asc: bool,
@@ -266,7 +300,7 @@ fn uint(value: Option<&Value>, path: &str) -> std::result::Result<u64, ApiError>
     }
 }
 
-fn parse_search(body: &Map<String, Value>) -> std::result::Result<SearchQuery, ApiError> {
+pub fn parse_search(body: &Map<String, Value>) -> std::result::Result<SearchQuery, ApiError> {
     let bad = |text: String| ApiError::invalid_argument("USERD-SEARCH-0001", text);
     let mut q = SearchQuery {
         offset: 0,
@@ -334,9 +368,18 @@ pub async fn search(
     let body = json_object(&req, payload, state.max_body_bytes).await?;
     let query = parse_search(&body)?;
     let caller = super::authenticate(&req, &state).await?;
+    Ok(HttpResponse::Ok().json(search_users(&state, &caller, &query)?))
+}
+
+/// A search after parsing and authentication.
+pub fn search_users(
+    state: &AppState,
+    caller: &Caller,
+    query: &SearchQuery,
+) -> std::result::Result<SearchResponse, ApiError> {
     let page = ops::list(
-        &state,
-        &caller,
+        state,
+        caller,
         |user| {
             query.states.iter().all(|s| *s == user.state)
                 && query.orgs.iter().all(|o| *o == user.org)
@@ -356,5 +399,5 @@ pub async fn search(
         }
     };
     let result = page.users.iter().map(UserJson::from).collect();
-    Ok(HttpResponse::Ok().json(SearchResponse { details, result }))
+    Ok(SearchResponse { details, result })
 }

@@ -171,3 +171,67 @@ async fn grpc_web_binary_and_text_carry_messages_and_trailers() {
     assert_eq!(r.status(), 415);
     assert_eq!(r.headers()["grpc-status"], "12");
 }
+
+#[tokio::test]
+async fn the_v3alpha_service_over_connect_json() {
+    let app = spawn_app().await;
+    let admin = admin_token();
+    let svc = "/zitadel.user.v3alpha.UserService";
+    let r = app
+        .post(&format!("{svc}/CreateUser"), &admin, Some(&json!({"userId": "r3", "organization": {"orgId": "org-a"}, "schemaId": "s", "data": {"a": 1}})))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["userId"], json!("r3"));
+    let r = app
+        .post(
+            &format!("{svc}/DeactivateUser"),
+            &admin,
+            Some(&json!({"userId": "r3"})),
+        )
+        .await;
+    assert_eq!(r.body["details"]["sequence"], json!("2"));
+    let r = app
+        .post(
+            &format!("{svc}/ReactivateUser"),
+            &admin,
+            Some(&json!({"userId": "r3"})),
+        )
+        .await;
+    assert_eq!(r.body["details"]["sequence"], json!("3"));
+    let r = app
+        .post(
+            &format!("{svc}/ReactivateUser"),
+            &admin,
+            Some(&json!({"userId": "r3"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].clone()),
+        (400, json!("failed_precondition"))
+    );
+    assert!(r.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("COMMAND-s5qqcz97hf"));
+    let r = app
+        .post(
+            &format!("{svc}/GetUserByID"),
+            &admin,
+            Some(&json!({"userId": "r3"})),
+        )
+        .await;
+    assert_eq!(r.body["user"]["data"], json!({"a": 1}));
+    let r = app
+        .post(&format!("{svc}/SearchUsers"), &admin, Some(&json!({})))
+        .await;
+    assert_eq!(r.body["details"]["totalResult"], json!("1"));
+    let r = app
+        .post(
+            &format!("{svc}/DeleteUser"),
+            &admin,
+            Some(&json!({"userId": "r3"})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(app.state_of("r3").await, None);
+}
