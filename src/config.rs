@@ -120,12 +120,22 @@ pub struct AuthzConfig {
 pub struct LogConfig {
     /// An env_logger filter; `RUST_LOG` overrides it.
     pub level: String,
+    /// `text`, or `json` for one JSON object per line.
+    pub format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
             level: "info".into(),
+            format: LogFormat::Text,
         }
     }
 }
@@ -159,6 +169,7 @@ const STRING_KEYS: &[&str] = &[
     "auth.jwks_file",
     "auth.jwks_url",
     "log.level",
+    "log.format",
 ];
 
 /// Keys that exist but have no default (so the serialized defaults do not show them).

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use userd::auth::{mint, resolve_hs256_secret, SigningKey, TokenRequest};
-use userd::config::{self, Config, Flags};
+use userd::config::{self, Config, Flags, LogFormat};
 use userd::domain::Timestamp;
 use userd::startup::Application;
 
@@ -142,9 +142,7 @@ fn load_config(flags: &Flags) -> Result<Config, String> {
 
 fn serve(flags: Flags) -> Result<(), String> {
     let config = load_config(&flags)?;
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(&config.log.level))
-        .format_timestamp_micros()
-        .init();
+    init_logging(&config);
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let app = Application::build(&config)?;
@@ -184,6 +182,50 @@ fn check(flags: Flags, max_problems: usize) -> Result<(), String> {
             config.data_dir().display()
         ))
     }
+}
+
+/// env_logger with userd's line format: text or JSON, with the request id of the request being
+/// handled (if any) on every line.
+fn init_logging(config: &Config) {
+    let json = config.log.format == LogFormat::Json;
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(&config.log.level))
+        .format(move |out, record| {
+            let ts = Timestamp::now().to_rfc3339();
+            let request_id = userd::http::current_request_id();
+            if json {
+                let mut line = serde_json::json!({
+                    "ts": ts,
+                    "level": record.level().as_str(),
+                    "target": record.target(),
+                    "msg": record.args().to_string(),
+                });
+                if let (Some(id), Some(map)) = (request_id, line.as_object_mut()) {
+                    map.insert(
+                        "request_id".into(),
+                        serde_json::Value::String(id.to_string()),
+                    );
+                }
+                writeln!(out, "{line}")
+            } else {
+                match request_id {
+                    Some(id) => writeln!(
+                        out,
+                        "[{ts} {} {}] [{id}] {}",
+                        record.level(),
+                        record.target(),
+                        record.args()
+                    ),
+                    None => writeln!(
+                        out,
+                        "[{ts} {} {}] {}",
+                        record.level(),
+                        record.target(),
+                        record.args()
+                    ),
+                }
+            }
+        })
+        .init();
 }
 
 /// Parse `3600`, `90s`, `30m`, `1h` or `7d` into seconds.

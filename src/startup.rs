@@ -50,6 +50,8 @@ impl Application {
         )
         .map_err(|e| e.to_string())?;
 
+        count_users(&store)?;
+
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let workers = if config.server.workers == 0 {
             cores
@@ -132,21 +134,56 @@ impl Application {
     }
 }
 
+/// Count users by state once at start-up; changes keep the counts current from then on.
+fn count_users(store: &Store) -> Result<(), String> {
+    let mut counts = [0i64; 6];
+    for shard in 0..store.shard_count() {
+        for user in store.shard_users(shard) {
+            match user {
+                Ok(user) => counts[user.state.number() as usize] += 1,
+                // A record that does not decode is reported when it is used, and by `userd check`.
+                Err(e) => log::error!("{e}"),
+            }
+        }
+    }
+    for state in crate::domain::UserState::ALL {
+        crate::metrics::get().set_users(state, counts[state.number() as usize]);
+    }
+    Ok(())
+}
+
 /// One line per request at info: method, path, status, microseconds. Never headers (tokens).
 async fn log_request(
     req: actix_web::dev::ServiceRequest,
-    next: middleware::Next<impl actix_web::body::MessageBody>,
-) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    next: middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.path().to_owned();
-    let res = next.call(req).await?;
-    log::info!(
-        "{} {} {} {}us",
-        method,
-        path,
-        res.status().as_u16(),
-        started.elapsed().as_micros()
+    let request_line =
+        log::log_enabled!(log::Level::Info).then(|| (req.method().clone(), req.path().to_owned()));
+    let request_id = http::request_id_for(
+        req.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
     );
+    // Handlers turn their errors into responses inside this scope, so error bodies carry the id.
+    let mut res = http::REQUEST_ID
+        .scope(request_id.clone(), next.call(req))
+        .await?
+        .map_into_boxed_body();
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+            value,
+        );
+    }
+    let elapsed = started.elapsed();
+    let status = res.status().as_u16();
+    let route = res.request().match_pattern();
+    crate::metrics::get().request(route.as_deref().unwrap_or("unmatched"), status, elapsed);
+    if let Some((method, path)) = request_line {
+        http::REQUEST_ID.sync_scope(request_id, || {
+            log::info!("{method} {path} {status} {}us", elapsed.as_micros())
+        });
+    }
     Ok(res)
 }

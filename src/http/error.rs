@@ -94,27 +94,45 @@ pub fn connect_error_body(e: &ApiError) -> Vec<u8> {
 struct ErrorBody<'a> {
     code: i32,
     message: String,
-    details: [ErrorDetail<'a>; 1],
+    details: Vec<Detail<'a>>,
 }
 
 #[derive(Serialize)]
-struct ErrorDetail<'a> {
-    #[serde(rename = "@type")]
-    type_url: &'static str,
-    id: &'a str,
-    message: &'a str,
+#[serde(untagged)]
+enum Detail<'a> {
+    /// ZITADEL's ErrorDetail, always first.
+    Error {
+        #[serde(rename = "@type")]
+        type_url: &'static str,
+        id: &'a str,
+        message: &'a str,
+    },
+    /// google.rpc.RequestInfo with the request's id.
+    Request {
+        #[serde(rename = "@type")]
+        type_url: &'static str,
+        #[serde(rename = "requestId")]
+        request_id: String,
+    },
 }
 
-/// ZITADEL's JSON error body for `e`.
+/// ZITADEL's JSON error body for `e`, with the request id after ZITADEL's ErrorDetail.
 pub fn error_body(e: &ApiError) -> Vec<u8> {
+    let mut details = vec![Detail::Error {
+        type_url: "type.googleapis.com/zitadel.v1.ErrorDetail",
+        id: &e.id,
+        message: &e.text,
+    }];
+    if let Some(id) = super::current_request_id() {
+        details.push(Detail::Request {
+            type_url: "type.googleapis.com/google.rpc.RequestInfo",
+            request_id: id.to_string(),
+        });
+    }
     let body = ErrorBody {
         code: e.code.number(),
         message: e.message(),
-        details: [ErrorDetail {
-            type_url: "type.googleapis.com/zitadel.v1.ErrorDetail",
-            id: &e.id,
-            message: &e.text,
-        }],
+        details,
     };
     serde_json::to_vec(&body)
         .unwrap_or_else(|_| b"{\"code\":13,\"message\":\"Internal error\",\"details\":[]}".to_vec())

@@ -21,6 +21,35 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use error::HttpError;
 use std::time::Duration;
 
+tokio::task_local! {
+    /// The id of the request being handled (from `x-request-id`, or made up): it goes into the
+    /// response header, every error body and every log line of the request.
+    pub static REQUEST_ID: std::sync::Arc<str>;
+}
+
+/// The current request's id, if a request is being handled on this task.
+pub fn current_request_id() -> Option<std::sync::Arc<str>> {
+    REQUEST_ID.try_with(|id| id.clone()).ok()
+}
+
+/// A caller's `x-request-id` if it is usable (1 to 128 visible ASCII characters), else a new one.
+pub fn request_id_for(header: Option<&str>) -> std::sync::Arc<str> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    if let Some(h) = header
+        .filter(|h| !h.is_empty() && h.len() <= 128 && h.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return h.into();
+    }
+    let prefix = *PREFIX.get_or_init(|| {
+        let mut b = [0u8; 4];
+        let _ = getrandom::fill(&mut b);
+        u32::from_le_bytes(b)
+    });
+    format!("{prefix:08x}{:016x}", NEXT.fetch_add(1, Ordering::Relaxed)).into()
+}
+
 /// What every handler shares.
 #[derive(Debug)]
 pub struct AppState {
@@ -52,14 +81,32 @@ pub async fn authenticate_header(
     header: Option<&str>,
     state: &AppState,
 ) -> Result<std::sync::Arc<Caller>, ApiError> {
-    let caller = auth::authenticate(header, &state.verifier).await?;
-    let subject = state
-        .shards
-        .store
-        .get_user(&caller.subject)
-        .map_err(|e| crate::shard::store_error(&e))?;
-    auth::check_subject(&caller, subject.as_ref())?;
-    Ok(caller)
+    let result: Result<std::sync::Arc<Caller>, ApiError> = async {
+        let caller = auth::authenticate(header, &state.verifier).await?;
+        let subject = state
+            .shards
+            .store
+            .get_user(&caller.subject)
+            .map_err(|e| crate::shard::store_error(&e))?;
+        auth::check_subject(&caller, subject.as_ref())?;
+        Ok(caller)
+    }
+    .await;
+    if let Err(e) = &result {
+        let reason = match e.id.as_ref() {
+            id if id == errors::AUTH_HEADER_MISSING.id
+                && e.text == errors::AUTH_HEADER_MISSING.text =>
+            {
+                "missing"
+            }
+            id if id == errors::SUBJECT_NOT_ACTIVE.id => "subject_not_active",
+            id if id == errors::TOKEN_REVOKED.id => "revoked",
+            id if id == errors::TOKEN_INVALID.id => "invalid",
+            _ => "other",
+        };
+        crate::metrics::get().token_rejected(reason);
+    }
+    result
 }
 
 async fn not_found() -> Result<HttpResponse, HttpError> {
@@ -117,6 +164,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource(&format!("/v2/users/{ID}/unlock")).route(web::post().to(v2::unlock)))
         .service(resource("/debug/healthz").route(web::get().to(healthz)))
         .service(resource("/debug/ready").route(web::get().to(ready)))
+        .service(resource("/debug/metrics").route(web::get().to(metrics)))
         .service(
             resource(r"/{service:zitadel\.[A-Za-z0-9_.]+}/{method}")
                 .route(web::post().to(rpc::rpc)),
@@ -137,6 +185,13 @@ async fn set_faults(body: web::Bytes) -> Result<HttpResponse, HttpError> {
     crate::store::faults::set(write, flush);
     log::warn!("injected faults: write={write} flush={flush}");
     Ok(HttpResponse::Ok().json(serde_json::json!({"write": write, "flush": flush})))
+}
+
+/// `/debug/metrics`: Prometheus' text format.
+async fn metrics() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(crate::metrics::get().render())
 }
 
 /// `/debug/healthz`: the process is up.

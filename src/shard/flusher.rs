@@ -66,7 +66,12 @@ fn run(store: Store, rx: mpsc::Receiver<FlushJob>) {
         while let Ok(more) = rx.try_recv() {
             jobs.push(more);
         }
-        match store.flush() {
+        let started = std::time::Instant::now();
+        let flushed = store.flush();
+        crate::metrics::get()
+            .flush_seconds
+            .observe(started.elapsed().as_secs_f64());
+        match flushed {
             Ok(_) => {
                 for job in jobs {
                     for (tx, reply) in job.waiting {

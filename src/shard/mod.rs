@@ -15,11 +15,12 @@
 mod flusher;
 
 use crate::auth::OrgScope;
-use crate::domain::{self, NewUser, Operation, Timestamp, User};
+use crate::domain::{self, NewUser, Operation, Timestamp, User, UserState};
 use crate::error::{self, ApiError};
 use crate::store::{self, Store, StoreError};
 use actix::prelude::*;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 pub use tokio::sync::oneshot;
 
 use flusher::FlushJob;
@@ -74,6 +75,7 @@ macro_rules! lifecycle_messages {
             type Result = ();
 
             fn handle(&mut self, msg: $name, ctx: &mut Context<Self>) {
+                self.mailbox.fetch_sub(1, Ordering::Relaxed);
                 let reply = self.change($op, &msg.user_id, &msg.scope);
                 self.answer_after_commit(msg.reply, reply, ctx);
             }
@@ -130,6 +132,9 @@ impl Message for Flushed {
     type Result = ();
 }
 
+/// A user's state before a change (None: the change created it) and after.
+type StateMove = (Option<UserState>, UserState);
+
 /// Changes decided since the last write, kept in memory.
 #[derive(Default)]
 struct Staged {
@@ -139,6 +144,8 @@ struct Staged {
     undo: sled::Batch,
     /// Records as staged, so later changes in the same batch see them.
     users: HashMap<String, User>,
+    /// State moves of the staged changes (None: a creation), counted once durable.
+    moves: Vec<StateMove>,
     waiting: Vec<Waiting>,
 }
 
@@ -150,8 +157,11 @@ pub struct UserActor {
     flusher: Flusher,
     durability: Durability,
     staged: Staged,
-    /// The undo batch of the batch written to sled whose flush has not returned yet.
-    in_flight: Option<sled::Batch>,
+    /// The undo batch (and state moves) of the batch written to sled whose flush has not
+    /// returned yet.
+    in_flight: Option<(sled::Batch, Vec<StateMove>)>,
+    /// Messages sent to this actor and not yet handled (a metric).
+    mailbox: &'static AtomicI64,
     commit_scheduled: bool,
     /// Where the flusher reports back (set when the actor starts).
     me: Option<Recipient<Flushed>>,
@@ -176,6 +186,14 @@ impl Actor for UserActor {
     }
 }
 
+/// Count durable state moves in the users-by-state gauges.
+fn count_moves(moves: &[StateMove]) {
+    let metrics = crate::metrics::get();
+    for (from, to) in moves {
+        metrics.user_moved(*from, *to);
+    }
+}
+
 fn answer_all(waiting: Vec<Waiting>, with: impl Fn() -> ApiError) {
     for (tx, _) in waiting {
         let _ = tx.send(Err(with()));
@@ -188,8 +206,10 @@ impl UserActor {
         store: Store,
         flusher: Flusher,
         durability: Durability,
+        mailbox: &'static AtomicI64,
     ) -> Option<Self> {
         Some(UserActor {
+            mailbox,
             shard,
             tree: store.shard_tree(shard)?.clone(),
             store,
@@ -218,6 +238,7 @@ impl UserActor {
         }
         store::stage_event_undo(&mut staged.undo, &user.id, event.sequence);
         store::stage_change(&mut staged.batch, &user, event);
+        staged.moves.push((before.map(|b| b.state), user.state));
         let details = ChangeDetails {
             sequence: user.sequence,
             changed_at: user.changed_at,
@@ -283,11 +304,17 @@ impl UserActor {
             answer_all(staged.waiting, || error::STORE_UNAVAILABLE.into());
             return;
         }
+        crate::metrics::get()
+            .batch_size
+            .observe(staged.waiting.len() as f64);
         match self.durability {
-            Durability::Periodic => self.flusher.answer(staged.waiting),
+            Durability::Periodic => {
+                count_moves(&staged.moves);
+                self.flusher.answer(staged.waiting)
+            }
             Durability::Fsync => match &self.me {
                 Some(me) => {
-                    self.in_flight = Some(staged.undo);
+                    self.in_flight = Some((staged.undo, staged.moves));
                     self.flusher.submit(FlushJob {
                         waiting: staged.waiting,
                         shard: me.clone(),
@@ -304,6 +331,7 @@ impl Handler<Create> for UserActor {
     type Result = ();
 
     fn handle(&mut self, msg: Create, ctx: &mut Context<Self>) {
+        self.mailbox.fetch_sub(1, Ordering::Relaxed);
         let reply = self.create(msg.user);
         self.answer_after_commit(msg.reply, reply, ctx);
     }
@@ -331,9 +359,14 @@ impl Handler<Flushed> for UserActor {
     type Result = ();
 
     fn handle(&mut self, msg: Flushed, _: &mut Context<Self>) {
-        let undo = self.in_flight.take();
+        let in_flight = self.in_flight.take();
+        if msg.failed.is_none() {
+            if let Some((_, moves)) = &in_flight {
+                count_moves(moves);
+            }
+        }
         if let Some(failed) = msg.failed {
-            if let Some(undo) = undo {
+            if let Some((undo, _)) = in_flight {
                 if let Err(e) = self.tree.apply_batch(undo) {
                     log::error!(
                         "shard {}: undoing a batch whose flush failed failed too: {e}",
@@ -355,6 +388,7 @@ impl Handler<Flushed> for UserActor {
 pub struct Shards {
     pub store: Store,
     actors: Vec<Addr<UserActor>>,
+    mailboxes: Vec<&'static AtomicI64>,
 }
 
 impl Shards {
@@ -369,16 +403,32 @@ impl Shards {
         let arbiters: Vec<Arbiter> = (0..threads.clamp(1, store.shard_count()))
             .map(|_| Arbiter::new())
             .collect();
+        let mailboxes: Vec<&'static AtomicI64> = (0..store.shard_count())
+            .map(|_| crate::metrics::get().register_shard())
+            .collect();
         let actors = (0..store.shard_count())
             .filter_map(|shard| {
-                let actor = UserActor::new(shard, store.clone(), flusher.clone(), durability)?;
+                let actor = UserActor::new(
+                    shard,
+                    store.clone(),
+                    flusher.clone(),
+                    durability,
+                    mailboxes.get(shard)?,
+                )?;
                 let arbiter = &arbiters[shard % arbiters.len()];
                 Some(UserActor::start_in_arbiter(&arbiter.handle(), move |_| {
                     actor
                 }))
             })
             .collect();
-        (Shards { store, actors }, arbiters)
+        (
+            Shards {
+                store,
+                actors,
+                mailboxes,
+            },
+            arbiters,
+        )
     }
 
     /// The actor that owns `user_id`.
@@ -398,6 +448,10 @@ impl Shards {
         UserActor: Handler<M>,
     {
         let (tx, rx) = oneshot::channel();
+        let shard = self.store.shard_of(user_id);
+        if let Some(depth) = self.mailboxes.get(shard) {
+            depth.fetch_add(1, Ordering::Relaxed);
+        }
         self.actor_for(user_id).do_send(make(tx));
         rx.await
             .unwrap_or_else(|_| Err(error::SHUTTING_DOWN.into()))

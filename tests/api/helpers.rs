@@ -97,7 +97,13 @@ fn start(dir: &Path, env: &[(String, String)]) -> (Child, String) {
         .env("USERD_SERVER__GRPC_BIND", "127.0.0.1:0")
         .env("USERD_LOG__LEVEL", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::from(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("userd.log"))
+                .expect("log file"),
+        ));
     for (k, _) in std::env::vars() {
         if k.starts_with("USERD_") || k == "RUST_LOG" {
             cmd.env_remove(k);
@@ -120,32 +126,14 @@ fn start(dir: &Path, env: &[(String, String)]) -> (Child, String) {
         Some(a) => a.to_string(),
         None => {
             let _ = child.kill();
-            let mut err = String::new();
-            if let Some(stderr) = child.stderr.take() {
-                let _ = BufReader::new(stderr).read_to_string_lossy(&mut err);
-            }
+            let _ = child.wait();
+            let err = std::fs::read_to_string(dir.join("userd.log")).unwrap_or_default();
             panic!("userd did not start: {line:?} {err}");
         }
     };
-    // Keep draining stdout and stderr so the child never blocks on a full pipe.
+    // Keep draining stdout so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in reader.lines() {});
-    if let Some(stderr) = child.stderr.take() {
-        std::thread::spawn(move || for _ in BufReader::new(stderr).lines() {});
-    }
     (child, address)
-}
-
-trait ReadLossy {
-    fn read_to_string_lossy(&mut self, out: &mut String) -> std::io::Result<()>;
-}
-
-impl<R: std::io::Read> ReadLossy for BufReader<R> {
-    fn read_to_string_lossy(&mut self, out: &mut String) -> std::io::Result<()> {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(self, &mut bytes)?;
-        out.push_str(&String::from_utf8_lossy(&bytes));
-        Ok(())
-    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -179,6 +167,11 @@ pub struct Reply {
 }
 
 impl TestApp {
+    /// What the server logged so far (stderr).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("userd.log")).unwrap_or_default()
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }

@@ -10,6 +10,7 @@ mod helpers;
 mod keys;
 mod lifecycle;
 mod model;
+mod operations;
 mod persistence;
 mod rpc;
 mod search;
