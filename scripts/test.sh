@@ -11,8 +11,11 @@ echo "== Python SDK (zitadel-client) =="
 if [ ! -x target/sdk-venv/bin/python ]; then
   python3 -m venv target/sdk-venv
 fi
-target/sdk-venv/bin/pip install -q --disable-pip-version-check -r tests/sdk/python/requirements.txt
+target/sdk-venv/bin/pip install -q --disable-pip-version-check -r tests/sdk/python/requirements.txt -r tests/conformance/requirements.txt
 USERD_BIN="$PWD/target/debug/userd" target/sdk-venv/bin/python -m pytest -q -p no:cacheprovider tests/sdk/python
 
 echo "== TypeScript SDK (@zitadel/client) =="
 (cd tests/sdk/ts && npm ci --no-audit --no-fund --loglevel=error && USERD_BIN="$PWD/../../../target/debug/userd" npm test)
+
+echo "== Conformance: schemathesis against /openapi.json =="
+tests/conformance/schemathesis.sh target/sdk-venv/bin/python target/debug/userd 30

@@ -7,6 +7,7 @@
 pub mod error;
 pub mod extract;
 pub mod grpc;
+pub mod openapi;
 pub mod ops;
 pub mod rpc;
 pub mod v2;
@@ -125,44 +126,27 @@ fn resource(path: &str) -> actix_web::Resource {
 /// Register every route. The `{userId}` segment may be empty so that `//reactivate` answers
 /// 400 "User ID missing" rather than 404.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    const ID: &str = "{userId:[^/]*}";
-    cfg.service(resource("/v3alpha/users").route(web::post().to(v3alpha::create)))
-        .service(resource("/v3alpha/users/search").route(web::post().to(v3alpha::search)))
-        .service(
-            resource(&format!("/v3alpha/users/{ID}"))
-                .route(web::get().to(v3alpha::get))
-                .route(web::delete().to(v3alpha::delete)),
-        )
-        .service(
-            resource(&format!("/v3alpha/users/{ID}/deactivate"))
-                .route(web::post().to(v3alpha::deactivate)),
-        )
-        .service(
-            resource(&format!("/v3alpha/users/{ID}/reactivate"))
-                .route(web::post().to(v3alpha::reactivate)),
-        )
-        .service(
-            resource(&format!("/v3alpha/users/{ID}/lock")).route(web::post().to(v3alpha::lock)),
-        )
-        .service(
-            resource(&format!("/v3alpha/users/{ID}/unlock")).route(web::post().to(v3alpha::unlock)),
-        )
-        .service(resource("/v2/users").route(web::post().to(v2::list)))
-        .service(resource("/v2/users/human").route(web::post().to(v2::add_human_rest)))
-        .service(
-            resource(&format!("/v2/users/{ID}"))
-                .route(web::get().to(v2::get))
-                .route(web::delete().to(v2::delete)),
-        )
-        .service(
-            resource(&format!("/v2/users/{ID}/deactivate")).route(web::post().to(v2::deactivate)),
-        )
-        .service(
-            resource(&format!("/v2/users/{ID}/reactivate")).route(web::post().to(v2::reactivate)),
-        )
-        .service(resource(&format!("/v2/users/{ID}/lock")).route(web::post().to(v2::lock)))
-        .service(resource(&format!("/v2/users/{ID}/unlock")).route(web::post().to(v2::unlock)))
-        .service(resource("/debug/healthz").route(web::get().to(healthz)))
+    // The REST operations come from the table `/openapi.json` is built from, in its order
+    // (fixed paths such as `/v3alpha/users/search` before `/v3alpha/users/{userId}`).
+    let mut paths: Vec<&str> = Vec::new();
+    for op in openapi::OPERATIONS {
+        if !paths.contains(&op.path) {
+            paths.push(op.path);
+        }
+    }
+    for path in paths {
+        let pattern = path.replace("{userId}", "{userId:[^/]*}");
+        let mut resource = resource(&pattern);
+        for op in openapi::OPERATIONS.iter().filter(|op| op.path == path) {
+            if let Some(route) = rest_route(op.id) {
+                resource = resource.route(route);
+            }
+        }
+        cfg.service(resource);
+    }
+    cfg.service(resource("/debug/healthz").route(web::get().to(healthz)))
+        .service(resource("/openapi.json").route(web::get().to(openapi_json)))
+        .service(resource("/docs").route(web::get().to(docs)))
         .service(resource("/debug/ready").route(web::get().to(ready)))
         .service(resource("/debug/metrics").route(web::get().to(metrics)))
         .service(
@@ -185,6 +169,41 @@ async fn set_faults(body: web::Bytes) -> Result<HttpResponse, HttpError> {
     crate::store::faults::set(write, flush);
     log::warn!("injected faults: write={write} flush={flush}");
     Ok(HttpResponse::Ok().json(serde_json::json!({"write": write, "flush": flush})))
+}
+
+/// The handler of a REST operation of [`openapi::OPERATIONS`].
+fn rest_route(id: &str) -> Option<actix_web::Route> {
+    Some(match id {
+        "CreateUser" => web::post().to(v3alpha::create),
+        "SearchUsers" => web::post().to(v3alpha::search),
+        "GetUserByID" => web::get().to(v3alpha::get),
+        "DeleteUser" => web::delete().to(v3alpha::delete),
+        "DeactivateUser" => web::post().to(v3alpha::deactivate),
+        "ReactivateUser" => web::post().to(v3alpha::reactivate),
+        "LockUser" => web::post().to(v3alpha::lock),
+        "UnlockUser" => web::post().to(v3alpha::unlock),
+        "AddHumanUser" => web::post().to(v2::add_human_rest),
+        "ListUsers" => web::post().to(v2::list),
+        "GetUserByIDV2" => web::get().to(v2::get),
+        "DeleteUserV2" => web::delete().to(v2::delete),
+        "DeactivateUserV2" => web::post().to(v2::deactivate),
+        "ReactivateUserV2" => web::post().to(v2::reactivate),
+        "LockUserV2" => web::post().to(v2::lock),
+        "UnlockUserV2" => web::post().to(v2::unlock),
+        _ => return None,
+    })
+}
+
+/// `/openapi.json`
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(openapi::document())
+}
+
+/// `/docs`
+async fn docs() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(openapi::docs_page())
 }
 
 /// `/debug/metrics`: Prometheus' text format.
@@ -212,4 +231,16 @@ async fn ready(_req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
         }
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "SERVING"})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_operation_has_a_handler() {
+        for op in openapi::OPERATIONS {
+            assert!(rest_route(op.id).is_some(), "{} has no handler", op.id);
+        }
+    }
 }
