@@ -92,11 +92,7 @@ pub const AUTH_HEADER_MISSING: ErrorDef =
 pub const TOKEN_INVALID: ErrorDef = def(Code::Unauthenticated, "AUTH-7fs1e", "Token is invalid");
 pub const SUBJECT_NOT_ACTIVE: ErrorDef =
     def(Code::Unauthenticated, "AUTH-4m8vn2", "User is not active");
-pub const TOKEN_REVOKED: ErrorDef = def(
-    Code::Unauthenticated,
-    "AUTH-9cq2rv",
-    "Token was issued before its user was last deactivated, locked or deleted",
-);
+pub const TOKEN_REVOKED: ErrorDef = def(Code::Unauthenticated, "AUTH-9cq2rv", "User is not active");
 pub const PERMISSION_DENIED: ErrorDef = def(
     Code::PermissionDenied,
     "AUTH-AWfge",

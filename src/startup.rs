@@ -72,16 +72,21 @@ impl Application {
         let grpc_listener = if config.server.grpc_bind.trim().is_empty() {
             None
         } else {
-            let l = TcpListener::bind(&config.server.grpc_bind).map_err(|e| {
-                format!(
-                    "cannot bind server.grpc_bind = {}: {e}",
-                    config.server.grpc_bind
-                )
-            })?;
-            let addr = l
-                .local_addr()
-                .map_err(|e| format!("cannot read the bound gRPC address: {e}"))?;
-            Some((l, addr))
+            // The REST, Connect and gRPC-Web port is the one that matters; a gRPC port that is
+            // taken (say, by a second userd on the default) only disables native gRPC.
+            match TcpListener::bind(&config.server.grpc_bind).and_then(|l| {
+                let addr = l.local_addr()?;
+                Ok((l, addr))
+            }) {
+                Ok(bound) => Some(bound),
+                Err(e) => {
+                    log::warn!(
+                        "native gRPC disabled: cannot bind server.grpc_bind = {}: {e}",
+                        config.server.grpc_bind
+                    );
+                    None
+                }
+            }
         };
 
         let state = web::Data::new(AppState {
@@ -105,6 +110,8 @@ impl Application {
         })
         .workers(workers)
         .shutdown_timeout(config.server.shutdown_timeout_seconds)
+        // SIGINT and SIGTERM both stop gracefully (see `run_until_stopped`).
+        .disable_signals()
         .listen(listener)
         .map_err(|e| format!("cannot listen on {local}: {e}"))?
         .run();
@@ -122,6 +129,12 @@ impl Application {
     /// Serve until the server stops (SIGINT/SIGTERM stop it gracefully: in-flight requests are
     /// answered), then flush the store and stop the shard actors.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        actix_rt::spawn(async move {
+            stop_signal().await;
+            log::info!("stopping: answering the requests in flight");
+            handle.stop(true).await;
+        });
         let result = self.server.await;
         if let Err(e) = self.store.flush() {
             log::error!("final flush failed: {e}");
@@ -131,6 +144,23 @@ impl Application {
         }
         log::info!("stopped");
         result
+    }
+}
+
+/// Resolve on the first SIGINT or SIGTERM.
+async fn stop_signal() {
+    use actix_rt::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = actix_rt::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(e) => {
+            log::warn!("cannot watch SIGTERM ({e}); stopping on SIGINT only");
+            let _ = actix_rt::signal::ctrl_c().await;
+        }
     }
 }
 

@@ -69,6 +69,9 @@ pub fn connect_status(e: &ApiError) -> StatusCode {
     if e.id == error::UNSUPPORTED_CONTENT_TYPE.id {
         return StatusCode::UNSUPPORTED_MEDIA_TYPE;
     }
+    if e.id == error::BODY_TOO_LARGE.id {
+        return StatusCode::PAYLOAD_TOO_LARGE;
+    }
     match e.code {
         Code::InvalidArgument | Code::FailedPrecondition => StatusCode::BAD_REQUEST,
         Code::NotFound => StatusCode::NOT_FOUND,

@@ -25,7 +25,9 @@ pub fn validate_user_id(id: &str) -> Result<(), ApiError> {
 
 /// The `{userId}` segment of the matched path, percent-decoded and checked.
 pub fn path_user_id(req: &HttpRequest) -> Result<String, ApiError> {
-    let raw = req.match_info().get("userId").unwrap_or_default();
+    // The raw segment (`/v3alpha/users/{userId}/...`, `/v2/users/{userId}/...`): the router's
+    // own decoding replaces invalid UTF-8 instead of refusing it.
+    let raw = req.uri().path().split('/').nth(3).unwrap_or_default();
     let id = percent_decode_str(raw)
         .decode_utf8()
         .map_err(|_| ApiError::from(error::USER_ID_INVALID))?
@@ -50,6 +52,19 @@ fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
             error::UNSUPPORTED_CONTENT_TYPE,
             format!("Content type {essence} is not supported: send application/json"),
         ))
+    }
+}
+
+/// Refuse a request that announces a body larger than `limit` (413), on routes that read none.
+pub fn check_declared_length(req: &HttpRequest, limit: usize) -> Result<(), ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > limit as u64 => Err(error::BODY_TOO_LARGE.into()),
+        _ => Ok(()),
     }
 }
 

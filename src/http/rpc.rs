@@ -332,17 +332,21 @@ pub async fn rpc(
     };
     if protocol == Protocol::Grpc {
         // Served by the gRPC listener (server.grpc_bind), which can send HTTP/2 trailers.
+        let e = ApiError::with_text(
+            error::UNSUPPORTED_CONTENT_TYPE,
+            "gRPC over HTTP/2 is served on server.grpc_bind",
+        );
         return HttpResponse::UnsupportedMediaType()
             .insert_header(("grpc-status", "12"))
-            .insert_header((
-                "grpc-message",
-                grpc_message("gRPC over HTTP/2 is served on server.grpc_bind"),
-            ))
-            .content_type("application/grpc")
-            .finish();
+            .insert_header(("grpc-message", grpc_message(&e.message())))
+            .content_type("application/json")
+            .body(connect_error_body(&e));
     }
     let Some(service) = Service::from_path(&service) else {
-        return fail(error::UNKNOWN_METHOD.into());
+        // No such service: an unknown route, as on every other path.
+        return actix_web::ResponseError::error_response(&super::error::HttpError(
+            error::ROUTE_NOT_FOUND.into(),
+        ));
     };
     let bytes = match read_body(&req, payload, state.max_body_bytes).await {
         Ok(b) => b,

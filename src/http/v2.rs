@@ -496,6 +496,7 @@ pub fn get_user(state: &AppState, caller: &Caller, user_id: &str) -> ApiResult<G
 /// `GET /v2/users/{userId}`
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let user_id = path_user_id(&req)?;
+    super::extract::check_declared_length(&req, state.max_body_bytes)?;
     let caller = super::authenticate(&req, &state).await?;
     Ok(HttpResponse::Ok().json(get_user(&state, &caller, &user_id)?))
 }
@@ -510,9 +511,52 @@ enum Query {
     Ids(Vec<String>),
     Username {
         name: String,
-        contains: bool,
+        method: TextMatch,
         ignore_case: bool,
     },
+}
+
+/// ZITADEL's `TextQueryMethod`, without the case flag.
+#[derive(Debug, Clone, Copy)]
+enum TextMatch {
+    Equals,
+    StartsWith,
+    Contains,
+    EndsWith,
+}
+
+/// A `TextQueryMethod` by name or number: the match and whether case is ignored.
+fn text_method(value: Option<&Value>) -> ApiResult<(TextMatch, bool)> {
+    const NAMES: [&str; 8] = [
+        "TEXT_QUERY_METHOD_EQUALS",
+        "TEXT_QUERY_METHOD_EQUALS_IGNORE_CASE",
+        "TEXT_QUERY_METHOD_STARTS_WITH",
+        "TEXT_QUERY_METHOD_STARTS_WITH_IGNORE_CASE",
+        "TEXT_QUERY_METHOD_CONTAINS",
+        "TEXT_QUERY_METHOD_CONTAINS_IGNORE_CASE",
+        "TEXT_QUERY_METHOD_ENDS_WITH",
+        "TEXT_QUERY_METHOD_ENDS_WITH_IGNORE_CASE",
+    ];
+    let n = match value {
+        None | Some(Value::Null) => 0,
+        Some(Value::String(name)) => NAMES
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| bad(format!("unknown text query method {name}")))?,
+        Some(Value::Number(n)) => {
+            n.as_u64()
+                .filter(|n| *n < 8)
+                .ok_or_else(|| bad("unknown text query method"))? as usize
+        }
+        Some(_) => return Err(bad("method must be a text query method")),
+    };
+    let matching = [
+        TextMatch::Equals,
+        TextMatch::StartsWith,
+        TextMatch::Contains,
+        TextMatch::EndsWith,
+    ][n / 2];
+    Ok((matching, n % 2 == 1))
 }
 
 impl std::fmt::Debug for AddHuman {
@@ -533,7 +577,7 @@ impl Query {
             Query::Ids(ids) => ids.contains(&u.id),
             Query::Username {
                 name,
-                contains,
+                method,
                 ignore_case,
             } => {
                 let Profile::V2(h) = &u.profile else {
@@ -544,10 +588,11 @@ impl Query {
                 } else {
                     (h.username.clone(), name.clone())
                 };
-                if *contains {
-                    have.contains(&want)
-                } else {
-                    have == want
+                match method {
+                    TextMatch::Equals => have == want,
+                    TextMatch::StartsWith => have.starts_with(&want),
+                    TextMatch::Contains => have.contains(&want),
+                    TextMatch::EndsWith => have.ends_with(&want),
                 }
             }
         }
@@ -596,11 +641,11 @@ fn parse_query(q: &Map<String, Value>) -> ApiResult<Option<Query>> {
         return Ok(Some(Query::Ids(ids)));
     }
     if let Some(u) = get_obj(q, "userNameQuery", "userNameQuery")? {
-        let method = get_str(u, "method", "userNameQuery.method")?;
+        let (method, ignore_case) = text_method(u.get("method"))?;
         return Ok(Some(Query::Username {
             name: get_str(u, "userName", "userNameQuery.userName")?,
-            contains: method.contains("CONTAINS"),
-            ignore_case: method.contains("IGNORE_CASE"),
+            method,
+            ignore_case,
         }));
     }
     // Query types userd does not implement match nothing rather than everything.

@@ -271,6 +271,7 @@ pub async fn change(
 /// `GET /v3alpha/users/{userId}`
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let user_id = path_user_id(&req)?;
+    super::extract::check_declared_length(&req, state.max_body_bytes)?;
     let caller = super::authenticate(&req, &state).await?;
     Ok(HttpResponse::Ok().json(get_user(&state, &caller, &user_id)?))
 }

@@ -192,6 +192,15 @@ async fn kill_9_under_load_loses_no_acknowledged_change() {
 
 #[tokio::test]
 async fn sigterm_during_load_answers_everything_received_and_exits_0() {
+    stop_during_load("-TERM").await;
+}
+
+#[tokio::test]
+async fn sigint_during_load_answers_everything_received_and_exits_0() {
+    stop_during_load("-INT").await;
+}
+
+async fn stop_during_load(signal: &str) {
     let mut app = spawn_app().await;
     let admin = admin_token();
     let users: Vec<String> = (0..64).map(|i| format!("term-{i}")).collect();
@@ -255,7 +264,7 @@ async fn sigterm_during_load_answers_everything_received_and_exits_0() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(400)).await;
-    app.terminate();
+    app.signal(signal);
     let status = app
         .wait_exit(Duration::from_secs(15))
         .expect("userd exits after SIGTERM");

@@ -206,6 +206,9 @@ async fn ids_in_paths_are_percent_decoded_and_checked() {
     assert_error(&r, 400, 3, None);
     let r = app.change("a%07b", "deactivate", &admin).await;
     assert_error(&r, 400, 3, None);
+    // Not UTF-8 once decoded.
+    let r = app.change("a%FFb", "deactivate", &admin).await;
+    assert_error(&r, 400, 3, None);
     let long = "x".repeat(201);
     let r = app.change(&long, "deactivate", &admin).await;
     assert_error(&r, 400, 3, None);

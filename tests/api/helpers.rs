@@ -184,11 +184,11 @@ impl TestApp {
         }
     }
 
-    /// Send SIGTERM (a graceful stop).
-    pub fn terminate(&self) {
+    /// Send a signal by `kill`'s flag (`-TERM`, `-INT`).
+    pub fn signal(&self, flag: &str) {
         if let Some(child) = &self.child {
             let status = Command::new("kill")
-                .arg("-TERM")
+                .arg(flag)
                 .arg(child.id().to_string())
                 .status()
                 .expect("kill -TERM");

@@ -77,7 +77,18 @@ async fn connect_errors_have_connects_form_and_status() {
             Some(&json!({})),
         )
         .await;
-    assert_eq!(r.body["code"], json!("unimplemented"));
+    // An unknown service is an unknown route; a body over the limit is 413 here too.
+    assert_error(&r, 404, 5, None);
+    let big = json!({"userId": "x".repeat(70_000)});
+    let r = app
+        .send(
+            reqwest::Method::POST,
+            &format!("{PATH}/LockUser"),
+            Some(&admin_token()),
+            Some(&big),
+        )
+        .await;
+    assert_eq!(r.status, 413);
     // The REST routing rules still hold: a wrong method on an RPC path is 405.
     let r = app
         .send(

@@ -335,6 +335,16 @@ async fn list_users_filters_and_pages() {
     assert_eq!(ids(&r), ["ann", "cid"]);
     let r = app.post("/v2/users", &admin, Some(&json!({"queries": [{"userNameQuery": {"userName": "CI", "method": "TEXT_QUERY_METHOD_CONTAINS_IGNORE_CASE"}}]}))).await;
     assert_eq!(ids(&r), ["cid"]);
+    let r = app.post("/v2/users", &admin, Some(&json!({"queries": [{"userNameQuery": {"userName": "b", "method": "TEXT_QUERY_METHOD_STARTS_WITH"}}]}))).await;
+    assert_eq!(ids(&r), ["bob"]);
+    let r = app
+        .post(
+            "/v2/users",
+            &admin,
+            Some(&json!({"queries": [{"userNameQuery": {"userName": "N", "method": 7}}]})),
+        )
+        .await;
+    assert_eq!(ids(&r), ["dan", "ann"]);
     let r = app
         .post(
             "/v2/users",
