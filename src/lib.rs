@@ -21,6 +21,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod id;
+pub mod import;
 pub mod metrics;
 pub mod pb;
 pub mod shard;

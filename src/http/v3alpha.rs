@@ -88,11 +88,11 @@ pub async fn delete(
 /// A create body, checked.
 #[derive(Debug)]
 pub struct CreateBody {
-    user_id: Option<String>,
-    org: Option<String>,
-    schema_id: String,
-    data_json: String,
-    contact: Contact,
+    pub user_id: Option<String>,
+    pub org: Option<String>,
+    pub schema_id: String,
+    pub data_json: String,
+    pub contact: Contact,
 }
 
 fn bad(text: impl Into<String>) -> ApiError {

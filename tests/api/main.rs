@@ -7,6 +7,7 @@ mod crash;
 mod errors;
 mod faults;
 mod helpers;
+mod import;
 mod keys;
 mod lifecycle;
 mod model;

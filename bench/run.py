@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""The benchmark: in ONE run on this machine, a bare actix-web baseline and userd, side by side.
+
+  bench/run.py            full run (10k and 1M users, 10 s per load), writes BENCHMARKS.md
+  bench/run.py --quick    a few seconds (2k users, 1 s per load), prints the table only
+  bench/run.py --quick --profile debug    the same on what `cargo test` built (CI)
+
+For each user count it imports the users (`userd import`), starts userd with
+durability = "fsync" on a fresh data dir (timing start-up until /debug/ready answers), drives
+deactivate/reactivate toggles over random users with wrk at 64 connections (every answer must be
+200: wrk's script tracks each user's state), then GETs, then toggles again with an RS256 token,
+then restarts with durability = "periodic" and toggles again. It reports req/s, p50/p99/p99.9
+latency, the ratio to the baseline's req/s, peak RSS, bytes on disk per user and start-up time.
+Targets 127.0.0.1 only; every load is bounded in time.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "userd")
+BASELINE = os.path.join(ROOT, "target", "release", "examples", "baseline")
+
+
+def use_profile(profile):
+    """Point at the binaries of a cargo profile (`debug` reuses what `cargo test` built)."""
+    global BIN, BASELINE
+    BIN = os.path.join(ROOT, "target", profile, "userd")
+    BASELINE = os.path.join(ROOT, "target", profile, "examples", "baseline")
+SECRET = "bench-secret"
+
+
+def sh(*args, **kw):
+    return subprocess.run(args, check=True, capture_output=True, text=True, **kw).stdout
+
+
+def ensure_tools(build):
+    if not shutil.which("wrk"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False, capture_output=True)
+        if not shutil.which("wrk"):
+            subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
+            subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)
+    if build:
+        subprocess.run(["cargo", "build", "--release", "--bin", "userd", "--example", "baseline"], cwd=ROOT, check=True)
+
+
+def start(cmd, env=None):
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    line = proc.stdout.readline().strip()
+    if not line.startswith("listening on http://"):
+        proc.kill()
+        sys.exit(f"{cmd[0]} did not start: {line!r}")
+    return proc, line[len("listening on "):]
+
+
+def peak_rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def wrk(url, script, seconds, env):
+    out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "-s", os.path.join(ROOT, "bench", script), url],
+                         capture_output=True, text=True, env=dict(os.environ, **env), check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = re.search(r"latency p50 ([\d.]+) ms, p99 ([\d.]+) ms, p99.9 ([\d.]+) ms", out)
+    bad = int(re.search(r"non-200 answers: (\d+)", out).group(1))
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": rps, "p50": float(lat.group(1)), "p99": float(lat.group(2)), "p999": float(lat.group(3)),
+            "non200": bad, "socket_errors": errors.group(1) if errors else ""}
+
+
+def userd_env(data_dir, durability, extra=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("USERD_")}
+    env.update(USERD_AUTH__HS256_SECRET=SECRET, USERD_LOG__LEVEL="warn", USERD_SERVER__GRPC_BIND="",
+               USERD_STORAGE__DURABILITY=durability)
+    env.update(extra or {})
+    return env
+
+
+def ready(url, timeout=60):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        try:
+            with urllib.request.urlopen(url + "/debug/ready", timeout=1) as r:
+                if r.status == 200:
+                    return time.time() - t0
+        except OSError:
+            time.sleep(0.005)
+    sys.exit("userd did not become ready")
+
+
+def run_users(n, seconds, tmp, rows):
+    jsonl = os.path.join(tmp, f"users-{n}.jsonl")
+    with open(jsonl, "w") as f:
+        for i in range(n):
+            f.write(json.dumps({"userId": f"bench-{i}", "organization": {"orgId": "bench"},
+                                "schemaId": "person", "data": {"i": i}}) + "\n")
+    data = os.path.join(tmp, f"data-{n}")
+    env = userd_env(data, "fsync")
+    out = sh(BIN, "import", jsonl, "--data-dir", data, env=env)
+    import_rate = float(re.search(r"\(([\d.]+) users/s\)", out).group(1))
+    disk = int(sh("du", "-sb", data).split()[0])
+    token = sh(BIN, "token", "--role", "IAM_OWNER", "--ttl", "2h", "--data-dir", data, env=env).strip()
+    load_env = {"USERS": str(n), "WRK_THREADS": "2", "TOKEN": token}
+
+    t0 = time.time()
+    proc, url = start([BIN, "serve", "--bind", "127.0.0.1:0", "--data-dir", data], env)
+    startup = time.time() - t0 + ready(url)
+    toggles = wrk(url, "toggle.lua", seconds, load_env)
+    gets = wrk(url, "get.lua", seconds, load_env)
+    rss = peak_rss_mb(proc.pid)
+    proc.terminate()
+    proc.wait()
+
+    # RS256 and periodic runs start from freshly imported users (toggle.lua assumes everyone
+    # starts ACTIVE): the same toggles with tokens signed by an RSA key the server trusts.
+    rsa_token = sh(BIN, "token", "--role", "IAM_OWNER", "--ttl", "2h", "--key", os.path.join(ROOT, "tests/keys/rsa-a.pem"),
+                   "--data-dir", data, env=env).strip()
+    data_rsa = data + "-rs256"
+    data_periodic = data + "-periodic"
+    for d in (data_rsa, data_periodic):
+        sh(BIN, "import", jsonl, "--data-dir", d, env=env)
+    proc, url = start([BIN, "serve", "--bind", "127.0.0.1:0", "--data-dir", data_rsa], userd_env(data_rsa, "fsync", {"USERD_AUTH__PUBLIC_KEY_PEM_FILE": os.path.join(ROOT, "tests/keys/rsa-a.pub.pem")}))
+    ready(url)
+    rs256 = wrk(url, "toggle.lua", seconds, dict(load_env, TOKEN=rsa_token))
+    proc.terminate()
+    proc.wait()
+
+    periodic_env = userd_env(data_periodic, "periodic")
+    proc, url = start([BIN, "serve", "--bind", "127.0.0.1:0", "--data-dir", data_periodic], periodic_env)
+    ready(url)
+    periodic = wrk(url, "toggle.lua", seconds, dict(load_env, TOKEN=sh(BIN, "token", "--role", "IAM_OWNER", "--ttl", "2h", "--data-dir", data_periodic, env=periodic_env).strip()))
+    proc.terminate()
+    proc.wait()
+
+    label = f"{n:,} users"
+    rows.append((f"toggles, fsync, HS256 ({label})", toggles, rss, disk / n, startup, import_rate))
+    rows.append((f"GET, HS256 ({label})", gets, None, None, None, None))
+    rows.append((f"toggles, fsync, RS256 ({label})", rs256, None, None, None, None))
+    rows.append((f"toggles, periodic, HS256 ({label})", periodic, None, None, None, None))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--profile", default="release",
+                    help="cargo profile of the binaries; 'debug' uses what `cargo test` built (CI)")
+    args = ap.parse_args()
+    seconds = 1 if args.quick else 10
+    counts = [2000] if args.quick else [10_000, 1_000_000]
+    use_profile(args.profile)
+    ensure_tools(build=args.profile == "release")
+    tmp = tempfile.mkdtemp(prefix="userd-bench-")
+    try:
+        proc, url = start([BASELINE, "127.0.0.1:0"])
+        base = wrk(url + "/v3alpha/users/u1/reactivate", "baseline.lua", seconds, {})
+        proc.terminate()
+        proc.wait()
+        rows = []
+        for n in counts:
+            run_users(n, seconds, tmp, rows)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    lines = [
+        "| load | req/s | vs baseline | p50 ms | p99 ms | p99.9 ms | non-2xx | peak RSS MB | disk bytes/user | start-up s | import users/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| bare actix-web baseline | {base['rps']:.0f} | 1.00 | {base['p50']:.2f} | {base['p99']:.2f} | {base['p999']:.2f} | {base['non200']} | | | | |",
+    ]
+    failed = base["non200"]
+    for name, r, rss, per_user, startup, rate in rows:
+        failed += r["non200"]
+        fmt = lambda v, f: (f.format(v) if v is not None else "")
+        lines.append(f"| {name} | {r['rps']:.0f} | {r['rps'] / base['rps']:.2f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['p999']:.2f} | "
+                     f"{r['non200']} | {fmt(rss, '{:.0f}')} | {fmt(per_user, '{:.0f}')} | {fmt(startup, '{:.2f}')} | {fmt(rate, '{:.0f}')} |")
+    table = "\n".join(lines)
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+    print(f"machine: {machine}\n{table}")
+    if not args.quick:
+        with open(os.path.join(ROOT, "BENCHMARKS.md"), "r+") as f:
+            text = f.read()
+            start_mark, end_mark = "<!-- table -->", "<!-- /table -->"
+            a, b = text.index(start_mark) + len(start_mark), text.index(end_mark)
+            text = text[:a] + f"\nMeasured {time.strftime('%Y-%m-%d')} on {machine}, `bench/run.py`, one run:\n\n{table}\n" + text[b:]
+            f.seek(0)
+            f.write(text)
+            f.truncate()
+    if failed:
+        sys.exit(f"{failed} requests were not 2xx")
+
+
+if __name__ == "__main__":
+    main()
