@@ -15,6 +15,7 @@ pub mod v3alpha;
 pub mod wire;
 
 use crate::auth::{self, Caller, Verifier};
+use crate::domain::Operation;
 use crate::error::{self as errors, ApiError};
 use crate::id::IdGenerator;
 use crate::shard::{Ping, Shards};
@@ -171,25 +172,42 @@ async fn set_faults(body: web::Bytes) -> Result<HttpResponse, HttpError> {
     Ok(HttpResponse::Ok().json(serde_json::json!({"write": write, "flush": flush})))
 }
 
+/// The v3alpha REST handler of a state change.
+fn v3alpha_change(
+    op: Operation,
+) -> impl Fn(HttpRequest, web::Payload, web::Data<AppState>) -> ChangeFuture + Clone + 'static {
+    move |req, payload, state| Box::pin(v3alpha::change_handler(req, payload, state, op))
+}
+
+/// The v2 REST handler of a state change.
+fn v2_change(
+    op: Operation,
+) -> impl Fn(HttpRequest, web::Payload, web::Data<AppState>) -> ChangeFuture + Clone + 'static {
+    move |req, payload, state| Box::pin(v2::change_rest(req, payload, state, op))
+}
+
+type ChangeFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<HttpResponse, HttpError>>>>;
+
 /// The handler of a REST operation of [`openapi::OPERATIONS`].
 fn rest_route(id: &str) -> Option<actix_web::Route> {
     Some(match id {
         "CreateUser" => web::post().to(v3alpha::create),
         "SearchUsers" => web::post().to(v3alpha::search),
         "GetUserByID" => web::get().to(v3alpha::get),
-        "DeleteUser" => web::delete().to(v3alpha::delete),
-        "DeactivateUser" => web::post().to(v3alpha::deactivate),
-        "ReactivateUser" => web::post().to(v3alpha::reactivate),
-        "LockUser" => web::post().to(v3alpha::lock),
-        "UnlockUser" => web::post().to(v3alpha::unlock),
+        "DeleteUser" => web::delete().to(v3alpha_change(Operation::Delete)),
+        "DeactivateUser" => web::post().to(v3alpha_change(Operation::Deactivate)),
+        "ReactivateUser" => web::post().to(v3alpha_change(Operation::Reactivate)),
+        "LockUser" => web::post().to(v3alpha_change(Operation::Lock)),
+        "UnlockUser" => web::post().to(v3alpha_change(Operation::Unlock)),
         "AddHumanUser" => web::post().to(v2::add_human_rest),
         "ListUsers" => web::post().to(v2::list),
         "GetUserByIDV2" => web::get().to(v2::get),
-        "DeleteUserV2" => web::delete().to(v2::delete),
-        "DeactivateUserV2" => web::post().to(v2::deactivate),
-        "ReactivateUserV2" => web::post().to(v2::reactivate),
-        "LockUserV2" => web::post().to(v2::lock),
-        "UnlockUserV2" => web::post().to(v2::unlock),
+        "DeleteUserV2" => web::delete().to(v2_change(Operation::Delete)),
+        "DeactivateUserV2" => web::post().to(v2_change(Operation::Deactivate)),
+        "ReactivateUserV2" => web::post().to(v2_change(Operation::Reactivate)),
+        "LockUserV2" => web::post().to(v2_change(Operation::Lock)),
+        "UnlockUserV2" => web::post().to(v2_change(Operation::Unlock)),
         _ => return None,
     })
 }

@@ -313,7 +313,8 @@ pub async fn change(
     })
 }
 
-async fn change_rest(
+/// A v2 REST state change: shape, token, then the change.
+pub async fn change_rest(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -323,51 +324,6 @@ async fn change_rest(
     json_object(&req, payload, state.max_body_bytes).await?;
     let caller = super::authenticate(&req, &state).await?;
     Ok(HttpResponse::Ok().json(change(&state, &caller, &user_id, op).await?))
-}
-
-/// `POST /v2/users/{userId}/deactivate`
-pub async fn deactivate(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse> {
-    change_rest(req, payload, state, Operation::Deactivate).await
-}
-
-/// `POST /v2/users/{userId}/reactivate`
-pub async fn reactivate(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse> {
-    change_rest(req, payload, state, Operation::Reactivate).await
-}
-
-/// `POST /v2/users/{userId}/lock`
-pub async fn lock(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse> {
-    change_rest(req, payload, state, Operation::Lock).await
-}
-
-/// `POST /v2/users/{userId}/unlock`
-pub async fn unlock(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse> {
-    change_rest(req, payload, state, Operation::Unlock).await
-}
-
-/// `DELETE /v2/users/{userId}`
-pub async fn delete(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse> {
-    change_rest(req, payload, state, Operation::Delete).await
 }
 
 // ---- Reading: zitadel.user.v2.User ----

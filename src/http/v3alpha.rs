@@ -30,7 +30,8 @@ async fn change_request(
 }
 
 /// Shape, token, then the shard's checks and the change.
-async fn change_handler(
+/// A v3alpha REST state change: shape, token, then the change.
+pub async fn change_handler(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -38,51 +39,6 @@ async fn change_handler(
 ) -> Result<HttpResponse> {
     let (user_id, caller) = change_request(&req, payload, &state).await?;
     Ok(HttpResponse::Ok().json(change(&state, &caller, &user_id, op).await?))
-}
-
-/// `POST /v3alpha/users/{userId}/reactivate`
-pub async fn reactivate(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse> {
-    change_handler(req, payload, state, Operation::Reactivate).await
-}
-
-/// `POST /v3alpha/users/{userId}/deactivate`
-pub async fn deactivate(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse> {
-    change_handler(req, payload, state, Operation::Deactivate).await
-}
-
-/// `POST /v3alpha/users/{userId}/lock`
-pub async fn lock(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse> {
-    change_handler(req, payload, state, Operation::Lock).await
-}
-
-/// `POST /v3alpha/users/{userId}/unlock`
-pub async fn unlock(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse> {
-    change_handler(req, payload, state, Operation::Unlock).await
-}
-
-/// `DELETE /v3alpha/users/{userId}`
-pub async fn delete(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse> {
-    change_handler(req, payload, state, Operation::Delete).await
 }
 
 /// A create body, checked.

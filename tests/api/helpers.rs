@@ -35,6 +35,12 @@ pub fn now_secs_f64() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// base64url without padding, for hand-made tokens.
+pub fn b64url(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// Sign `claims` with the test secret (HS256).
 pub fn sign(claims: &Value) -> String {
     jsonwebtoken::encode(
