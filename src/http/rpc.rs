@@ -130,7 +130,8 @@ pub async fn call(
             let caller = auth().await?;
             to_value(v3alpha::get_user(state, &caller, &id)?)
         }
-        (Service::UserV3Alpha, "SearchUsers") => {
+        // ZITADEL named the method ListUsers (on POST /v3alpha/users/search); both are served.
+        (Service::UserV3Alpha, "SearchUsers" | "ListUsers") => {
             let query = v3alpha::parse_search(&body)?;
             let caller = auth().await?;
             to_value(v3alpha::search_users(state, &caller, &query)?)

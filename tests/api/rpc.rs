@@ -232,10 +232,12 @@ async fn the_v3alpha_service_over_connect_json() {
         )
         .await;
     assert_eq!(r.body["user"]["data"], json!({"a": 1}));
-    let r = app
-        .post(&format!("{svc}/SearchUsers"), &admin, Some(&json!({})))
-        .await;
-    assert_eq!(r.body["details"]["totalResult"], json!("1"));
+    for method in ["SearchUsers", "ListUsers"] {
+        let r = app
+            .post(&format!("{svc}/{method}"), &admin, Some(&json!({})))
+            .await;
+        assert_eq!(r.body["details"]["totalResult"], json!("1"), "{method}");
+    }
     let r = app
         .post(
             &format!("{svc}/DeleteUser"),
