@@ -13,6 +13,7 @@ use super::extract::read_body;
 use super::{v2, v3alpha, AppState};
 use crate::domain::Operation;
 use crate::error::{self, ApiError};
+use crate::pb::zitadel::resources::user::v3alpha as pb3;
 use crate::pb::zitadel::user::v2 as pb2;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use prost::Message;
@@ -24,6 +25,8 @@ pub enum Service {
     UserV2,
     /// `zitadel.user.v3alpha.UserService`: the seed's service; JSON messages as on REST.
     UserV3Alpha,
+    /// `zitadel.resources.user.v3alpha.ZITADELUsers`: the v3alpha service of ZITADEL's SDKs.
+    UserResources,
 }
 
 impl Service {
@@ -31,6 +34,7 @@ impl Service {
         match name {
             "zitadel.user.v2.UserService" => Some(Service::UserV2),
             "zitadel.user.v3alpha.UserService" => Some(Service::UserV3Alpha),
+            "zitadel.resources.user.v3alpha.ZITADELUsers" => Some(Service::UserResources),
             _ => None,
         }
     }
@@ -64,6 +68,181 @@ fn operation_of(method: &str) -> Option<Operation> {
 
 fn to_value(v: impl serde::Serialize) -> Result<Value, ApiError> {
     serde_json::to_value(v).map_err(|_| ApiError::from(error::INTERNAL))
+}
+
+/// `zitadel.resources.user.v3alpha.ZITADELUsers`: the same operations, in that service's shapes
+/// (`id` for the user, `details` with `id`, `created`, `changed` and `owner`; ActivateUser is
+/// reactivate).
+mod resources {
+    use super::{to_value, Meta};
+    use crate::domain::{Operation, Profile, Timestamp, User, UserState};
+    use crate::error::{self, ApiError};
+    use crate::http::{ops, v3alpha, AppState};
+    use serde_json::{json, Map, Value};
+
+    fn id_of(body: &Map<String, Value>) -> Result<String, ApiError> {
+        match body.get("id") {
+            Some(Value::String(id)) => {
+                crate::http::extract::validate_user_id(id)?;
+                Ok(id.clone())
+            }
+            None | Some(Value::Null) => Err(error::USER_ID_MISSING.into()),
+            Some(_) => Err(ApiError::invalid_argument(
+                error::USER_ID_INVALID.id,
+                "id must be a string",
+            )),
+        }
+    }
+
+    fn details(id: &str, created: Option<Timestamp>, changed: Timestamp, org: &str) -> Value {
+        let mut d = json!({
+            "id": id,
+            "changed": changed.to_rfc3339(),
+            "owner": {"type": "OWNER_TYPE_ORG", "id": org},
+        });
+        if let Some(created) = created {
+            d["created"] = json!(created.to_rfc3339());
+        }
+        d
+    }
+
+    /// This service's `State` has no INITIAL: such users show as unspecified.
+    fn state_name(state: UserState) -> &'static str {
+        match state {
+            UserState::Initial => UserState::Unspecified.name(),
+            other => other.name(),
+        }
+    }
+
+    fn user(u: &User) -> Value {
+        let mut out = json!({
+            "details": details(&u.id, Some(u.created_at), u.changed_at, &u.org),
+            "state": state_name(u.state),
+        });
+        if let Profile::V3 {
+            schema_id,
+            data_json,
+            ..
+        } = &u.profile
+        {
+            out["schema"] = json!({"id": schema_id});
+            out["data"] = serde_json::from_str(data_json).unwrap_or(json!({}));
+        }
+        let contact = u.profile.contact();
+        let mut c = Map::new();
+        if let Some(e) = contact.email {
+            c.insert(
+                "email".into(),
+                json!({"address": e.address, "isVerified": e.is_verified}),
+            );
+        }
+        if let Some(p) = contact.phone {
+            c.insert(
+                "phone".into(),
+                json!({"number": p.number, "isVerified": p.is_verified}),
+            );
+        }
+        if !c.is_empty() {
+            out["contact"] = Value::Object(c);
+        }
+        out
+    }
+
+    fn uint(value: Option<&Value>) -> Result<u64, ApiError> {
+        match value {
+            None | Some(Value::Null) => Ok(0),
+            Some(Value::Number(n)) => n.as_u64().ok_or_else(|| {
+                ApiError::invalid_argument(
+                    "USERD-SEARCH-0001",
+                    "query values must be non-negative integers",
+                )
+            }),
+            Some(Value::String(s)) => s.parse().map_err(|_| {
+                ApiError::invalid_argument(
+                    "USERD-SEARCH-0001",
+                    "query values must be non-negative integers",
+                )
+            }),
+            Some(_) => Err(ApiError::invalid_argument(
+                "USERD-SEARCH-0001",
+                "query values must be non-negative integers",
+            )),
+        }
+    }
+
+    pub(super) async fn call(
+        state: &AppState,
+        meta: &Meta,
+        method: &str,
+        body: Map<String, Value>,
+    ) -> Result<Value, ApiError> {
+        let auth = || crate::http::authenticate_header(meta.authorization.as_deref(), state);
+        match method {
+            "CreateUser" => {
+                let create = v3alpha::parse_create(&body)?;
+                let caller = auth().await?;
+                let created =
+                    v3alpha::create_user(state, meta.org.clone(), &caller, create).await?;
+                let changed = created.details.change_date.clone();
+                to_value(json!({"details": {
+                    "id": created.user_id,
+                    "created": changed,
+                    "changed": changed,
+                    "owner": {"type": "OWNER_TYPE_ORG", "id": created.details.resource_owner},
+                }}))
+            }
+            "GetUser" => {
+                let id = id_of(&body)?;
+                let caller = auth().await?;
+                let found = ops::readable_user(state, &id, &caller, false)?;
+                to_value(json!({"user": user(&found)}))
+            }
+            "SearchUsers" => {
+                let query = body
+                    .get("query")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                if body
+                    .get("filters")
+                    .and_then(Value::as_array)
+                    .is_some_and(|f| !f.is_empty())
+                {
+                    return Err(ApiError::invalid_argument("USERD-SEARCH-0002", "filters are not supported on this service: use zitadel.user.v2.UserService/ListUsers"));
+                }
+                let limit = match uint(query.get("limit"))? {
+                    0 => ops::DEFAULT_LIMIT,
+                    n => n.min(ops::MAX_LIMIT),
+                };
+                let paging = ops::Paging {
+                    offset: uint(query.get("offset"))?,
+                    limit,
+                    asc: !query.get("desc").and_then(Value::as_bool).unwrap_or(false),
+                };
+                let caller = auth().await?;
+                let page = ops::list(state, &caller, |_| true, paging)?;
+                to_value(json!({
+                    "details": {"appliedLimit": limit.to_string(), "totalResult": page.total.to_string(), "timestamp": Timestamp::now().to_rfc3339()},
+                    "result": page.users.iter().map(user).collect::<Vec<_>>(),
+                }))
+            }
+            _ => {
+                let op = match method {
+                    "DeactivateUser" => Operation::Deactivate,
+                    "ActivateUser" => Operation::Reactivate,
+                    "LockUser" => Operation::Lock,
+                    "UnlockUser" => Operation::Unlock,
+                    "DeleteUser" => Operation::Delete,
+                    _ => return Err(error::UNKNOWN_METHOD.into()),
+                };
+                let id = id_of(&body)?;
+                let caller = auth().await?;
+                let done =
+                    ops::change(state, op, &id, caller.scope(ops::permission_for(op))).await?;
+                to_value(json!({"details": details(&id, None, done.changed_at, &done.org)}))
+            }
+        }
+    }
 }
 
 /// What a call needs from its protocol's headers.
@@ -142,6 +321,7 @@ pub async fn call(
             let caller = auth().await?;
             to_value(v3alpha::change(state, &caller, &id, op).await?)
         }
+        (Service::UserResources, method) => resources::call(state, meta, method, body).await,
         (Service::UserV2, name) => {
             let op = operation_of(name).ok_or_else(|| ApiError::from(error::UNKNOWN_METHOD))?;
             let id = user_id_of(&body)?;
@@ -186,6 +366,14 @@ macro_rules! binary_codec {
 }
 
 binary_codec! {
+    UserResources, "CreateUser" => pb3::CreateUserRequest, pb3::CreateUserResponse;
+    UserResources, "GetUser" => pb3::GetUserRequest, pb3::GetUserResponse;
+    UserResources, "SearchUsers" => pb3::SearchUsersRequest, pb3::SearchUsersResponse;
+    UserResources, "DeactivateUser" => pb3::DeactivateUserRequest, pb3::DeactivateUserResponse;
+    UserResources, "ActivateUser" => pb3::ActivateUserRequest, pb3::ActivateUserResponse;
+    UserResources, "LockUser" => pb3::LockUserRequest, pb3::LockUserResponse;
+    UserResources, "UnlockUser" => pb3::UnlockUserRequest, pb3::UnlockUserResponse;
+    UserResources, "DeleteUser" => pb3::DeleteUserRequest, pb3::DeleteUserResponse;
     UserV2, "AddHumanUser" => pb2::AddHumanUserRequest, pb2::AddHumanUserResponse;
     UserV2, "CreateUser" => pb2::CreateUserRequest, pb2::CreateUserResponse;
     UserV2, "GetUserByID" => pb2::GetUserByIdRequest, pb2::GetUserByIdResponse;

@@ -23,6 +23,8 @@ pub enum Durability {
 /// One shard's batch, written to sled and waiting for a flush.
 pub(crate) struct FlushJob {
     pub(crate) waiting: Vec<Waiting>,
+    /// The batch's state moves, counted once durable (before the answers leave).
+    pub(crate) moves: Vec<super::StateMove>,
     pub(crate) shard: Recipient<Flushed>,
 }
 
@@ -74,6 +76,7 @@ fn run(store: Store, rx: mpsc::Receiver<FlushJob>) {
         match flushed {
             Ok(_) => {
                 for job in jobs {
+                    super::count_moves(&job.moves);
                     for (tx, reply) in job.waiting {
                         let _ = tx.send(reply);
                     }

@@ -133,7 +133,7 @@ impl Message for Flushed {
 }
 
 /// A user's state before a change (None: the change created it) and after.
-type StateMove = (Option<UserState>, UserState);
+pub(crate) type StateMove = (Option<UserState>, UserState);
 
 /// Changes decided since the last write, kept in memory.
 #[derive(Default)]
@@ -157,9 +157,8 @@ pub struct UserActor {
     flusher: Flusher,
     durability: Durability,
     staged: Staged,
-    /// The undo batch (and state moves) of the batch written to sled whose flush has not
-    /// returned yet.
-    in_flight: Option<(sled::Batch, Vec<StateMove>)>,
+    /// The undo batch of the batch written to sled whose flush has not returned yet.
+    in_flight: Option<sled::Batch>,
     /// Messages sent to this actor and not yet handled (a metric).
     mailbox: &'static AtomicI64,
     commit_scheduled: bool,
@@ -187,7 +186,7 @@ impl Actor for UserActor {
 }
 
 /// Count durable state moves in the users-by-state gauges.
-fn count_moves(moves: &[StateMove]) {
+pub(crate) fn count_moves(moves: &[StateMove]) {
     let metrics = crate::metrics::get();
     for (from, to) in moves {
         metrics.user_moved(*from, *to);
@@ -314,9 +313,10 @@ impl UserActor {
             }
             Durability::Fsync => match &self.me {
                 Some(me) => {
-                    self.in_flight = Some((staged.undo, staged.moves));
+                    self.in_flight = Some(staged.undo);
                     self.flusher.submit(FlushJob {
                         waiting: staged.waiting,
+                        moves: staged.moves,
                         shard: me.clone(),
                     });
                 }
@@ -360,13 +360,8 @@ impl Handler<Flushed> for UserActor {
 
     fn handle(&mut self, msg: Flushed, _: &mut Context<Self>) {
         let in_flight = self.in_flight.take();
-        if msg.failed.is_none() {
-            if let Some((_, moves)) = &in_flight {
-                count_moves(moves);
-            }
-        }
         if let Some(failed) = msg.failed {
-            if let Some((undo, _)) = in_flight {
+            if let Some(undo) = in_flight {
                 if let Err(e) = self.tree.apply_batch(undo) {
                     log::error!(
                         "shard {}: undoing a batch whose flush failed failed too: {e}",

@@ -14,6 +14,7 @@ import { ConnectError, Code } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { NewAuthorizationBearerInterceptor } from "@zitadel/client";
 import { createUserServiceClient } from "@zitadel/client/v2";
+import { createUserServiceClient as createV3Client } from "@zitadel/client/v3alpha";
 import { UserState } from "@zitadel/proto/zitadel/user/v2/user_pb.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -118,5 +119,28 @@ for (const kind of selected) {
     await rejects(viewer.lockUser({ userId }), Code.PermissionDenied);
     const anonymous = createUserServiceClient(transports[kind]([NewAuthorizationBearerInterceptor("garbage")]));
     await rejects(anonymous.getUserByID({ userId }), Code.Unauthenticated);
+  });
+
+  test(`${kind}: the v3alpha client (ZITADELUsers)`, async () => {
+    const v3 = createV3Client(transports[kind]([NewAuthorizationBearerInterceptor(token())]));
+    const created = await v3.createUser({
+      organization: { property: { case: "orgId", value: "org-a" } },
+      user: { schemaId: "person", data: { name: "Ada", n: 1 } },
+    });
+    const id = created.details.id;
+    assert.ok(id.length > 0);
+    assert.equal(created.details.owner.id, "org-a");
+    const got = await v3.getUser({ id });
+    assert.equal(got.user.schema.id, "person");
+    assert.deepEqual(got.user.data, { name: "Ada", n: 1 });
+    for (const call of ["deactivateUser", "activateUser", "lockUser", "unlockUser"]) {
+      const r = await v3[call]({ id });
+      assert.equal(r.details.id, id, call);
+    }
+    await rejects(v3.activateUser({ id }), Code.FailedPrecondition);
+    const found = await v3.searchUsers({ query: { limit: 1000 } });
+    assert.ok(found.result.some((u) => u.details.id === id));
+    await v3.deleteUser({ id });
+    await rejects(v3.getUser({ id }), Code.NotFound);
   });
 }
