@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 const PROTOS: &[&str] = &[
     "zitadel/user/v2/user_service.proto",
+    "zitadel/user/v3alpha/user_service.proto",
     "zitadel/resources/user/v3alpha/user_service.proto",
 ];
 

@@ -82,7 +82,7 @@ def wrk(url, script, seconds, env):
 
 def userd_env(data_dir, durability, extra=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("USERD_")}
-    env.update(USERD_AUTH__HS256_SECRET=SECRET, USERD_LOG__LEVEL="warn", USERD_SERVER__GRPC_BIND="",
+    env.update(USERD_AUTH__HS256_SECRET=SECRET, USERD_LOG__LEVEL="warn",
                USERD_STORAGE__DURABILITY=durability)
     env.update(extra or {})
     return env

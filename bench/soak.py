@@ -23,7 +23,7 @@ SECRET = "soak-secret"
 
 def start(binary, data_dir):
     env = {k: v for k, v in os.environ.items() if not k.startswith("USERD_")}
-    env.update(USERD_AUTH__HS256_SECRET=SECRET, USERD_LOG__LEVEL="warn", USERD_SERVER__GRPC_BIND="")
+    env.update(USERD_AUTH__HS256_SECRET=SECRET, USERD_LOG__LEVEL="warn")
     proc = subprocess.Popen(
         [binary, "serve", "--bind", "127.0.0.1:0", "--data-dir", data_dir],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)

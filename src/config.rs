@@ -24,8 +24,6 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     pub bind: String,
-    /// Native gRPC (HTTP/2 cleartext) listener; empty disables it.
-    pub grpc_bind: String,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
     pub max_body_bytes: usize,
@@ -36,7 +34,6 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             bind: "127.0.0.1:8080".into(),
-            grpc_bind: "127.0.0.1:8081".into(),
             workers: 0,
             max_body_bytes: 65_536,
             shutdown_timeout_seconds: 10,
@@ -160,7 +157,6 @@ fn paths_one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathB
 /// Keys whose values are strings even when they look like numbers or booleans.
 const STRING_KEYS: &[&str] = &[
     "server.bind",
-    "server.grpc_bind",
     "storage.data_dir",
     "storage.durability",
     "auth.issuer",

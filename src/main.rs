@@ -189,10 +189,6 @@ fn serve(flags: Flags) -> Result<(), String> {
         // Scripts and tests read the bound address from this line.
         let mut out = std::io::stdout();
         let _ = writeln!(out, "listening on http://{}", app.address);
-        if let Some(grpc) = &app.grpc_address {
-            log::info!("gRPC (HTTP/2 cleartext) on http://{grpc}");
-            let _ = writeln!(out, "grpc listening on http://{grpc}");
-        }
         let _ = out.flush();
         app.run_until_stopped()
             .await

@@ -26,6 +26,10 @@ pub mod zitadel {
             include!(concat!(env!("OUT_DIR"), "/zitadel.user.v2.rs"));
             include!(concat!(env!("OUT_DIR"), "/zitadel.user.v2.serde.rs"));
         }
+        pub mod v3alpha {
+            include!(concat!(env!("OUT_DIR"), "/zitadel.user.v3alpha.rs"));
+            include!(concat!(env!("OUT_DIR"), "/zitadel.user.v3alpha.serde.rs"));
+        }
     }
     pub mod resources {
         pub mod object {

@@ -10,16 +10,22 @@ use crate::id::IdGenerator;
 use crate::shard::{Durability, Flusher, Shards};
 use crate::store::{OpenOptions, Store};
 use actix::Arbiter;
-use actix_web::{dev::Server, middleware, web, App, HttpServer};
+use actix_server::Server;
+use actix_service::{
+    fn_factory, fn_service, map_config, IntoServiceFactory, Service, ServiceFactory,
+    ServiceFactoryExt,
+};
+use actix_web::body::BoxBody;
+use actix_web::dev::{AppConfig, ServiceRequest, ServiceResponse};
+use actix_web::{middleware, web, App};
 use std::net::TcpListener;
-use std::time::Instant;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 /// A bound, not yet awaited server and what it needs to shut down cleanly.
 pub struct Application {
     pub port: u16,
     pub address: String,
-    /// Where native gRPC is served, if enabled.
-    pub grpc_address: Option<String>,
     server: Server,
     store: Store,
     arbiters: Vec<Arbiter>,
@@ -69,57 +75,23 @@ impl Application {
             .local_addr()
             .map_err(|e| format!("cannot read the bound address: {e}"))?;
 
-        let grpc_listener = if config.server.grpc_bind.trim().is_empty() {
-            None
-        } else {
-            // The REST, Connect and gRPC-Web port is the one that matters; a gRPC port that is
-            // taken (say, by a second userd on the default) only disables native gRPC.
-            match TcpListener::bind(&config.server.grpc_bind).and_then(|l| {
-                let addr = l.local_addr()?;
-                Ok((l, addr))
-            }) {
-                Ok(bound) => Some(bound),
-                Err(e) => {
-                    log::warn!(
-                        "native gRPC disabled: cannot bind server.grpc_bind = {}: {e}",
-                        config.server.grpc_bind
-                    );
-                    None
-                }
-            }
-        };
-
         let state = web::Data::new(AppState {
             shards,
             verifier,
             ids: IdGenerator::new(),
             max_body_bytes: config.server.max_body_bytes,
         });
-        let mut arbiters = arbiters;
-        let grpc_address = grpc_listener.map(|(listener, addr)| {
-            let grpc = Arbiter::new();
-            grpc.spawn(http::grpc::serve(listener, state.clone()));
-            arbiters.push(grpc);
-            addr.to_string()
-        });
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .wrap(middleware::from_fn(log_request))
-                .configure(http::routes)
-        })
-        .workers(workers)
-        .shutdown_timeout(config.server.shutdown_timeout_seconds)
-        // SIGINT and SIGTERM both stop gracefully (see `run_until_stopped`).
-        .disable_signals()
-        .listen(listener)
-        .map_err(|e| format!("cannot listen on {local}: {e}"))?
-        .run();
+        let server = serve(
+            listener,
+            state,
+            workers,
+            config.server.shutdown_timeout_seconds,
+        )
+        .map_err(|e| format!("cannot listen on {local}: {e}"))?;
 
         Ok(Application {
             port: local.port(),
             address: local.to_string(),
-            grpc_address,
             server,
             store,
             arbiters,
@@ -145,6 +117,98 @@ impl Application {
         log::info!("stopped");
         result
     }
+}
+
+/// The actix-web app: every route, behind the request log.
+fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<BoxBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .wrap(middleware::from_fn(log_request))
+        .configure(http::routes)
+}
+
+/// The server on `listener`: per connection, HTTP/1.1 goes to actix-http and HTTP/2 (prior
+/// knowledge, which is how gRPC clients connect) to `http::connection`, both into [`app`].
+fn serve(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    workers: usize,
+    shutdown_timeout_seconds: u64,
+) -> std::io::Result<Server> {
+    let builder = Server::build();
+    let shutdown = builder.graceful_shutdown_signal();
+    let local = listener.local_addr()?;
+    let server = builder
+        .workers(workers)
+        .shutdown_timeout(shutdown_timeout_seconds)
+        // SIGINT and SIGTERM both stop gracefully (see `run_until_stopped`).
+        .disable_signals()
+        .listen("userd", listener, move || {
+            let state = state.clone();
+            let shutdown = shutdown.clone();
+            fn_factory(move || {
+                let state = state.clone();
+                let shutdown = shutdown.clone();
+                async move {
+                    let h1_shutdown = shutdown.clone();
+                    let http1 = actix_http::HttpService::build()
+                        .keep_alive(Duration::from_secs(5))
+                        .client_request_timeout(Duration::from_secs(5))
+                        .client_disconnect_timeout(Duration::from_secs(1))
+                        .local_addr(local)
+                        .graceful_shutdown_signal(move || {
+                            let signal = h1_shutdown.clone();
+                            async move { signal.notified().await }
+                        })
+                        .finish(map_config(
+                            app(state.clone())
+                                .into_factory()
+                                .map_err(|e: actix_web::Error| e.error_response()),
+                            |_| AppConfig::default(),
+                        ))
+                        .tcp()
+                        .new_service(())
+                        .await?;
+                    let http2 = Rc::new(
+                        app(state)
+                            .into_factory()
+                            .new_service(AppConfig::default())
+                            .await?,
+                    );
+                    let http1 = Rc::new(http1);
+                    Ok::<_, ()>(fn_service(move |io: actix_rt::net::TcpStream| {
+                        let http1 = http1.clone();
+                        let http2 = http2.clone();
+                        let shutdown = shutdown.clone();
+                        async move {
+                            let _ = io.set_nodelay(true);
+                            match http::connection::is_http2(&io).await {
+                                Ok(true) => {
+                                    http::connection::serve_http2(io, http2, Some(shutdown)).await;
+                                    Ok(())
+                                }
+                                Ok(false) => http1.call(io).await.map_err(|e| {
+                                    log::debug!("HTTP/1 connection ended with {e}");
+                                }),
+                                Err(_) => Ok(()),
+                            }
+                        }
+                    }))
+                }
+            })
+        })?
+        .run();
+    Ok(server)
 }
 
 /// Resolve on the first SIGINT or SIGTERM.

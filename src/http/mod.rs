@@ -4,9 +4,9 @@
 //! Routing comes first: whatever the token, an unknown path answers 404 code 5 and a wrong method
 //! on a known path 405 code 12. Every failure answers ZITADEL's JSON error body.
 
+pub mod connection;
 pub mod error;
 pub mod extract;
-pub mod grpc;
 pub mod openapi;
 pub mod ops;
 pub mod rpc;

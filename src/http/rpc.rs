@@ -15,6 +15,7 @@ use crate::domain::Operation;
 use crate::error::{self, ApiError};
 use crate::pb::zitadel::resources::user::v3alpha as pb3;
 use crate::pb::zitadel::user::v2 as pb2;
+use crate::pb::zitadel::user::v3alpha as pb3a;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use prost::Message;
 use serde_json::{Map, Value};
@@ -23,7 +24,7 @@ use serde_json::{Map, Value};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Service {
     UserV2,
-    /// `zitadel.user.v3alpha.UserService`: the seed's service; JSON messages as on REST.
+    /// `zitadel.user.v3alpha.UserService`: the seed's service; its messages are the REST ones.
     UserV3Alpha,
     /// `zitadel.resources.user.v3alpha.ZITADELUsers`: the v3alpha service of ZITADEL's SDKs.
     UserResources,
@@ -383,6 +384,15 @@ binary_codec! {
     UserV2, "LockUser" => pb2::LockUserRequest, pb2::LockUserResponse;
     UserV2, "UnlockUser" => pb2::UnlockUserRequest, pb2::UnlockUserResponse;
     UserV2, "DeleteUser" => pb2::DeleteUserRequest, pb2::DeleteUserResponse;
+    UserV3Alpha, "CreateUser" => pb3a::CreateUserRequest, pb3a::CreateUserResponse;
+    UserV3Alpha, "GetUserByID" => pb3a::GetUserByIdRequest, pb3a::GetUserByIdResponse;
+    UserV3Alpha, "ListUsers" => pb3a::ListUsersRequest, pb3a::ListUsersResponse;
+    UserV3Alpha, "SearchUsers" => pb3a::ListUsersRequest, pb3a::ListUsersResponse;
+    UserV3Alpha, "DeactivateUser" => pb3a::DeactivateUserRequest, pb3a::DeactivateUserResponse;
+    UserV3Alpha, "ReactivateUser" => pb3a::ReactivateUserRequest, pb3a::ReactivateUserResponse;
+    UserV3Alpha, "LockUser" => pb3a::LockUserRequest, pb3a::LockUserResponse;
+    UserV3Alpha, "UnlockUser" => pb3a::UnlockUserRequest, pb3a::UnlockUserResponse;
+    UserV3Alpha, "DeleteUser" => pb3a::DeleteUserRequest, pb3a::DeleteUserResponse;
 }
 
 /// The wire protocol of a request, from its content type.
@@ -392,7 +402,7 @@ enum Protocol {
     ConnectProto,
     GrpcWeb,
     GrpcWebText,
-    /// Native gRPC needs HTTP/2 trailers, which this HTTP stack cannot send.
+    /// Native gRPC: HTTP/2 only; `connection.rs` sends its status as trailers.
     Grpc,
 }
 
@@ -471,6 +481,21 @@ fn grpc_web_response(result: Result<Vec<u8>, ApiError>, text: bool) -> HttpRespo
     HttpResponse::Ok().content_type(content_type).body(body)
 }
 
+/// A native gRPC answer: the message frame with `grpc-status` and `grpc-message` headers, which
+/// `connection.rs` sends as HTTP/2 trailers after it; an error has no message, so its status
+/// stays in the headers (gRPC's "Trailers-Only" answer).
+fn grpc_response(result: Result<Vec<u8>, ApiError>) -> HttpResponse {
+    let (status, message, body) = match result {
+        Ok(bytes) => (0, String::new(), frame(0, &bytes)),
+        Err(e) => (e.code.number(), e.message(), Vec::new()),
+    };
+    HttpResponse::Ok()
+        .content_type("application/grpc+proto")
+        .insert_header(("grpc-status", status.to_string()))
+        .insert_header(("grpc-message", grpc_message(&message)))
+        .body(body)
+}
+
 fn connect_error(e: &ApiError) -> HttpResponse {
     HttpResponse::build(connect_status(e))
         .content_type("application/json")
@@ -506,12 +531,10 @@ pub async fn rpc(
     let protocol = protocol_of(&content_type);
     let grpc_web = matches!(protocol, Some(Protocol::GrpcWeb | Protocol::GrpcWebText));
     let text = protocol == Some(Protocol::GrpcWebText);
-    let fail = |e: ApiError| {
-        if grpc_web {
-            grpc_web_response(Err(e), text)
-        } else {
-            connect_error(&e)
-        }
+    let fail = |e: ApiError| match protocol {
+        Some(Protocol::Grpc) => grpc_response(Err(e)),
+        _ if grpc_web => grpc_web_response(Err(e), text),
+        _ => connect_error(&e),
     };
     let Some(protocol) = protocol else {
         return connect_error(&ApiError::with_text(
@@ -519,11 +542,11 @@ pub async fn rpc(
             format!("Content type {content_type} is not supported on this path"),
         ));
     };
-    if protocol == Protocol::Grpc {
-        // Served by the gRPC listener (server.grpc_bind), which can send HTTP/2 trailers.
+    if protocol == Protocol::Grpc && req.version() != actix_web::http::Version::HTTP_2 {
+        // gRPC's status travels in HTTP/2 trailers; HTTP/1.1 has no place for it.
         let e = ApiError::with_text(
             error::UNSUPPORTED_CONTENT_TYPE,
-            "gRPC over HTTP/2 is served on server.grpc_bind",
+            "gRPC needs HTTP/2 (prior knowledge, h2c); over HTTP/1.1 use Connect or gRPC-Web",
         );
         return HttpResponse::UnsupportedMediaType()
             .insert_header(("grpc-status", "12"))
@@ -581,7 +604,10 @@ pub async fn rpc(
                 Err(e) => connect_error(&e),
             }
         }
-        _ => grpc_web_response(
+        Protocol::Grpc => {
+            grpc_response(answer.and_then(|v| response_to_binary(service, &method, v)))
+        }
+        Protocol::GrpcWeb | Protocol::GrpcWebText => grpc_web_response(
             answer.and_then(|v| response_to_binary(service, &method, v)),
             text,
         ),

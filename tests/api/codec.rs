@@ -224,3 +224,89 @@ fn unknown_json_fields_are_ignored() {
             .unwrap();
     assert_eq!(m.user_id, "u");
 }
+
+mod v3alpha {
+    //! The seed's service, `zitadel.user.v3alpha.UserService`.
+    use super::{details, round_trips};
+    use proptest::prelude::*;
+    use userd::pb::zitadel::object::v2 as obj;
+    use userd::pb::zitadel::user::v3alpha as v3;
+
+    fn data() -> impl Strategy<Value = pbjson_types::Struct> {
+        prop::collection::btree_map("[a-z]{1,6}", (-1_000_000i32..1_000_000, ".{0,8}"), 0..4)
+            .prop_map(|fields| pbjson_types::Struct {
+                fields: fields
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (k, (n, s)))| {
+                        let kind = if i % 2 == 0 {
+                            pbjson_types::value::Kind::NumberValue(f64::from(n))
+                        } else {
+                            pbjson_types::value::Kind::StringValue(s)
+                        };
+                        (k, pbjson_types::Value { kind: Some(kind) })
+                    })
+                    .collect(),
+            })
+    }
+
+    fn a_user() -> impl Strategy<Value = v3::User> {
+        (
+            ".{0,12}",
+            details(),
+            0i32..6,
+            data(),
+            ".{0,8}",
+            any::<bool>(),
+        )
+            .prop_map(
+                |(user_id, details, state, data, schema_id, verified)| v3::User {
+                    user_id,
+                    details: Some(details),
+                    contact: Some(v3::Contact {
+                        email: Some(v3::Email {
+                            address: "a@b.c".into(),
+                            is_verified: verified,
+                        }),
+                        phone: None,
+                    }),
+                    state,
+                    data: Some(data),
+                    schema_id,
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn messages_round_trip(u in a_user(), d in details(), id in ".{0,20}", data in data(), state in 0i32..6) {
+            let json = round_trips(&v3::GetUserByIdResponse { user: Some(u.clone()), details: Some(d.clone()) })?;
+            if !u.schema_id.is_empty() {
+                prop_assert_eq!(&json["user"]["schemaId"], &serde_json::json!(u.schema_id), "the REST field name");
+            }
+            round_trips(&v3::ListUsersResponse {
+                details: Some(obj::ListDetails { total_result: 1, processed_sequence: 0, timestamp: None }),
+                result: vec![u],
+            })?;
+            round_trips(&v3::CreateUserRequest {
+                user_id: Some(id.clone()),
+                organization: Some(obj::Organization { org: Some(obj::organization::Org::OrgId("o".into())) }),
+                contact: None,
+                schema_id: "s".into(),
+                data: Some(data),
+            })?;
+            round_trips(&v3::ListUsersRequest {
+                query: Some(obj::ListQuery { offset: 3, limit: 10, asc: true }),
+                filters: vec![
+                    v3::SearchFilter { filter: Some(v3::search_filter::Filter::StateFilter(v3::StateFilter { state })) },
+                    v3::SearchFilter { filter: Some(v3::search_filter::Filter::OrganizationIdFilter(v3::OrganizationIdFilter { organization_id: id.clone() })) },
+                ],
+            })?;
+            round_trips(&v3::ReactivateUserRequest { user_id: id.clone() })?;
+            round_trips(&v3::ReactivateUserResponse { details: Some(d.clone()) })?;
+            round_trips(&v3::CreateUserResponse { user_id: id, details: Some(d) })?;
+        }
+    }
+}

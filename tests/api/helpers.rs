@@ -100,7 +100,6 @@ fn start(dir: &Path, env: &[(String, String)]) -> (Child, String) {
         .current_dir(dir)
         .env("USERD_AUTH__HS256_SECRET", SECRET)
         .env("USERD_STORAGE__SHARDS", "4")
-        .env("USERD_SERVER__GRPC_BIND", "127.0.0.1:0")
         .env("USERD_LOG__LEVEL", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::from(

@@ -95,19 +95,6 @@ async fn bad_configuration_stops_start_up_naming_the_key() {
 }
 
 #[tokio::test]
-async fn a_taken_grpc_port_only_disables_native_grpc() {
-    // Take a port, then ask userd to use it for gRPC: it starts anyway, without gRPC.
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = taken.local_addr().unwrap().to_string();
-    let app = spawn_app_with(&[("USERD_SERVER__GRPC_BIND", &port)]).await;
-    let r = app
-        .send(reqwest::Method::GET, "/debug/ready", None, None)
-        .await;
-    assert_eq!(r.status, 200);
-    assert!(app.log().contains("native gRPC disabled"), "{}", app.log());
-}
-
-#[tokio::test]
 async fn health_and_readiness() {
     let app = spawn_app().await;
     let r = app

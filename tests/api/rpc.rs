@@ -1,5 +1,5 @@
 //! The RPC paths at the byte level: Connect's error form and statuses, gRPC-Web framing (binary
-//! and base64 text), and what the main port says to native gRPC.
+//! and base64 text), and native gRPC over HTTP/2 on the same port as everything else.
 
 use crate::helpers::*;
 use prost::Message;
@@ -170,7 +170,7 @@ async fn grpc_web_binary_and_text_carry_messages_and_trailers() {
     assert!(trailers.contains("grpc-status: 9"), "{trailers}");
     assert!(trailers.contains("COMMAND-5gunjw0cd7"), "{trailers}");
 
-    // Native gRPC belongs on server.grpc_bind.
+    // Native gRPC over HTTP/1.1 has nowhere to put its trailers.
     let r = app
         .client
         .post(format!("{}{PATH}/DeactivateUser", app.address))
@@ -247,4 +247,268 @@ async fn the_v3alpha_service_over_connect_json() {
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(app.state_of("r3").await, None);
+}
+
+/// One HTTP/2 exchange: status, headers, body and trailers.
+async fn h2_call(
+    client: &mut h2::client::SendRequest<bytes::Bytes>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, http::HeaderMap, Vec<u8>, Option<http::HeaderMap>) {
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(format!("http://userd{path}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(()).unwrap();
+    let ready = client.clone().ready().await.unwrap();
+    *client = ready;
+    let (response, mut send) = client.send_request(request, body.is_empty()).unwrap();
+    if !body.is_empty() {
+        send.send_data(body.into(), true).unwrap();
+    }
+    let response = response.await.unwrap();
+    let status = response.status().as_u16();
+    let (parts, mut stream) = response.into_parts();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.data().await {
+        let chunk = chunk.unwrap();
+        stream.flow_control().release_capacity(chunk.len()).unwrap();
+        bytes.extend_from_slice(&chunk);
+    }
+    let trailers = stream.trailers().await.unwrap();
+    (status, parts.headers, bytes, trailers)
+}
+
+#[tokio::test]
+async fn native_grpc_connect_and_rest_share_one_http2_connection_on_the_main_port() {
+    let app = spawn_app().await;
+    app.create_user("n1", "org-a").await;
+    let tcp = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let (mut client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let bearer = format!("Bearer {}", admin_token());
+    let grpc_headers = [
+        ("content-type", "application/grpc+proto"),
+        ("te", "trailers"),
+        ("authorization", bearer.as_str()),
+    ];
+    let request = user::DeactivateUserRequest {
+        user_id: "n1".into(),
+    }
+    .encode_to_vec();
+
+    // gRPC success: one message frame, then grpc-status 0 in the trailers.
+    let (status, headers, body, trailers) = h2_call(
+        &mut client,
+        "POST",
+        &format!("{PATH}/DeactivateUser"),
+        &grpc_headers,
+        grpc_frame(&request),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/grpc+proto");
+    assert!(headers.get("grpc-status").is_none(), "{headers:?}");
+    let trailers = trailers.expect("trailers");
+    assert_eq!(trailers["grpc-status"], "0");
+    let (message, rest) = body.split_at(5);
+    assert_eq!(message[0], 0);
+    assert_eq!(
+        u32::from_be_bytes([message[1], message[2], message[3], message[4]]) as usize,
+        rest.len()
+    );
+    let response = user::DeactivateUserResponse::decode(rest).unwrap();
+    assert_eq!(response.details.unwrap().sequence, 2);
+
+    // gRPC failure: the state error with no message, status in the headers (Trailers-Only).
+    let (status, headers, body, _) = h2_call(
+        &mut client,
+        "POST",
+        &format!("{PATH}/DeactivateUser"),
+        &grpc_headers,
+        grpc_frame(&request),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body.is_empty());
+    assert_eq!(headers["grpc-status"], "9");
+    assert!(headers["grpc-message"]
+        .to_str()
+        .unwrap()
+        .contains("COMMAND-5gunjw0cd7"));
+
+    // Connect JSON on the same connection reads the change.
+    let (status, headers, body, trailers) = h2_call(
+        &mut client,
+        "POST",
+        &format!("{PATH}/GetUserByID"),
+        &[
+            ("content-type", "application/json"),
+            ("authorization", bearer.as_str()),
+        ],
+        br#"{"userId": "n1"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(trailers.is_none());
+    assert!(headers.contains_key("x-request-id"));
+    let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(value["user"]["state"], json!("USER_STATE_INACTIVE"));
+
+    // So does REST, and the seed's reactivate works over HTTP/2 too.
+    let (status, _, body, _) = h2_call(
+        &mut client,
+        "POST",
+        "/v3alpha/users/n1/reactivate",
+        &[
+            ("content-type", "application/json"),
+            ("authorization", bearer.as_str()),
+        ],
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(value["details"]["sequence"], json!("3"));
+    assert_eq!(
+        app.state_of("n1").await,
+        Some(("USER_STATE_ACTIVE".into(), 3))
+    );
+
+    // Errors keep ZITADEL's JSON body.
+    let (status, _, body, _) = h2_call(&mut client, "GET", "/nowhere", &[], Vec::new()).await;
+    assert_eq!(status, 404);
+    let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(value["code"], json!(5));
+}
+
+/// A Connect binary call: status and body.
+async fn connect_proto(app: &TestApp, path: &str, message: &impl Message) -> (u16, Vec<u8>) {
+    let r = app
+        .client
+        .post(format!("{}{path}", app.address))
+        .bearer_auth(admin_token())
+        .header("content-type", "application/proto")
+        .body(message.encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn the_v3alpha_service_in_binary_over_connect_and_grpc_web() {
+    use userd::pb::zitadel::object::v2 as obj;
+    use userd::pb::zitadel::user::v3alpha as v3;
+    let app = spawn_app().await;
+    let svc = "/zitadel.user.v3alpha.UserService";
+    let data = pbjson_types::Struct {
+        fields: [(
+            "name".to_string(),
+            pbjson_types::Value {
+                kind: Some(pbjson_types::value::Kind::StringValue("Gigi".into())),
+            },
+        )]
+        .into(),
+    };
+    let (status, body) = connect_proto(
+        &app,
+        &format!("{svc}/CreateUser"),
+        &v3::CreateUserRequest {
+            user_id: Some("b3".into()),
+            organization: Some(obj::Organization {
+                org: Some(obj::organization::Org::OrgId("org-a".into())),
+            }),
+            contact: None,
+            schema_id: "giraffes".into(),
+            data: Some(data.clone()),
+        },
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let created = v3::CreateUserResponse::decode(body.as_slice()).unwrap();
+    assert_eq!(created.user_id, "b3");
+    assert_eq!(created.details.unwrap().resource_owner, "org-a");
+
+    let get = v3::GetUserByIdRequest {
+        user_id: "b3".into(),
+    };
+    let (status, body) = connect_proto(&app, &format!("{svc}/GetUserByID"), &get).await;
+    assert_eq!(status, 200);
+    let user = v3::GetUserByIdResponse::decode(body.as_slice())
+        .unwrap()
+        .user
+        .unwrap();
+    assert_eq!(
+        (user.user_id.as_str(), user.state, user.schema_id.as_str()),
+        ("b3", v3::State::UserStateActive as i32, "giraffes")
+    );
+    assert_eq!(user.data, Some(data));
+
+    // The seed's error, in Connect's JSON error form even for a binary call.
+    let reactivate = v3::ReactivateUserRequest {
+        user_id: "b3".into(),
+    };
+    let (status, body) = connect_proto(&app, &format!("{svc}/ReactivateUser"), &reactivate).await;
+    assert_eq!(status, 400);
+    let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(error["code"], json!("failed_precondition"));
+    assert!(error["message"]
+        .as_str()
+        .unwrap()
+        .contains("COMMAND-s5qqcz97hf"));
+
+    // Deactivate over gRPC-Web, reactivate over Connect binary.
+    let r = app
+        .client
+        .post(format!("{}{svc}/DeactivateUser", app.address))
+        .bearer_auth(admin_token())
+        .header("content-type", "application/grpc-web+proto")
+        .body(grpc_frame(
+            &v3::DeactivateUserRequest {
+                user_id: "b3".into(),
+            }
+            .encode_to_vec(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    let (message, trailers) = parse_grpc_web(&r.bytes().await.unwrap());
+    assert!(trailers.contains("grpc-status: 0"), "{trailers}");
+    let done = v3::DeactivateUserResponse::decode(message.unwrap().as_slice()).unwrap();
+    assert_eq!(done.details.unwrap().sequence, 2);
+    let (status, body) = connect_proto(&app, &format!("{svc}/ReactivateUser"), &reactivate).await;
+    assert_eq!(status, 200);
+    let done = v3::ReactivateUserResponse::decode(body.as_slice()).unwrap();
+    assert_eq!(done.details.unwrap().sequence, 3);
+
+    // Search filters travel in binary too.
+    for (state, expected) in [
+        (v3::State::UserStateActive, 1),
+        (v3::State::UserStateInactive, 0),
+    ] {
+        let request = v3::ListUsersRequest {
+            query: Some(obj::ListQuery {
+                offset: 0,
+                limit: 10,
+                asc: false,
+            }),
+            filters: vec![v3::SearchFilter {
+                filter: Some(v3::search_filter::Filter::StateFilter(v3::StateFilter {
+                    state: state as i32,
+                })),
+            }],
+        };
+        let (status, body) = connect_proto(&app, &format!("{svc}/ListUsers"), &request).await;
+        assert_eq!(status, 200);
+        let list = v3::ListUsersResponse::decode(body.as_slice()).unwrap();
+        assert_eq!(list.result.len(), expected, "{state:?}");
+        assert_eq!(list.details.unwrap().total_result, expected as u64);
+    }
 }

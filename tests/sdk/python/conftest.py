@@ -15,7 +15,7 @@ class Userd:
         self.bin = os.environ.get("USERD_BIN", str(ROOT / "target" / "debug" / "userd"))
         self.dir = tempfile.mkdtemp(prefix="userd-sdk-")
         env = {k: v for k, v in os.environ.items() if not k.startswith("USERD_")}
-        env.update(USERD_AUTH__HS256_SECRET=SECRET, USERD_LOG__LEVEL="warn", USERD_SERVER__GRPC_BIND="127.0.0.1:0")
+        env.update(USERD_AUTH__HS256_SECRET=SECRET, USERD_LOG__LEVEL="warn")
         self.env = env
         self.proc = subprocess.Popen(
             [self.bin, "serve", "--bind", "127.0.0.1:0", "--data-dir", os.path.join(self.dir, "data")],
@@ -23,9 +23,8 @@ class Userd:
         line = self.proc.stdout.readline().strip()
         assert line.startswith("listening on http://"), line
         self.url = line[len("listening on "):]
-        grpc_line = self.proc.stdout.readline().strip()
-        assert grpc_line.startswith("grpc listening on http://"), grpc_line
-        self.grpc_target = grpc_line[len("grpc listening on http://"):]
+        # Native gRPC is served on the same port.
+        self.grpc_target = self.url[len("http://"):]
 
     def token(self, *roles, sub="sdk-admin", org="org-a"):
         args = [self.bin, "token", "--sub", sub, "--org", org]

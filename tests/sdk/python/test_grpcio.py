@@ -1,5 +1,5 @@
 """A gRPC client that is not ours: Python grpcio with stubs generated (here, at test time) from
-userd's own .proto files, over HTTP/2 cleartext to server.grpc_bind."""
+userd's own .proto files, over HTTP/2 cleartext to userd's one port."""
 import pathlib
 import subprocess
 import sys
@@ -71,3 +71,30 @@ def test_errors_over_grpcio(userd, stubs):
     with pytest.raises(grpc.RpcError) as e:
         call(userd, stubs, "ReactivateUser", pb.ReactivateUserRequest(user_id=added.user_id))
     assert "COMMAND-s5qqcz97hf" in e.value.details()
+
+
+def test_the_seeds_service_over_grpcio(userd, stubs):
+    """zitadel.user.v3alpha.UserService: create, deactivate, reactivate, and the seed's error."""
+    from zitadel.user.v3alpha import user_service_pb2 as v3, user_service_pb2_grpc as v3_grpc
+    from google.protobuf import struct_pb2
+    _, _, _, object_pb = stubs
+    metadata = [("authorization", f"Bearer {userd.token('IAM_OWNER')}")]
+    data = struct_pb2.Struct()
+    data.update({"name": "Gigi"})
+    with grpc.insecure_channel(userd.grpc_target) as channel:
+        stub = v3_grpc.UserServiceStub(channel)
+        created = stub.CreateUser(v3.CreateUserRequest(
+            user_id="grpcio-v3", organization=object_pb.Organization(org_id="org-a"),
+            schema_id="giraffes", data=data), metadata=metadata)
+        assert created.user_id == "grpcio-v3"
+        assert stub.DeactivateUser(v3.DeactivateUserRequest(user_id="grpcio-v3"), metadata=metadata).details.sequence == 2
+        reactivated = stub.ReactivateUser(v3.ReactivateUserRequest(user_id="grpcio-v3"), metadata=metadata)
+        assert reactivated.details.sequence == 3
+        assert reactivated.details.resource_owner == "org-a"
+        got = stub.GetUserByID(v3.GetUserByIDRequest(user_id="grpcio-v3"), metadata=metadata)
+        assert got.user.state == v3.USER_STATE_ACTIVE
+        assert got.user.data["name"] == "Gigi"
+        with pytest.raises(grpc.RpcError) as e:
+            stub.ReactivateUser(v3.ReactivateUserRequest(user_id="grpcio-v3"), metadata=metadata)
+        assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "COMMAND-s5qqcz97hf" in e.value.details()

@@ -1,6 +1,6 @@
 // ZITADEL's official TypeScript SDK (@zitadel/client) against a real userd, unchanged, over
-// every transport it offers: Connect JSON, Connect binary, gRPC-Web (on the main port) and
-// native gRPC over HTTP/2 cleartext (on server.grpc_bind).
+// every transport it offers, all on the one port: Connect JSON, Connect binary and gRPC-Web over
+// HTTP/1.1, native gRPC over HTTP/2 cleartext, and Connect JSON over HTTP/2 cleartext.
 // USERD_BIN names the binary (default ../../../target/debug/userd); TRANSPORTS narrows the list.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -21,21 +21,21 @@ const here = dirname(fileURLToPath(import.meta.url));
 const bin = process.env.USERD_BIN ?? resolve(here, "../../../target/debug/userd");
 const secret = "sdk-ts-secret";
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("USERD_")));
-Object.assign(env, { USERD_AUTH__HS256_SECRET: secret, USERD_LOG__LEVEL: "warn", USERD_SERVER__GRPC_BIND: "127.0.0.1:0" });
+Object.assign(env, { USERD_AUTH__HS256_SECRET: secret, USERD_LOG__LEVEL: "warn" });
 const dir = mkdtempSync(join(tmpdir(), "userd-ts-"));
 let server;
 let baseUrl;
-let grpcUrl;
 
 before(async () => {
   server = spawn(bin, ["serve", "--bind", "127.0.0.1:0", "--data-dir", join(dir, "data")], { env, cwd: dir, stdio: ["ignore", "pipe", "ignore"] });
   const lines = createInterface({ input: server.stdout });
   for await (const line of lines) {
-    if (line.startsWith("listening on ")) baseUrl = line.slice("listening on ".length);
-    if (line.startsWith("grpc listening on ")) grpcUrl = line.slice("grpc listening on ".length);
-    if (baseUrl && grpcUrl) break;
+    if (line.startsWith("listening on ")) {
+      baseUrl = line.slice("listening on ".length);
+      break;
+    }
   }
-  assert.ok(baseUrl && grpcUrl, "userd started");
+  assert.ok(baseUrl, "userd started");
 });
 
 after(() => server?.kill("SIGTERM"));
@@ -50,8 +50,8 @@ const transports = {
   "connect-json": (interceptors) => createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, interceptors }),
   "connect-proto": (interceptors) => createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true, interceptors }),
   "grpc-web": (interceptors) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors }),
-  // Native gRPC needs HTTP/2 trailers: userd serves it on server.grpc_bind.
-  "grpc": (interceptors) => createGrpcTransport({ baseUrl: grpcUrl, interceptors }),
+  "grpc": (interceptors) => createGrpcTransport({ baseUrl, interceptors }),
+  "connect-json-h2": (interceptors) => createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: false, interceptors }),
 };
 const selected = (process.env.TRANSPORTS ?? Object.keys(transports).join(",")).split(",");
 
