@@ -1,8 +1,8 @@
 //! userd: a self-hostable user-lifecycle server that speaks ZITADEL's user API on the wire.
 //!
 //! A tour, from the wire inwards:
-//! - [`http`] parses requests (v3alpha and v2 REST; Connect, gRPC-Web and, on its own port,
-//!   gRPC for the RPC services, with the protobuf types of [`pb`]), checks their shape,
+//! - [`http`] parses requests (v3alpha and v2 REST; Connect, gRPC-Web and gRPC for the RPC
+//!   services, with the protobuf types of [`pb`]; HTTP/1.1 and HTTP/2 on one port), checks their shape,
 //!   authenticates the caller (through [`auth`]) and turns each change into a message for the
 //!   shard that owns the user. Every protocol is a codec in front of `http::ops`.
 //! - [`shard`] runs one `UserActor` per shard: the only writer of its users. It decides every
