@@ -80,6 +80,7 @@ impl Application {
             verifier,
             ids: IdGenerator::new(),
             max_body_bytes: config.server.max_body_bytes,
+            pending_usernames: Default::default(),
         });
         let server = serve(
             listener,

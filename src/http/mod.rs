@@ -59,6 +59,8 @@ pub struct AppState {
     pub verifier: Verifier,
     pub ids: IdGenerator,
     pub max_body_bytes: usize,
+    /// v2 usernames being claimed by a create in flight (see `ops::create`).
+    pub pending_usernames: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// Authenticate a request: a valid token (401 otherwise) whose subject, if it is a userd user,

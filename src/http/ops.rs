@@ -88,25 +88,102 @@ pub async fn create(
     initial_state: UserState,
     profile: Profile,
 ) -> Result<(String, ChangeDetails), ApiError> {
+    let username = match &profile {
+        Profile::V2(human) if !human.username.is_empty() => Some(human.username.clone()),
+        _ => None,
+    };
+    // Held until the create is answered: no other create in this process claims the name.
+    let _pending = match &username {
+        Some(name) => Some(PendingUsername::take(state, name)?),
+        None => None,
+    };
     for _ in 0..8 {
         let id = client_id.clone().unwrap_or_else(|| state.ids.next_id());
+        if let Some(name) = &username {
+            claim_username(state, name, &id)?;
+        }
         let user = NewUser {
             id: id.clone(),
             org: org.clone(),
             initial_state,
             profile: profile.clone(),
         };
-        match state
+        let created = state
             .shards
             .request(&id, |reply| Create { user, reply })
-            .await
-        {
+            .await;
+        if created.is_err() {
+            if let Some(name) = &username {
+                // Best effort: a claim left behind points at a user that does not exist, and
+                // such a claim is free for the next create.
+                let _ = state.shards.store.swap_username(name, Some(&id), None);
+            }
+        }
+        match created {
             Ok(details) => return Ok((id, details)),
             Err(e) if e.id == error::USER_ALREADY_EXISTS.id && client_id.is_none() => continue,
             Err(e) => return Err(e),
         }
     }
     Err(error::INTERNAL.into())
+}
+
+/// A username some create in this process is claiming right now.
+struct PendingUsername<'a> {
+    state: &'a AppState,
+    name: String,
+}
+
+impl<'a> PendingUsername<'a> {
+    fn take(state: &'a AppState, name: &str) -> Result<Self, ApiError> {
+        let mut pending = state
+            .pending_usernames
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !pending.insert(name.to_string()) {
+            return Err(error::USER_ALREADY_EXISTS.into());
+        }
+        Ok(PendingUsername {
+            state,
+            name: name.to_string(),
+        })
+    }
+}
+
+impl Drop for PendingUsername<'_> {
+    fn drop(&mut self) {
+        self.state
+            .pending_usernames
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.name);
+    }
+}
+
+/// Claim `name` for the user `id` about to be created. Usernames are unique across the
+/// instance, as under ZITADEL's default domain policy; a name whose holder no longer exists
+/// (deleted, or never created because its create failed) is free again. The caller holds the
+/// name's `PendingUsername`, so nothing else in the process moves the claim meanwhile (and only
+/// one process opens a store).
+fn claim_username(state: &AppState, name: &str, id: &str) -> Result<(), ApiError> {
+    let store = &state.shards.store;
+    let holder = store
+        .username_holder(name)
+        .map_err(|e| shard::store_error(&e))?;
+    if let Some(holder) = &holder {
+        let live = store
+            .get_user(holder)
+            .map_err(|e| shard::store_error(&e))?
+            .is_some_and(|u| u.state != UserState::Deleted);
+        if live {
+            return Err(error::USER_ALREADY_EXISTS.into());
+        }
+    }
+    match store.swap_username(name, holder.as_deref(), Some(id)) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(error::USER_ALREADY_EXISTS.into()),
+        Err(e) => Err(shard::store_error(&e)),
+    }
 }
 
 /// A live user the caller may read (404 before 403). `self_allowed`: the caller may read its

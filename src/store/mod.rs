@@ -16,6 +16,7 @@ pub const VALUE_FORMAT: u8 = 1;
 pub const STORE_FORMAT: u64 = 1;
 
 const META_TREE: &str = "meta";
+const USERNAMES_TREE: &str = "usernames";
 const META_FORMAT: &[u8] = b"format";
 const META_SHARDS: &[u8] = b"shards";
 const USER_PREFIX: u8 = b'u';
@@ -126,6 +127,8 @@ pub fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreE
 pub struct Store {
     db: sled::Db,
     shards: Vec<sled::Tree>,
+    /// v2 usernames: `username` → the id of the user that claimed it (see `swap_username`).
+    usernames: sled::Tree,
     dir: PathBuf,
 }
 
@@ -190,9 +193,11 @@ impl Store {
         let shards = (0..options.shards)
             .map(|i| db.open_tree(format!("shard-{i:04}")))
             .collect::<Result<Vec<_>, _>>()?;
+        let usernames = db.open_tree(USERNAMES_TREE)?;
         Ok(Store {
             db,
             shards,
+            usernames,
             dir: dir.to_path_buf(),
         })
     }
@@ -276,6 +281,35 @@ impl Store {
                 decode::<Event>(&key, &value)
             })
             .collect()
+    }
+
+    /// The id of the user holding the claim on `username`, if any. The holder may since have
+    /// been deleted (claims are not released on delete; a deleted holder's claim is free).
+    pub fn username_holder(&self, username: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .usernames
+            .get(username.as_bytes())?
+            .map(|id| String::from_utf8_lossy(&id).into_owned()))
+    }
+
+    /// Move the claim on `username` from `expected` to `new` (None: no claim) atomically
+    /// (compare-and-swap, so no sled transaction is left for the next flush to pay for); false
+    /// if the claim was not `expected`. Durable with the next flush, like every write.
+    pub fn swap_username(
+        &self,
+        username: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        faults::check(&faults::WRITE, "write")?;
+        Ok(self
+            .usernames
+            .compare_and_swap(
+                username.as_bytes(),
+                expected.map(str::as_bytes),
+                new.map(str::as_bytes),
+            )?
+            .is_ok())
     }
 
     /// Write `batch` to `tree` atomically (one of the two fault points).

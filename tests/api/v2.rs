@@ -367,3 +367,52 @@ async fn list_users_filters_and_pages() {
         .await;
     assert_eq!(ids(&r), ["dan"]);
 }
+
+#[tokio::test]
+async fn usernames_are_unique_until_their_user_is_deleted() {
+    let mut app = spawn_app().await;
+    let first = add(&app, &human("taken", json!({"userId": "first"}))).await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+
+    // Taken in any organization (ZITADEL's default domain policy), with ZITADEL's
+    // unique-constraint error, and nothing is created.
+    let mut elsewhere = human("taken", json!({"userId": "second"}));
+    elsewhere["organization"] = json!({"orgId": "org-b"});
+    let r = add(&app, &elsewhere).await;
+    assert_error(&r, 409, 6, Some("V3-DKcYh"));
+    assert_eq!(app.state_of("second").await, None);
+
+    // Concurrent creates of one new name: exactly one wins.
+    let replies = futures_util::future::join_all((0..16).map(|i| {
+        let app = &app;
+        async move { add(app, &human("race", json!({"userId": format!("race-{i}")}))).await }
+    }))
+    .await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        15,
+        "{statuses:?}"
+    );
+
+    // Deleting the holder frees the name; the claim survives a restart.
+    let r = app
+        .send(
+            reqwest::Method::DELETE,
+            "/v2/users/first",
+            Some(&admin_token()),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    app.restart();
+    let r = add(&app, &human("taken", json!({"userId": "third"}))).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = add(&app, &human("taken", json!({"userId": "fourth"}))).await;
+    assert_error(&r, 409, 6, Some("V3-DKcYh"));
+}
