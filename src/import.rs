@@ -130,7 +130,7 @@ fn write_chunk(
         let Some(tree) = store.shard_tree(shard) else {
             continue;
         };
-        if !seen.insert(user.id.clone()) || tree.contains_key(store::user_key(&user.id))? {
+        if !seen.insert(user.id.clone()) || store::user_exists_in(tree, &user.id)? {
             log::debug!("line {line}: user {} exists", user.id);
             report.duplicates += 1;
             continue;

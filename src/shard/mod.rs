@@ -2,15 +2,15 @@
 //! flusher thread makes their changes durable with one sled flush shared by every shard.
 //!
 //! Group commit: an actor stages every change waiting in its mailbox (the mailbox is drained
-//! before the actor's own `Commit` notification runs), writes them as one sled batch, and hands
-//! the answers to the flusher, which takes the batches of every shard, flushes once, and only
-//! then answers.
+//! before the actor's own `Commit` notification runs), writes them (one sled insert per change),
+//! and hands the answers to the flusher, which takes the groups of every shard, flushes once,
+//! and only then answers.
 //!
-//! Each shard has at most one batch in flight: while its flush runs, new changes are decided and
+//! Each shard has at most one group in flight: while its flush runs, new changes are decided and
 //! staged in memory, and written when the flush returns. So a failed flush only ever has one
-//! batch per shard to undo (from the before-images kept with it), and the changes staged on top
-//! of it fail with it: none of them is applied, none is answered 200. With nothing in flight,
-//! every state the actor reads is durable, so refusals are answered at once.
+//! group per shard to undo (removing its change keys puts each user back where it was), and the
+//! changes staged on top of it fail with it: none of them is applied, none is answered 200. With
+//! nothing in flight, every state the actor reads is durable, so refusals are answered at once.
 
 mod flusher;
 
@@ -138,10 +138,8 @@ pub(crate) type StateMove = (Option<UserState>, UserState);
 /// Changes decided since the last write, kept in memory.
 #[derive(Default)]
 struct Staged {
-    /// The new records and events.
-    batch: sled::Batch,
-    /// What restores the records as they were before this batch.
-    undo: sled::Batch,
+    /// The change keys and values to insert.
+    writes: Vec<(Vec<u8>, Vec<u8>)>,
     /// Records as staged, so later changes in the same batch see them.
     users: HashMap<String, User>,
     /// State moves of the staged changes (None: a creation), counted once durable.
@@ -157,8 +155,8 @@ pub struct UserActor {
     flusher: Flusher,
     durability: Durability,
     staged: Staged,
-    /// The undo batch of the batch written to sled whose flush has not returned yet.
-    in_flight: Option<sled::Batch>,
+    /// The keys of the group written to sled whose flush has not returned yet.
+    in_flight: Option<Vec<Vec<u8>>>,
     /// Messages sent to this actor and not yet handled (a metric).
     mailbox: &'static AtomicI64,
     commit_scheduled: bool,
@@ -232,11 +230,7 @@ impl UserActor {
     /// Stage `user`'s new record and `event`; `before` is the record before this change.
     fn stage(&mut self, before: Option<&User>, user: User, event: &domain::Event) -> ChangeDetails {
         let staged = &mut self.staged;
-        if !staged.users.contains_key(&user.id) {
-            store::stage_undo(&mut staged.undo, &user.id, before);
-        }
-        store::stage_event_undo(&mut staged.undo, &user.id, event.sequence);
-        store::stage_change(&mut staged.batch, &user, event);
+        staged.writes.push(store::change_entry(&user, event));
         staged.moves.push((before.map(|b| b.state), user.state));
         let details = ChangeDetails {
             sequence: user.sequence,
@@ -297,8 +291,8 @@ impl UserActor {
             self.flusher.answer(staged.waiting);
             return;
         }
-        if let Err(e) = self.store.apply(&self.tree, staged.batch) {
-            // The batch is atomic: none of its changes was applied.
+        if let Err(e) = self.store.write(&self.tree, &staged.writes) {
+            // `write` removed what it had inserted: none of the changes is applied.
             log::error!("shard {}: writing a batch failed: {e}", self.shard);
             answer_all(staged.waiting, || error::STORE_UNAVAILABLE.into());
             return;
@@ -313,7 +307,7 @@ impl UserActor {
             }
             Durability::Fsync => match &self.me {
                 Some(me) => {
-                    self.in_flight = Some(staged.undo);
+                    self.in_flight = Some(staged.writes.into_iter().map(|(key, _)| key).collect());
                     self.flusher.submit(FlushJob {
                         waiting: staged.waiting,
                         moves: staged.moves,
@@ -361,13 +355,8 @@ impl Handler<Flushed> for UserActor {
     fn handle(&mut self, msg: Flushed, _: &mut Context<Self>) {
         let in_flight = self.in_flight.take();
         if let Some(failed) = msg.failed {
-            if let Some(undo) = in_flight {
-                if let Err(e) = self.tree.apply_batch(undo) {
-                    log::error!(
-                        "shard {}: undoing a batch whose flush failed failed too: {e}",
-                        self.shard
-                    );
-                }
+            if let Some(keys) = in_flight {
+                self.store.remove(&self.tree, &keys);
             }
             answer_all(failed, || error::STORE_UNAVAILABLE.into());
             // What was staged meanwhile was decided on top of the undone batch.

@@ -296,13 +296,15 @@ async fn a_corrupt_record_answers_500_and_check_reports_it() {
     {
         let store = userd::store::Store::open_existing(&app.data_dir(), 1 << 20).unwrap();
         let tree = store.shard_tree(store.shard_of("broken")).unwrap();
-        tree.insert(userd::store::user_key("broken"), &[1u8, 0xff, 0xfe][..])
+        // The latest change of "broken" (its deactivation) no longer decodes.
+        tree.insert(userd::store::event_key("broken", 2), &[1u8, 0xff, 0xfe][..])
             .unwrap();
         store.flush().unwrap();
     }
     let (ok, report) = app.check();
     assert!(!ok);
-    assert!(report.contains("ubroken"), "{report}");
+    assert!(report.contains("broken"), "{report}");
+    assert!(report.contains("does not decode"), "{report}");
     app.start_again();
     let r = app.get("/v3alpha/users/broken", &admin).await;
     assert_error(&r, 500, 13, None);
