@@ -51,6 +51,8 @@ pub struct StorageConfig {
     pub flush_interval_ms: u64,
     /// sled's page cache, in megabytes.
     pub cache_mb: u64,
+    /// Threads the shard actors run on; 0 means half the cores (at least one).
+    pub actor_threads: usize,
 }
 
 impl Default for StorageConfig {
@@ -61,6 +63,7 @@ impl Default for StorageConfig {
             durability: Durability::Fsync,
             flush_interval_ms: 500,
             cache_mb: 64,
+            actor_threads: 0,
         }
     }
 }
