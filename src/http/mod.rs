@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod openapi;
 pub mod ops;
+pub mod resource_filter;
 pub mod rpc;
 pub mod v2;
 pub mod v3alpha;

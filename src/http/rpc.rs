@@ -204,13 +204,7 @@ mod resources {
                     .and_then(Value::as_object)
                     .cloned()
                     .unwrap_or_default();
-                if body
-                    .get("filters")
-                    .and_then(Value::as_array)
-                    .is_some_and(|f| !f.is_empty())
-                {
-                    return Err(ApiError::invalid_argument("USERD-SEARCH-0002", "filters are not supported on this service: use zitadel.user.v2.UserService/ListUsers"));
-                }
+                let filter = crate::http::resource_filter::parse_filters(body.get("filters"))?;
                 let limit = match uint(query.get("limit"))? {
                     0 => ops::DEFAULT_LIMIT,
                     n => n.min(ops::MAX_LIMIT),
@@ -221,7 +215,12 @@ mod resources {
                     asc: !query.get("desc").and_then(Value::as_bool).unwrap_or(false),
                 };
                 let caller = auth().await?;
-                let page = ops::list(state, &caller, |_| true, paging)?;
+                let page = ops::list(
+                    state,
+                    &caller,
+                    |u| filter.as_ref().is_none_or(|f| f.keeps(u)),
+                    paging,
+                )?;
                 to_value(json!({
                     "details": {"appliedLimit": limit.to_string(), "totalResult": page.total.to_string(), "timestamp": Timestamp::now().to_rfc3339()},
                     "result": page.users.iter().map(user).collect::<Vec<_>>(),

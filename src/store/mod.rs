@@ -403,7 +403,7 @@ pub fn get_user_in(tree: &sled::Tree, id: &str) -> Result<Option<User>, StoreErr
     match tree.scan_prefix(events_prefix(id)).next_back() {
         Some(item) => {
             let (key, value) = item?;
-            decode_change(&key, &value).map(|(_, user)| Some(user))
+            decode_record(&key, &value).map(Some)
         }
         None => Ok(None),
     }
@@ -420,12 +420,30 @@ pub fn user_exists_in(tree: &sled::Tree, id: &str) -> Result<bool, StoreError> {
 
 /// The key and value of a change: `event` and the record `user` it produced.
 pub fn change_entry(user: &User, event: &Event) -> (Vec<u8>, Vec<u8>) {
-    (event_key(&user.id, event.sequence), encode(&(event, user)))
+    // The record first: reads of the current record decode only it.
+    (event_key(&user.id, event.sequence), encode(&(user, event)))
 }
 
 /// A stored change: the event and the record after it.
 pub fn decode_change(key: &[u8], bytes: &[u8]) -> Result<(Event, User), StoreError> {
-    decode::<(Event, User)>(key, bytes)
+    decode::<(User, Event)>(key, bytes).map(|(user, event)| (event, user))
+}
+
+/// The record of a stored change, without decoding its event.
+pub fn decode_record(key: &[u8], bytes: &[u8]) -> Result<User, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        key: key.to_vec(),
+        reason,
+    };
+    match bytes.split_first() {
+        Some((&VALUE_FORMAT, rest)) => {
+            bincode::serde::decode_from_slice::<User, _>(rest, bincode::config::standard())
+                .map(|(user, _)| user)
+                .map_err(|e| corrupt(e.to_string()))
+        }
+        Some((v, _)) => Err(corrupt(format!("unknown value format {v}"))),
+        None => Err(corrupt("empty value".into())),
+    }
 }
 
 /// Whether two change keys belong to the same user (they differ at most in the sequence).
@@ -446,9 +464,7 @@ where
     type Item = Result<User, StoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let last_of = |(key, value): (sled::IVec, sled::IVec)| {
-            decode_change(&key, &value).map(|(_, user)| user)
-        };
+        let last_of = |(key, value): (sled::IVec, sled::IVec)| decode_record(&key, &value);
         loop {
             let next = match self.changes.as_mut()?.next() {
                 None => return self.pending.take().map(last_of),

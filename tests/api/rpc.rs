@@ -512,3 +512,102 @@ async fn the_v3alpha_service_in_binary_over_connect_and_grpc_web() {
         assert_eq!(list.details.unwrap().total_result, expected as u64);
     }
 }
+
+#[tokio::test]
+async fn zitadel_users_search_filters() {
+    let app = spawn_app().await;
+    let admin = admin_token();
+    for (id, org, schema, email) in [
+        ("f1", "org-a", "s1", Some("a@x.io")),
+        ("f2", "org-b", "s2", None),
+        ("f3", "org-a", "s1", None),
+    ] {
+        let mut body =
+            json!({"userId": id, "organization": {"orgId": org}, "schemaId": schema, "data": {}});
+        if let Some(email) = email {
+            body["contact"] = json!({"email": {"address": email}});
+        }
+        assert_eq!(
+            app.post("/v3alpha/users", &admin, Some(&body)).await.status,
+            201
+        );
+    }
+    assert_eq!(app.change("f3", "lock", &admin).await.status, 200);
+    let human = json!({"userId": "f4", "username": "filter-human", "organization": {"orgId": "org-a"},
+        "profile": {"givenName": "F", "familyName": "H"}, "email": {"email": "h@x.io", "isVerified": true}});
+    assert_eq!(
+        app.post("/v2/users/human", &admin, Some(&human))
+            .await
+            .status,
+        200
+    );
+
+    let search = |filters: serde_json::Value| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            app.post(
+                "/zitadel.resources.user.v3alpha.ZITADELUsers/SearchUsers",
+                &admin,
+                Some(&json!({"filters": filters})),
+            )
+            .await
+        }
+    };
+    let ids = |r: &Reply| {
+        let mut ids: Vec<String> = r.body["result"]
+            .as_array()
+            .map(|users| {
+                users
+                    .iter()
+                    .map(|u| u["details"]["id"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    };
+    let cases = [
+        (
+            json!([{"stateFilter": {"state": "USER_STATE_LOCKED"}}]),
+            vec!["f3"],
+        ),
+        (
+            json!([{"organizationIdFilter": {"id": "org-a"}}, {"schemaIdFilter": {"id": "s1"}}]),
+            vec!["f1", "f3"],
+        ),
+        (
+            json!([{"orFilter": {"queries": [
+                {"userIdFilter": {"id": "f2"}},
+                {"emailFilter": {"address": "A@X.IO", "method": "TEXT_FILTER_METHOD_EQUALS_IGNORE_CASE"}},
+            ]}}]),
+            vec!["f1", "f2"],
+        ),
+        (
+            json!([{"notFilter": {"query": {"organizationIdFilter": {"id": "org-a"}}}}]),
+            vec!["f2"],
+        ),
+        (
+            json!([{"usernameFilter": {"username": "filter-h", "method": "TEXT_FILTER_METHOD_STARTS_WITH"}}]),
+            vec!["f4"],
+        ),
+        (json!([]), vec!["f1", "f2", "f3", "f4"]),
+    ];
+    for (filters, expected) in cases {
+        let r = search(filters.clone()).await;
+        assert_eq!(r.status, 200, "{filters} {:?}", r.body);
+        assert_eq!(ids(&r), expected, "{filters}");
+    }
+    for filters in [
+        json!([{"schemaTypeFilter": {"type": "giraffes"}}]),
+        json!([{"bogusFilter": {}}]),
+        json!([{"userIdFilter": {"id": "f1", "method": "TEXT_FILTER_METHOD_SOUNDS_LIKE"}}]),
+    ] {
+        let r = search(filters.clone()).await;
+        assert_eq!(
+            (r.status, r.body["code"].clone()),
+            (400, json!("invalid_argument")),
+            "{filters}"
+        );
+    }
+}
