@@ -130,14 +130,14 @@ fn write_chunk(
         let Some(tree) = store.shard_tree(shard) else {
             continue;
         };
-        if !seen.insert(user.id.clone()) || store::user_exists_in(tree, &user.id)? {
+        if !seen.insert(user.id.clone()) || tree.contains_key(store::user_key(&user.id))? {
             log::debug!("line {line}: user {} exists", user.id);
             report.duplicates += 1;
             continue;
         }
         let (record, event) = domain::create(user, now);
         if let Some(batch) = batches.get_mut(shard) {
-            store::stage_change(batch, &record, &event);
+            store::stage_batch(batch, &record, &event);
         }
         report.imported += 1;
     }

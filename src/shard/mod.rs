@@ -138,8 +138,10 @@ pub(crate) type StateMove = (Option<UserState>, UserState);
 /// Changes decided since the last write, kept in memory.
 #[derive(Default)]
 struct Staged {
-    /// The change keys and values to insert.
+    /// The events and records to insert, in order.
     writes: Vec<(Vec<u8>, Vec<u8>)>,
+    /// What takes them back.
+    undo: store::Undo,
     /// Records as staged, so later changes in the same batch see them.
     users: HashMap<String, User>,
     /// State moves of the staged changes (None: a creation), counted once durable.
@@ -155,8 +157,8 @@ pub struct UserActor {
     flusher: Flusher,
     durability: Durability,
     staged: Staged,
-    /// The keys of the group written to sled whose flush has not returned yet.
-    in_flight: Option<Vec<Vec<u8>>>,
+    /// The undo list of the group written to sled whose flush has not returned yet.
+    in_flight: Option<store::Undo>,
     /// Messages sent to this actor and not yet handled (a metric).
     mailbox: &'static AtomicI64,
     commit_scheduled: bool,
@@ -230,7 +232,14 @@ impl UserActor {
     /// Stage `user`'s new record and `event`; `before` is the record before this change.
     fn stage(&mut self, before: Option<&User>, user: User, event: &domain::Event) -> ChangeDetails {
         let staged = &mut self.staged;
-        staged.writes.push(store::change_entry(&user, event));
+        let first_in_group = !staged.users.contains_key(&user.id);
+        store::stage_change(
+            &mut staged.writes,
+            &mut staged.undo,
+            &user,
+            event,
+            first_in_group.then_some(before),
+        );
         staged.moves.push((before.map(|b| b.state), user.state));
         let details = ChangeDetails {
             sequence: user.sequence,
@@ -292,7 +301,8 @@ impl UserActor {
             return;
         }
         if let Err(e) = self.store.write(&self.tree, &staged.writes) {
-            // `write` removed what it had inserted: none of the changes is applied.
+            // Take back whatever was written: none of the changes is applied.
+            self.store.undo(&self.tree, &staged.undo);
             log::error!("shard {}: writing a batch failed: {e}", self.shard);
             answer_all(staged.waiting, || error::STORE_UNAVAILABLE.into());
             return;
@@ -307,7 +317,7 @@ impl UserActor {
             }
             Durability::Fsync => match &self.me {
                 Some(me) => {
-                    self.in_flight = Some(staged.writes.into_iter().map(|(key, _)| key).collect());
+                    self.in_flight = Some(staged.undo);
                     self.flusher.submit(FlushJob {
                         waiting: staged.waiting,
                         moves: staged.moves,
@@ -355,8 +365,8 @@ impl Handler<Flushed> for UserActor {
     fn handle(&mut self, msg: Flushed, _: &mut Context<Self>) {
         let in_flight = self.in_flight.take();
         if let Some(failed) = msg.failed {
-            if let Some(keys) = in_flight {
-                self.store.remove(&self.tree, &keys);
+            if let Some(undo) = in_flight {
+                self.store.undo(&self.tree, &undo);
             }
             answer_all(failed, || error::STORE_UNAVAILABLE.into());
             // What was staged meanwhile was decided on top of the undone batch.

@@ -1,12 +1,17 @@
 //! The sled layout: one tree per shard, plus a `meta` tree that records the format and the shard
 //! count the store was created with (checked at every open, since placement is on disk).
 //!
-//! In a shard tree, each change is one key, `e<len u16 BE><userId><seq u64 BE>`, whose value is
-//! the event and the user's record after it. A user's changes sort in sequence order, so its
-//! current record is the last key under its prefix, and one plain `insert` writes a change
-//! atomically. (A sled batch re-seals sled's IO buffer on every call: under group commit, 64
-//! two-key batches and a flush cost ten times as much as 64 inserts and a flush.) Values are
-//! bincode with a leading format-version byte.
+//! In a shard tree, `u<userId>` holds the user's record and `e<len u16 BE><userId><seq u64 BE>`
+//! each event of its history, so a user's events sort in sequence order. Values are bincode with
+//! a leading format-version byte.
+//!
+//! A change is two plain inserts, the event first and then the record: a sled batch would make
+//! them atomic, but re-seals sled's IO buffer on every call (under group commit, 64 two-key
+//! batches and a flush cost ten times as much as the same inserts and a flush). The order makes
+//! the only torn state after a crash an event one past its user's record: the tail of a change
+//! that was never answered (answers wait for a flush covering both inserts). Readers go by the
+//! record, the next change of that user overwrites the stray event, and `userd check` reports
+//! it as unanswered rather than as a problem.
 
 use crate::domain::{Event, User};
 use serde::{de::DeserializeOwned, Serialize};
@@ -15,13 +20,14 @@ use std::path::{Path, PathBuf};
 
 /// Version byte in front of every stored value.
 pub const VALUE_FORMAT: u8 = 1;
-/// Version of the key layout, recorded in `meta`. Format 1 kept a separate record key per user.
-pub const STORE_FORMAT: u64 = 2;
+/// Version of the key layout, recorded in `meta`.
+pub const STORE_FORMAT: u64 = 1;
 
 const META_TREE: &str = "meta";
 const USERNAMES_TREE: &str = "usernames";
 const META_FORMAT: &[u8] = b"format";
 const META_SHARDS: &[u8] = b"shards";
+const USER_PREFIX: u8 = b'u';
 const EVENT_PREFIX: u8 = b'e';
 
 #[derive(Debug)]
@@ -73,8 +79,14 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
     hash
 }
 
-/// The prefix every change key of `id` starts with.
-pub fn events_prefix(id: &str) -> Vec<u8> {
+pub fn user_key(id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + id.len());
+    key.push(USER_PREFIX);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn events_prefix(id: &str) -> Vec<u8> {
     let len = u16::try_from(id.len()).unwrap_or(u16::MAX);
     let mut key = Vec::with_capacity(3 + id.len() + 8);
     key.push(EVENT_PREFIX);
@@ -254,25 +266,16 @@ impl Store {
         get_user_in(tree, id)
     }
 
-    /// Every user record of one shard (each user's last change), in key order.
+    /// Every user record of one shard, in key order.
     pub fn shard_users(&self, shard: usize) -> impl Iterator<Item = Result<User, StoreError>> + '_ {
-        LastPerUser {
-            changes: self.shards.get(shard).map(|tree| tree.iter()),
-            pending: None,
-        }
-    }
-
-    /// The history of `id`, in sequence order.
-    pub fn events(&self, id: &str) -> Result<Vec<Event>, StoreError> {
-        let Some(tree) = self.shards.get(self.shard_of(id)) else {
-            return Ok(Vec::new());
-        };
-        tree.scan_prefix(events_prefix(id))
+        self.shards
+            .get(shard)
+            .into_iter()
+            .flat_map(|tree| tree.scan_prefix([USER_PREFIX]))
             .map(|item| {
                 let (key, value) = item?;
-                decode_change(&key, &value).map(|(event, _)| event)
+                decode::<User>(&key, &value)
             })
-            .collect()
     }
 
     /// The id of the user holding the claim on `username`, if any. The holder may since have
@@ -304,40 +307,35 @@ impl Store {
             .is_ok())
     }
 
-    /// Insert `changes` (keys and values from [`change_entry`]) into `tree` (one of the two fault
-    /// points). Each insert is atomic; if one fails, those before it are removed again, so the
-    /// group is written whole or not at all, short of a crash (and a crash before the flush
-    /// that covers them loses only unanswered changes).
+    /// Write `writes` (from [`stage_change`]) to `tree` in order with plain inserts (one of the
+    /// two fault points). On failure some may be written: undo with the group's undo list.
     pub fn write(
         &self,
         tree: &sled::Tree,
-        changes: &[(Vec<u8>, Vec<u8>)],
+        writes: &[(Vec<u8>, Vec<u8>)],
     ) -> Result<(), StoreError> {
         faults::check(&faults::WRITE, "write")?;
-        for (done, (key, value)) in changes.iter().enumerate() {
-            if let Err(e) = tree.insert(key.as_slice(), value.as_slice()) {
-                self.remove(tree, changes.iter().take(done).map(|(key, _)| key));
-                return Err(e.into());
-            }
+        for (key, value) in writes {
+            tree.insert(key.as_slice(), value.as_slice())?;
         }
         Ok(())
     }
 
-    /// Remove change keys: undoes a group whose flush failed (each user is back to the change
-    /// before). Failures are logged: there is nothing better to do with them.
-    pub fn remove<'a>(&self, tree: &sled::Tree, keys: impl IntoIterator<Item = &'a Vec<u8>>) {
-        for key in keys {
-            if let Err(e) = tree.remove(key.as_slice()) {
-                log::error!(
-                    "undoing change {} failed: {e}",
-                    String::from_utf8_lossy(key)
-                );
+    /// Put back what a group's undo list (from [`stage_change`]) records: each record as it was
+    /// before the group, each of its events gone. Failures are logged: nothing better can be done.
+    pub fn undo(&self, tree: &sled::Tree, undo: &[(Vec<u8>, Option<Vec<u8>>)]) {
+        for (key, before) in undo.iter().rev() {
+            let done = match before {
+                Some(value) => tree.insert(key.as_slice(), value.as_slice()).map(|_| ()),
+                None => tree.remove(key.as_slice()).map(|_| ()),
+            };
+            if let Err(e) = done {
+                log::error!("undoing {} failed: {e}", String::from_utf8_lossy(key));
             }
         }
     }
 
-    /// Write `batch` (from [`stage_change`]) atomically: for bulk loads, where one batch carries
-    /// many changes.
+    /// Write `batch` to `tree` atomically (bulk loads; also a write fault point).
     pub fn apply(&self, tree: &sled::Tree, batch: sled::Batch) -> Result<(), StoreError> {
         faults::check(&faults::WRITE, "write")?;
         Ok(tree.apply_batch(batch)?)
@@ -375,7 +373,7 @@ fn open_db(dir: &Path, cache_bytes: u64, flush_ms: Option<u64>) -> Result<sled::
 /// What a raw key of a shard tree names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KeyKind {
-    /// A change: the user id and the sequence.
+    User(String),
     Event(String, u64),
     Unknown,
 }
@@ -383,6 +381,10 @@ pub enum KeyKind {
 /// Parse a raw key of a shard tree.
 pub fn parse_key(key: &[u8]) -> KeyKind {
     match key.split_first() {
+        Some((&USER_PREFIX, id)) => match std::str::from_utf8(id) {
+            Ok(id) => KeyKind::User(id.to_string()),
+            Err(_) => KeyKind::Unknown,
+        },
         Some((&EVENT_PREFIX, rest)) if rest.len() >= 2 + 8 => {
             let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
             if rest.len() != 2 + len + 8 {
@@ -398,88 +400,36 @@ pub fn parse_key(key: &[u8]) -> KeyKind {
     }
 }
 
-/// The stored record of `id` in `tree` (its last change), deleted users included.
+/// The stored record of `id` in `tree`, deleted users included.
 pub fn get_user_in(tree: &sled::Tree, id: &str) -> Result<Option<User>, StoreError> {
-    match tree.scan_prefix(events_prefix(id)).next_back() {
-        Some(item) => {
-            let (key, value) = item?;
-            decode_record(&key, &value).map(Some)
-        }
+    let key = user_key(id);
+    match tree.get(&key)? {
+        Some(bytes) => decode::<User>(&key, &bytes).map(Some),
         None => Ok(None),
     }
 }
 
-/// Whether `id` has any change in `tree`.
-pub fn user_exists_in(tree: &sled::Tree, id: &str) -> Result<bool, StoreError> {
-    Ok(tree
-        .scan_prefix(events_prefix(id))
-        .next()
-        .transpose()?
-        .is_some())
-}
+/// A group's undo list: keys with the value to put back (None: remove the key).
+pub type Undo = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 
-/// The key and value of a change: `event` and the record `user` it produced.
-pub fn change_entry(user: &User, event: &Event) -> (Vec<u8>, Vec<u8>) {
-    // The record first: reads of the current record decode only it.
-    (event_key(&user.id, event.sequence), encode(&(user, event)))
-}
-
-/// A stored change: the event and the record after it.
-pub fn decode_change(key: &[u8], bytes: &[u8]) -> Result<(Event, User), StoreError> {
-    decode::<(User, Event)>(key, bytes).map(|(user, event)| (event, user))
-}
-
-/// The record of a stored change, without decoding its event.
-pub fn decode_record(key: &[u8], bytes: &[u8]) -> Result<User, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt {
-        key: key.to_vec(),
-        reason,
-    };
-    match bytes.split_first() {
-        Some((&VALUE_FORMAT, rest)) => {
-            bincode::serde::decode_from_slice::<User, _>(rest, bincode::config::standard())
-                .map(|(user, _)| user)
-                .map_err(|e| corrupt(e.to_string()))
-        }
-        Some((v, _)) => Err(corrupt(format!("unknown value format {v}"))),
-        None => Err(corrupt("empty value".into())),
+/// Stage a change for [`Store::write`]: its event, then the user's new record, in that order
+/// (see the module notes); and in `undo` what takes it back. `before` is `Some(record before the
+/// change)` (`Some(None)` for a creation) for the user's first change in the group, and None for
+/// later ones, whose before-image the first already recorded.
+pub fn stage_change(
+    writes: &mut Vec<(Vec<u8>, Vec<u8>)>,
+    undo: &mut Undo,
+    user: &User,
+    event: &Event,
+    before: Option<Option<&User>>,
+) {
+    if let Some(before) = before {
+        undo.push((user_key(&user.id), before.map(encode)));
     }
-}
-
-/// Whether two change keys belong to the same user (they differ at most in the sequence).
-fn same_user(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.len() >= 8 && a[..a.len() - 8] == b[..b.len() - 8]
-}
-
-/// Each user's last change, from a shard's changes in key order.
-struct LastPerUser<I> {
-    changes: Option<I>,
-    pending: Option<(sled::IVec, sled::IVec)>,
-}
-
-impl<I> Iterator for LastPerUser<I>
-where
-    I: Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
-{
-    type Item = Result<User, StoreError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let last_of = |(key, value): (sled::IVec, sled::IVec)| decode_record(&key, &value);
-        loop {
-            let next = match self.changes.as_mut()?.next() {
-                None => return self.pending.take().map(last_of),
-                Some(Err(e)) => return Some(Err(e.into())),
-                Some(Ok(next)) => next,
-            };
-            match self.pending.take() {
-                Some(before) if !same_user(&before.0, &next.0) => {
-                    self.pending = Some(next);
-                    return Some(last_of(before));
-                }
-                _ => self.pending = Some(next),
-            }
-        }
-    }
+    let event_key = event_key(&user.id, event.sequence);
+    undo.push((event_key.clone(), None));
+    writes.push((event_key, encode(event)));
+    writes.push((user_key(&user.id), encode(user)));
 }
 
 /// Injected store failures, for tests of what userd does when the disk fails. Compiled in only
@@ -507,10 +457,10 @@ pub mod faults {
     }
 }
 
-/// Add a change (the event and the record it produced) to `batch`.
-pub fn stage_change(batch: &mut sled::Batch, user: &User, event: &Event) {
-    let (key, value) = change_entry(user, event);
-    batch.insert(key, value);
+/// Add a user's new record and the event that produced it to `batch` (bulk loads).
+pub fn stage_batch(batch: &mut sled::Batch, user: &User, event: &Event) {
+    batch.insert(user_key(&user.id), encode(user));
+    batch.insert(event_key(&user.id, event.sequence), encode(event));
 }
 
 fn be_u64(bytes: &[u8]) -> Option<u64> {
@@ -540,6 +490,7 @@ mod tests {
 
     #[test]
     fn keys_parse_back() {
+        assert_eq!(parse_key(&user_key("ab")), KeyKind::User("ab".into()));
         assert_eq!(
             parse_key(&event_key("ab", 7)),
             KeyKind::Event("ab".into(), 7)

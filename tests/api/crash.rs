@@ -296,15 +296,13 @@ async fn a_corrupt_record_answers_500_and_check_reports_it() {
     {
         let store = userd::store::Store::open_existing(&app.data_dir(), 1 << 20).unwrap();
         let tree = store.shard_tree(store.shard_of("broken")).unwrap();
-        // The latest change of "broken" (its deactivation) no longer decodes.
-        tree.insert(userd::store::event_key("broken", 2), &[1u8, 0xff, 0xfe][..])
+        tree.insert(userd::store::user_key("broken"), &[1u8, 0xff, 0xfe][..])
             .unwrap();
         store.flush().unwrap();
     }
     let (ok, report) = app.check();
     assert!(!ok);
-    assert!(report.contains("broken"), "{report}");
-    assert!(report.contains("does not decode"), "{report}");
+    assert!(report.contains("ubroken"), "{report}");
     app.start_again();
     let r = app.get("/v3alpha/users/broken", &admin).await;
     assert_error(&r, 500, 13, None);
@@ -380,4 +378,50 @@ async fn periodic_durability_loses_at_most_the_last_interval() {
             Some(("USER_STATE_LOCKED".into(), 2))
         );
     }
+}
+
+#[tokio::test]
+async fn an_event_past_its_record_is_an_unanswered_change_and_the_next_change_replaces_it() {
+    // The one torn state a crash can leave: a change's event written, its record not.
+    let mut app = spawn_app().await;
+    let admin = admin_token();
+    app.create_user("torn", "org-a").await;
+    app.kill();
+    {
+        use userd::domain::{Event, EventKind, Timestamp};
+        let store = userd::store::Store::open_existing(&app.data_dir(), 1 << 20).unwrap();
+        let tree = store.shard_tree(store.shard_of("torn")).unwrap();
+        let stray = Event {
+            sequence: 2,
+            at: Timestamp::now(),
+            kind: EventKind::Locked,
+        };
+        tree.insert(
+            userd::store::event_key("torn", 2),
+            userd::store::encode(&stray),
+        )
+        .unwrap();
+        store.flush().unwrap();
+    }
+    let (ok, report) = app.check();
+    assert!(ok, "{report}");
+    assert!(
+        report.contains("1 events of changes that were never answered"),
+        "{report}"
+    );
+
+    // Readers go by the record: the lock never happened.
+    app.start_again();
+    assert_eq!(
+        app.state_of("torn").await,
+        Some(("USER_STATE_ACTIVE".into(), 1))
+    );
+    // The next change takes sequence 2 and replaces the stray event.
+    let r = app.change("torn", "deactivate", &admin).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["details"]["sequence"], serde_json::json!("2"));
+    app.kill();
+    let (ok, report) = app.check();
+    assert!(ok, "{report}");
+    assert!(!report.contains("never answered"), "{report}");
 }
