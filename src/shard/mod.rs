@@ -235,7 +235,7 @@ impl UserActor {
         let first_in_group = !staged.users.contains_key(&user.id);
         store::stage_change(
             &mut staged.writes,
-            &mut staged.undo,
+            Some(&mut staged.undo),
             &user,
             event,
             first_in_group.then_some(before),

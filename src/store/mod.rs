@@ -27,6 +27,7 @@ const META_TREE: &str = "meta";
 const USERNAMES_TREE: &str = "usernames";
 const META_FORMAT: &[u8] = b"format";
 const META_SHARDS: &[u8] = b"shards";
+const META_STATE_COUNTS: &[u8] = b"state-counts";
 const USER_PREFIX: u8 = b'u';
 const EVENT_PREFIX: u8 = b'e';
 
@@ -137,6 +138,7 @@ pub struct Store {
     shards: Vec<sled::Tree>,
     /// v2 usernames: `username` → the id of the user that claimed it (see `swap_username`).
     usernames: sled::Tree,
+    meta: sled::Tree,
     dir: PathBuf,
 }
 
@@ -206,6 +208,7 @@ impl Store {
             db,
             shards,
             usernames,
+            meta,
             dir: dir.to_path_buf(),
         })
     }
@@ -335,10 +338,34 @@ impl Store {
         }
     }
 
-    /// Write `batch` to `tree` atomically (bulk loads; also a write fault point).
-    pub fn apply(&self, tree: &sled::Tree, batch: sled::Batch) -> Result<(), StoreError> {
-        faults::check(&faults::WRITE, "write")?;
-        Ok(tree.apply_batch(batch)?)
+    /// Whether no shard holds anything.
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        for tree in &self.shards {
+            if tree.first()?.is_some() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Save the users-by-state counts at a clean stop (after the last flush of changes), so the
+    /// next start need not count every user.
+    pub fn save_state_counts(&self, counts: &[i64]) -> Result<(), StoreError> {
+        self.meta
+            .insert(META_STATE_COUNTS, encode(&counts.to_vec()))?;
+        self.flush()?;
+        Ok(())
+    }
+
+    /// The counts saved by the last clean stop, removed durably before they are returned: once
+    /// anything changes users they are stale, and a crash must not leave them behind. None if
+    /// there are none (a crash, or the first start of a store).
+    pub fn take_state_counts(&self) -> Result<Option<Vec<i64>>, StoreError> {
+        let Some(bytes) = self.meta.remove(META_STATE_COUNTS)? else {
+            return Ok(None);
+        };
+        self.flush()?;
+        Ok(decode::<Vec<i64>>(META_STATE_COUNTS, &bytes).ok())
     }
 
     /// Make every change applied so far durable, in every tree at once (the other fault point).
@@ -413,21 +440,23 @@ pub fn get_user_in(tree: &sled::Tree, id: &str) -> Result<Option<User>, StoreErr
 pub type Undo = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 
 /// Stage a change for [`Store::write`]: its event, then the user's new record, in that order
-/// (see the module notes); and in `undo` what takes it back. `before` is `Some(record before the
+/// (see the module notes); and in `undo`, if given, what takes it back. `before` is `Some(record before the
 /// change)` (`Some(None)` for a creation) for the user's first change in the group, and None for
 /// later ones, whose before-image the first already recorded.
 pub fn stage_change(
     writes: &mut Vec<(Vec<u8>, Vec<u8>)>,
-    undo: &mut Undo,
+    undo: Option<&mut Undo>,
     user: &User,
     event: &Event,
     before: Option<Option<&User>>,
 ) {
-    if let Some(before) = before {
-        undo.push((user_key(&user.id), before.map(encode)));
-    }
     let event_key = event_key(&user.id, event.sequence);
-    undo.push((event_key.clone(), None));
+    if let Some(undo) = undo {
+        if let Some(before) = before {
+            undo.push((user_key(&user.id), before.map(encode)));
+        }
+        undo.push((event_key.clone(), None));
+    }
     writes.push((event_key, encode(event)));
     writes.push((user_key(&user.id), encode(user)));
 }
@@ -455,12 +484,6 @@ pub mod faults {
         }
         Ok(())
     }
-}
-
-/// Add a user's new record and the event that produced it to `batch` (bulk loads).
-pub fn stage_batch(batch: &mut sled::Batch, user: &User, event: &Event) {
-    batch.insert(user_key(&user.id), encode(user));
-    batch.insert(event_key(&user.id, event.sequence), encode(event));
 }
 
 fn be_u64(bytes: &[u8]) -> Option<u64> {
