@@ -141,6 +141,11 @@ impl Metrics {
         self.users_by_state[state.number() as usize].store(n, Ordering::Relaxed);
     }
 
+    /// The users-by-state gauges, indexed by state number.
+    pub fn users(&self) -> [i64; 6] {
+        std::array::from_fn(|i| self.users_by_state[i].load(Ordering::Relaxed))
+    }
+
     /// A durable change moved a user from `from` (None: a creation) to `to`.
     pub fn user_moved(&self, from: Option<UserState>, to: UserState) {
         if let Some(from) = from {

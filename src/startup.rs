@@ -120,7 +120,9 @@ impl Application {
             handle.stop(true).await;
         });
         let result = self.server.await;
-        if let Err(e) = self.store.flush() {
+        // Every change is answered and flushed with its group; the counts save a full count
+        // at the next start.
+        if let Err(e) = self.store.save_state_counts(&crate::metrics::get().users()) {
             log::error!("final flush failed: {e}");
         }
         for arbiter in &self.arbiters {
@@ -240,8 +242,16 @@ async fn stop_signal() {
     }
 }
 
-/// Count users by state once at start-up; changes keep the counts current from then on.
+/// Count users by state once at start-up (or take the counts a clean stop saved); changes keep
+/// the counts current from then on.
 fn count_users(store: &Store) -> Result<(), String> {
+    let saved = store.take_state_counts().map_err(|e| e.to_string())?;
+    if let Some(counts) = saved.filter(|c| c.len() == 6) {
+        for state in crate::domain::UserState::ALL {
+            crate::metrics::get().set_users(state, counts[state.number() as usize]);
+        }
+        return Ok(());
+    }
     let mut counts = [0i64; 6];
     for shard in 0..store.shard_count() {
         for user in store.shard_users(shard) {

@@ -120,11 +120,26 @@ async fn metrics_move_as_expected() {
         4
     );
 
-    // After a restart the state gauges are rebuilt from the store.
+    // After a crash the state gauges are rebuilt from the store.
     app.restart();
     let m = metrics(&app).await;
     assert_eq!(m["userd_users{state=\"USER_STATE_ACTIVE\"}"], 1.0);
     assert_eq!(m["userd_users{state=\"USER_STATE_DELETED\"}"], 1.0);
+
+    // A clean stop saves them, and the next start takes them instead of counting.
+    app.signal("-TERM");
+    assert!(app
+        .wait_exit(std::time::Duration::from_secs(15))
+        .is_some_and(|s| s.success()));
+    app.start_again();
+    let m = metrics(&app).await;
+    assert_eq!(m["userd_users{state=\"USER_STATE_ACTIVE\"}"], 1.0);
+    assert_eq!(m["userd_users{state=\"USER_STATE_DELETED\"}"], 1.0);
+    // Taken means gone: a change and a crash later, the start counts again.
+    app.create_user("after", "org-a").await;
+    app.restart();
+    let m = metrics(&app).await;
+    assert_eq!(m["userd_users{state=\"USER_STATE_ACTIVE\"}"], 2.0);
 }
 
 #[tokio::test]
