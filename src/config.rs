@@ -62,7 +62,7 @@ impl Default for StorageConfig {
             shards: 16,
             durability: Durability::Fsync,
             flush_interval_ms: 500,
-            cache_mb: 16,
+            cache_mb: 8,
             actor_threads: 0,
         }
     }
