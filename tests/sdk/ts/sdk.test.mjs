@@ -140,6 +140,14 @@ for (const kind of selected) {
     await rejects(v3.activateUser({ id }), Code.FailedPrecondition);
     const found = await v3.searchUsers({ query: { limit: 1000 } });
     assert.ok(found.result.some((u) => u.details.id === id));
+    // Search filters, in the SDK's own message types.
+    const mine = { Filter: { case: "userIdFilter", value: { id } } };
+    const byId = await v3.searchUsers({ filters: [mine] });
+    assert.deepEqual(byId.result.map((u) => u.details.id), [id]);
+    const others = await v3.searchUsers({ query: { limit: 1000 }, filters: [{ Filter: { case: "notFilter", value: { query: mine } } }] });
+    assert.ok(!others.result.some((u) => u.details.id === id));
+    const active = await v3.searchUsers({ filters: [mine, { Filter: { case: "stateFilter", value: { state: 1 } } }] });
+    assert.equal(active.result.length, 1, "active after unlock");
     await v3.deleteUser({ id });
     await rejects(v3.getUser({ id }), Code.NotFound);
   });
