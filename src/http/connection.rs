@@ -26,10 +26,14 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2";
 /// How long a new HTTP/2 connection may take to send its preface and settings.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Whether the client opened `io` with the HTTP/2 preface. Peeks, so nothing is consumed.
+/// Whether the client opened `io` with the HTTP/2 preface. Peeks, so nothing is consumed. A
+/// client that sends nothing within the handshake timeout gets the connection closed, as
+/// actix-http would close it for a missing request.
 pub async fn is_http2(io: &TcpStream) -> std::io::Result<bool> {
     let mut buf = [0u8; H2_PREFACE.len()];
-    let n = io.peek(&mut buf).await?;
+    let n = tokio::time::timeout(HANDSHAKE_TIMEOUT, io.peek(&mut buf))
+        .await
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
     Ok(buf[..n] == *H2_PREFACE)
 }
 

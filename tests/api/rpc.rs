@@ -611,3 +611,17 @@ async fn zitadel_users_search_filters() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_connection_that_sends_nothing_is_closed() {
+    use tokio::io::AsyncReadExt;
+    let app = spawn_app().await;
+    let mut silent = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), silent.read(&mut buf))
+        .await
+        .expect("closed within the handshake timeout");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+}
