@@ -246,22 +246,23 @@ async fn stop_signal() {
 /// the counts current from then on.
 fn count_users(store: &Store) -> Result<(), String> {
     let saved = store.take_state_counts().map_err(|e| e.to_string())?;
-    if let Some(counts) = saved.filter(|c| c.len() == 6) {
-        for state in crate::domain::UserState::ALL {
-            crate::metrics::get().set_users(state, counts[state.number() as usize]);
-        }
-        return Ok(());
-    }
-    let mut counts = [0i64; 6];
-    for shard in 0..store.shard_count() {
-        for user in store.shard_users(shard) {
-            match user {
-                Ok(user) => counts[user.state.number() as usize] += 1,
-                // A record that does not decode is reported when it is used, and by `userd check`.
-                Err(e) => log::error!("{e}"),
+    let counts = match saved.filter(|c| c.len() == 6) {
+        Some(saved) => saved,
+        None => {
+            let mut counts = vec![0i64; 6];
+            for shard in 0..store.shard_count() {
+                for user in store.shard_users(shard) {
+                    match user {
+                        Ok(user) => counts[user.state.number() as usize] += 1,
+                        // A record that does not decode is reported when it is used, and by
+                        // `userd check`.
+                        Err(e) => log::error!("{e}"),
+                    }
+                }
             }
+            counts
         }
-    }
+    };
     for state in crate::domain::UserState::ALL {
         crate::metrics::get().set_users(state, counts[state.number() as usize]);
     }

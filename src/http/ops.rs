@@ -174,7 +174,7 @@ fn claim_username(state: &AppState, name: &str, id: &str) -> Result<(), ApiError
         let live = store
             .get_user(holder)
             .map_err(|e| shard::store_error(&e))?
-            .is_some_and(|u| u.state != UserState::Deleted);
+            .is_some_and(|u| domain::is_live(&u));
         if live {
             return Err(error::USER_ALREADY_EXISTS.into());
         }

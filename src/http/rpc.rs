@@ -455,12 +455,17 @@ pub(crate) fn grpc_message(text: &str) -> String {
 
 const GRPC_MESSAGE_ESCAPES: percent_encoding::AsciiSet = percent_encoding::CONTROLS.add(b'%');
 
-/// A gRPC-Web answer: the message frame (on success) and the trailer frame.
-fn grpc_web_response(result: Result<Vec<u8>, ApiError>, text: bool) -> HttpResponse {
-    let (status, message, mut body) = match result {
+/// The gRPC status, message and body (the framed answer, or nothing on an error) of a call.
+fn grpc_outcome(result: Result<Vec<u8>, ApiError>) -> (i32, String, Vec<u8>) {
+    match result {
         Ok(bytes) => (0, String::new(), frame(0, &bytes)),
         Err(e) => (e.code.number(), e.message(), Vec::new()),
-    };
+    }
+}
+
+/// A gRPC-Web answer: the message frame (on success) and the trailer frame.
+fn grpc_web_response(result: Result<Vec<u8>, ApiError>, text: bool) -> HttpResponse {
+    let (status, message, mut body) = grpc_outcome(result);
     let trailers = format!(
         "grpc-status: {status}\r\ngrpc-message: {}\r\n",
         grpc_message(&message)
@@ -484,10 +489,7 @@ fn grpc_web_response(result: Result<Vec<u8>, ApiError>, text: bool) -> HttpRespo
 /// `connection.rs` sends as HTTP/2 trailers after it; an error has no message, so its status
 /// stays in the headers (gRPC's "Trailers-Only" answer).
 fn grpc_response(result: Result<Vec<u8>, ApiError>) -> HttpResponse {
-    let (status, message, body) = match result {
-        Ok(bytes) => (0, String::new(), frame(0, &bytes)),
-        Err(e) => (e.code.number(), e.message(), Vec::new()),
-    };
+    let (status, message, body) = grpc_outcome(result);
     HttpResponse::Ok()
         .content_type("application/grpc+proto")
         .insert_header(("grpc-status", status.to_string()))
