@@ -1,5 +1,7 @@
-//! Generates the protobuf types of the RPC surfaces from `proto/` (prost for the binary form,
-//! pbjson for protojson), with protox so no `protoc` is needed.
+//! Generates the protobuf types of the surfaces from `proto/` (prost for the binary form,
+//! pbjson for protojson), with protox so no `protoc` is needed. `google.protobuf.Struct` and
+//! `Timestamp` map to userd's own `pb` types, which write JSON the way protojson does. The descriptors are kept too:
+//! `/openapi.json` is generated from them.
 
 use std::path::PathBuf;
 
@@ -20,6 +22,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     prost_build::Config::new()
         .compile_well_known_types()
+        .enable_type_names()
+        .extern_path(".google.protobuf.Struct", "crate::pb::JsonStruct")
+        .extern_path(".google.protobuf.Timestamp", "crate::pb::Timestamp")
         .extern_path(".google.protobuf", "::pbjson_types")
         .file_descriptor_set_path(&descriptor_path)
         .skip_protoc_run()

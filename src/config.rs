@@ -3,12 +3,26 @@
 //!
 //! Unknown keys and values of the wrong type stop start-up with a message that names the key and
 //! where it came from. Variables that start with `USERD_` but have no `__` are not configuration.
+//! Config depends on nothing above the domain: it owns [`Durability`], and role permissions are
+//! parsed here once, at load.
 
-use crate::auth::Permission;
-use crate::shard::Durability;
+use crate::domain::Permission;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+
+/// When an acknowledged change is durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// 200 only after the change is on disk (the store's commit log was synced).
+    Fsync,
+    /// 200 at once; the store flushes every `flush_interval_ms`.
+    Periodic,
+}
+
+/// Role name to the permissions it grants, from `[authz.role_permissions]`.
+pub type RolePermissions = HashMap<String, Vec<Permission>>;
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -53,6 +67,10 @@ pub struct StorageConfig {
     pub cache_mb: u64,
     /// Threads the shard actors run on; 0 means half the cores (at least one).
     pub actor_threads: usize,
+    /// How long one listing that no index serves may scan before it is refused.
+    pub scan_budget_ms: u64,
+    /// Threads that run such scans (at a low priority), at most this many at once.
+    pub scan_threads: usize,
 }
 
 impl Default for StorageConfig {
@@ -64,6 +82,8 @@ impl Default for StorageConfig {
             flush_interval_ms: 500,
             cache_mb: 8,
             actor_threads: 0,
+            scan_budget_ms: 10_000,
+            scan_threads: 1,
         }
     }
 }
@@ -113,6 +133,9 @@ impl Default for AuthConfig {
 pub struct AuthzConfig {
     /// Role name to permission names; replaces the default for the roles it names.
     pub role_permissions: BTreeMap<String, Vec<String>>,
+    /// `role_permissions`, parsed when the configuration is loaded.
+    #[serde(skip)]
+    pub parsed: RolePermissions,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -259,9 +282,10 @@ pub fn load(
         )?;
     }
 
-    let config = Config::deserialize(toml::Value::Table(table))
+    let mut config = Config::deserialize(toml::Value::Table(table))
         .map_err(|e| format!("invalid configuration: {e}"))?;
     validate(&config)?;
+    config.authz.parsed = parse_role_permissions(&config.authz.role_permissions)?;
     Ok(config)
 }
 
@@ -336,17 +360,20 @@ fn validate(config: &Config) -> Result<(), String> {
     if config.auth.audience.is_empty() || config.auth.audience.iter().any(String::is_empty) {
         return fail("auth.audience", "must hold at least one non-empty audience");
     }
-    role_overrides(config)?;
+    if config.storage.scan_threads == 0 {
+        return fail("storage.scan_threads", "must be at least 1");
+    }
+    if config.storage.scan_budget_ms == 0 {
+        return fail("storage.scan_budget_ms", "must be at least 1");
+    }
     Ok(())
 }
 
 /// `[authz.role_permissions]` as permissions; an unknown permission name is an error.
-pub fn role_overrides(
-    config: &Config,
-) -> Result<std::collections::HashMap<String, Vec<Permission>>, String> {
-    config
-        .authz
-        .role_permissions
+fn parse_role_permissions(
+    names: &BTreeMap<String, Vec<String>>,
+) -> Result<RolePermissions, String> {
+    names
         .iter()
         .map(|(role, names)| {
             let perms = names
@@ -440,10 +467,7 @@ mod tests {
     fn role_permission_overrides_are_checked() {
         let (_d, flags) = with_file("[authz.role_permissions]\nORG_OWNER = [\"user.read\"]\n");
         let c = load(&flags, env(&[])).unwrap();
-        assert_eq!(
-            role_overrides(&c).unwrap()["ORG_OWNER"],
-            vec![Permission::Read]
-        );
+        assert_eq!(c.authz.parsed["ORG_OWNER"], vec![Permission::Read]);
         let (_d, flags) = with_file("[authz.role_permissions]\nORG_OWNER = [\"user.fly\"]\n");
         let e = load(&flags, env(&[])).unwrap_err();
         assert!(e.contains("user.fly"), "{e}");

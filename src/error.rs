@@ -1,19 +1,21 @@
 //! The one error type every layer returns, and the one table of ZITADEL's error ids and texts.
 //!
-//! An [`ApiError`] carries a gRPC [`Code`], an id (ZITADEL's own where ZITADEL has one, so that
-//! clients matching on ids work unchanged) and a text. `http::error` is the only place that turns
-//! it into bytes on the wire.
+//! Each row of [`ErrorCode`] carries its gRPC code, its HTTP status, its id (ZITADEL's own where
+//! ZITADEL has one, so that clients matching on ids work unchanged; `USERD-*` ids are userd's)
+//! and its text. `http::error` is the only place that turns an [`ApiError`] into bytes on the
+//! wire, and nothing anywhere compares ids as strings: code branches on the [`ErrorCode`].
 
 use std::borrow::Cow;
 use std::fmt;
 
 /// gRPC status codes used by userd (numbers are fixed by gRPC).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Code {
+pub enum GrpcCode {
     InvalidArgument = 3,
     NotFound = 5,
     AlreadyExists = 6,
     PermissionDenied = 7,
+    ResourceExhausted = 8,
     FailedPrecondition = 9,
     Unimplemented = 12,
     Internal = 13,
@@ -21,191 +23,195 @@ pub enum Code {
     Unauthenticated = 16,
 }
 
-impl Code {
+impl GrpcCode {
     pub fn number(self) -> i32 {
         self as i32
     }
+
+    /// Connect's name for the code.
+    pub fn connect_name(self) -> &'static str {
+        match self {
+            GrpcCode::InvalidArgument => "invalid_argument",
+            GrpcCode::NotFound => "not_found",
+            GrpcCode::AlreadyExists => "already_exists",
+            GrpcCode::PermissionDenied => "permission_denied",
+            GrpcCode::ResourceExhausted => "resource_exhausted",
+            GrpcCode::FailedPrecondition => "failed_precondition",
+            GrpcCode::Unimplemented => "unimplemented",
+            GrpcCode::Internal => "internal",
+            GrpcCode::Unavailable => "unavailable",
+            GrpcCode::Unauthenticated => "unauthenticated",
+        }
+    }
 }
 
-/// One row of the error table: a code, an id and a text.
+/// How an error's message reads on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ErrorDef {
-    pub code: Code,
-    pub id: &'static str,
-    pub text: &'static str,
+enum Message {
+    /// `text (id)`, ZITADEL's form.
+    WithId,
+    /// The bare text, as ZITADEL's gateway and auth interceptor send answers given before its
+    /// own error handling runs.
+    Bare,
 }
 
-const fn def(code: Code, id: &'static str, text: &'static str) -> ErrorDef {
-    ErrorDef { code, id, text }
+/// Declares the table: one variant per row, with its gRPC code, HTTP status, id and text.
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $name:ident = $code:ident, $http:literal, $id:literal, $text:literal $(, $bare:ident)?;)*) => {
+        /// Every error userd answers with: one row of the table each.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$name,)*];
+
+            fn row(self) -> (GrpcCode, u16, &'static str, &'static str, Message) {
+                match self {
+                    $(ErrorCode::$name => (
+                        GrpcCode::$code,
+                        $http,
+                        $id,
+                        $text,
+                        error_codes!(@message $($bare)?),
+                    ),)*
+                }
+            }
+        }
+    };
+    (@message) => { Message::WithId };
+    (@message bare) => { Message::Bare };
 }
 
-// ---- The table. ZITADEL's ids where ZITADEL has them; USERD-* ids are userd's own. ----
+error_codes! {
+    // State transitions (gRPC 9, HTTP 400), ZITADEL's ids.
+    UserNotInactive = FailedPrecondition, 400, "COMMAND-s5qqcz97hf", "User is not inactive";
+    DeactivateInitial = FailedPrecondition, 400, "COMMAND-gvx4kct9r2", "User with state initial can only be deleted not deactivated";
+    UserAlreadyInactive = FailedPrecondition, 400, "COMMAND-5gunjw0cd7", "User already inactive";
+    UserNotActiveOrInitial = FailedPrecondition, 400, "COMMAND-lgws8wtsqf", "User is not active or initial";
+    UserNotLocked = FailedPrecondition, 400, "COMMAND-olb9vb0oca", "User is not locked";
 
-// State transitions (gRPC 9, HTTP 400).
-pub const USER_NOT_INACTIVE: ErrorDef = def(
-    Code::FailedPrecondition,
-    "COMMAND-s5qqcz97hf",
-    "User is not inactive",
-);
-pub const DEACTIVATE_INITIAL: ErrorDef = def(
-    Code::FailedPrecondition,
-    "COMMAND-gvx4kct9r2",
-    "User with state initial can only be deleted not deactivated",
-);
-pub const USER_ALREADY_INACTIVE: ErrorDef = def(
-    Code::FailedPrecondition,
-    "COMMAND-5gunjw0cd7",
-    "User already inactive",
-);
-pub const USER_NOT_ACTIVE_OR_INITIAL: ErrorDef = def(
-    Code::FailedPrecondition,
-    "COMMAND-lgws8wtsqf",
-    "User is not active or initial",
-);
-pub const USER_NOT_LOCKED: ErrorDef = def(
-    Code::FailedPrecondition,
-    "COMMAND-olb9vb0oca",
-    "User is not locked",
-);
+    // Not found (gRPC 5, HTTP 404), one id per operation as in ZITADEL.
+    ReactivateNotFound = NotFound, 404, "COMMAND-9hy5kzbuk6", "User could not be found";
+    DeactivateNotFound = NotFound, 404, "COMMAND-5gp2p62iin", "User could not be found";
+    LockNotFound = NotFound, 404, "COMMAND-450yxuqrh1", "User could not be found";
+    UnlockNotFound = NotFound, 404, "COMMAND-x377t913pw", "User could not be found";
+    DeleteNotFound = NotFound, 404, "COMMAND-bd4ir1mblj", "User could not be found";
+    ReadNotFound = NotFound, 404, "USERD-QUERY-4m0v2y", "User could not be found";
+    RouteNotFound = NotFound, 404, "USERD-HTTP-404", "Not Found", bare;
 
-// Not found (gRPC 5, HTTP 404), one id per operation as in ZITADEL.
-const USER_NOT_FOUND_TEXT: &str = "User could not be found";
-pub const REACTIVATE_NOT_FOUND: ErrorDef =
-    def(Code::NotFound, "COMMAND-9hy5kzbuk6", USER_NOT_FOUND_TEXT);
-pub const DEACTIVATE_NOT_FOUND: ErrorDef =
-    def(Code::NotFound, "COMMAND-5gp2p62iin", USER_NOT_FOUND_TEXT);
-pub const LOCK_NOT_FOUND: ErrorDef = def(Code::NotFound, "COMMAND-450yxuqrh1", USER_NOT_FOUND_TEXT);
-pub const UNLOCK_NOT_FOUND: ErrorDef =
-    def(Code::NotFound, "COMMAND-x377t913pw", USER_NOT_FOUND_TEXT);
-pub const DELETE_NOT_FOUND: ErrorDef =
-    def(Code::NotFound, "COMMAND-bd4ir1mblj", USER_NOT_FOUND_TEXT);
-pub const READ_NOT_FOUND: ErrorDef = def(Code::NotFound, "USERD-QUERY-4m0v2y", USER_NOT_FOUND_TEXT);
-pub const ROUTE_NOT_FOUND: ErrorDef = def(Code::NotFound, "USERD-HTTP-404", "Not Found");
+    // Creation.
+    UserAlreadyExists = AlreadyExists, 409, "V3-DKcYh", "User already exists";
 
-// Creation.
-pub const USER_ALREADY_EXISTS: ErrorDef =
-    def(Code::AlreadyExists, "V3-DKcYh", "User already exists");
+    // Authentication and authorization.
+    AuthHeaderMissing = Unauthenticated, 401, "AUTH-7fs1e", "auth header missing", bare;
+    TokenInvalid = Unauthenticated, 401, "AUTH-7fs1e", "Token is invalid";
+    SubjectNotActive = Unauthenticated, 401, "AUTH-4m8vn2", "User is not active";
+    TokenRevoked = Unauthenticated, 401, "AUTH-9cq2rv", "User is not active";
+    PermissionDenied = PermissionDenied, 403, "AUTH-AWfge", "No matching permissions found";
 
-// Authentication and authorization.
-pub const AUTH_HEADER_MISSING: ErrorDef =
-    def(Code::Unauthenticated, "AUTH-7fs1e", "auth header missing");
-pub const TOKEN_INVALID: ErrorDef = def(Code::Unauthenticated, "AUTH-7fs1e", "Token is invalid");
-pub const SUBJECT_NOT_ACTIVE: ErrorDef =
-    def(Code::Unauthenticated, "AUTH-4m8vn2", "User is not active");
-pub const TOKEN_REVOKED: ErrorDef = def(Code::Unauthenticated, "AUTH-9cq2rv", "User is not active");
-pub const PERMISSION_DENIED: ErrorDef = def(
-    Code::PermissionDenied,
-    "AUTH-AWfge",
-    "No matching permissions found",
-);
+    // Request shape (gRPC 3).
+    UserIdMissing = InvalidArgument, 400, "USERD-ID-0001", "User ID missing";
+    UserIdInvalid = InvalidArgument, 400, "USERD-ID-0002", "User ID must be 1 to 200 characters without control characters or '/'";
+    OrganizationMissing = InvalidArgument, 400, "USERD-ORG-0001", "Organization missing: set organization.orgId, the x-zitadel-orgid header or the token's resource owner";
+    BodyNotJson = InvalidArgument, 400, "USERD-BODY-0001", "Request body is not valid JSON";
+    BodyTooLarge = InvalidArgument, 413, "USERD-BODY-0002", "Request body is larger than server.max_body_bytes";
+    UnsupportedContentType = InvalidArgument, 415, "USERD-BODY-0003", "Content type is not supported: send application/json";
+    /// A create request whose fields break the rules (the text says which).
+    InvalidCreate = InvalidArgument, 400, "USERD-CREATE-0001", "Invalid user";
+    /// A listing whose paging or filters break the rules (the text says which).
+    InvalidListing = InvalidArgument, 400, "USERD-SEARCH-0001", "Invalid listing";
+    /// A search filter userd does not serve.
+    UnsupportedFilter = InvalidArgument, 400, "USERD-SEARCH-0002", "Filter is not supported";
+    /// A v2 request whose fields break the rules (the text says which).
+    InvalidV2Request = InvalidArgument, 400, "USERD-V2-0001", "Invalid request";
 
-// Request shape (gRPC 3).
-pub const USER_ID_MISSING: ErrorDef =
-    def(Code::InvalidArgument, "USERD-ID-0001", "User ID missing");
-pub const USER_ID_INVALID: ErrorDef = def(
-    Code::InvalidArgument,
-    "USERD-ID-0002",
-    "User ID must be 1 to 200 characters without control characters or '/'",
-);
-pub const ORGANIZATION_MISSING: ErrorDef = def(
-    Code::InvalidArgument,
-    "USERD-ORG-0001",
-    "Organization missing: set organization.orgId, the x-zitadel-orgid header or the token's resource owner",
-);
-pub const BODY_NOT_JSON: ErrorDef = def(
-    Code::InvalidArgument,
-    "USERD-BODY-0001",
-    "Request body is not valid JSON",
-);
-pub const BODY_TOO_LARGE: ErrorDef = def(
-    Code::InvalidArgument,
-    "USERD-BODY-0002",
-    "Request body is larger than server.max_body_bytes",
-);
-pub const UNSUPPORTED_CONTENT_TYPE: ErrorDef = def(
-    Code::InvalidArgument,
-    "USERD-BODY-0003",
-    "Content type is not supported: send application/json",
-);
-pub const UNKNOWN_METHOD: ErrorDef = def(
-    Code::Unimplemented,
-    "USERD-RPC-0001",
-    "Method is not served by userd",
-);
-pub const METHOD_NOT_ALLOWED: ErrorDef =
-    def(Code::Unimplemented, "USERD-HTTP-405", "Method Not Allowed");
+    // Routing.
+    UnknownMethod = Unimplemented, 501, "USERD-RPC-0001", "Method is not served by userd";
+    MethodNotAllowed = Unimplemented, 405, "USERD-HTTP-405", "Method Not Allowed", bare;
 
-// Server side.
-pub const INTERNAL: ErrorDef = def(Code::Internal, "USERD-INTERNAL", "Internal error");
-pub const STORE_UNAVAILABLE: ErrorDef = def(
-    Code::Unavailable,
-    "USERD-STORE-0001",
-    "Store is unavailable, the change was not applied",
-);
-pub const SHUTTING_DOWN: ErrorDef = def(
-    Code::Unavailable,
-    "USERD-SHUTDOWN",
-    "Server is shutting down",
-);
+    // Limits.
+    /// A listing that no index serves ran past its budget, or too many such listings wait.
+    ListingTooExpensive = ResourceExhausted, 429, "USERD-SEARCH-0003", "Listing needs too long a scan: narrow it with an organization, user id, username or email filter";
 
-/// Errors whose wire message is the bare text, as ZITADEL's gateway and auth interceptor send
-/// them.
-const BARE_MESSAGES: [ErrorDef; 3] = [AUTH_HEADER_MISSING, ROUTE_NOT_FOUND, METHOD_NOT_ALLOWED];
+    // Server side.
+    Internal = Internal, 500, "USERD-INTERNAL", "Internal error";
+    StoreUnavailable = Unavailable, 503, "USERD-STORE-0001", "Store is unavailable, the change was not applied";
+    ShuttingDown = Unavailable, 503, "USERD-SHUTDOWN", "Server is shutting down";
+}
+
+impl ErrorCode {
+    pub fn grpc(self) -> GrpcCode {
+        self.row().0
+    }
+
+    /// The HTTP status on REST paths and in Connect's unary protocol.
+    pub fn http_status(self) -> u16 {
+        self.row().1
+    }
+
+    pub fn id(self) -> &'static str {
+        self.row().2
+    }
+
+    pub fn text(self) -> &'static str {
+        self.row().3
+    }
+}
 
 /// An error as it travels up to the wire: a table row, possibly with a more specific text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiError {
-    pub code: Code,
-    pub id: Cow<'static, str>,
-    pub text: Cow<'static, str>,
+    pub code: ErrorCode,
+    /// Replaces the row's text (for example to say which field of a body was wrong).
+    detail: Option<Cow<'static, str>>,
 }
 
 impl ApiError {
-    /// An error with a table row's text replaced by a more specific one (for example which
-    /// field of a body was wrong).
-    pub fn with_text(def: ErrorDef, text: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode) -> Self {
+        Self { code, detail: None }
+    }
+
+    /// The row `code` with a more specific text.
+    pub fn with_text(code: ErrorCode, text: impl Into<Cow<'static, str>>) -> Self {
         Self {
-            code: def.code,
-            id: Cow::Borrowed(def.id),
-            text: Cow::Owned(text.into()),
+            code,
+            detail: Some(text.into()),
         }
     }
 
-    /// An invalid-argument error naming what was wrong with the request.
-    pub fn invalid_argument(id: &'static str, text: impl Into<String>) -> Self {
-        Self {
-            code: Code::InvalidArgument,
-            id: Cow::Borrowed(id),
-            text: Cow::Owned(text.into()),
-        }
+    pub fn grpc(&self) -> GrpcCode {
+        self.code.grpc()
+    }
+
+    pub fn id(&self) -> &'static str {
+        self.code.id()
+    }
+
+    pub fn text(&self) -> &str {
+        self.detail.as_deref().unwrap_or(self.code.text())
     }
 
     /// The message ZITADEL puts on the wire: the text followed by ` (ID)`, except for the
-    /// answers ZITADEL gives before its own error handling runs (bare text).
+    /// rows ZITADEL answers with their bare text.
     pub fn message(&self) -> String {
-        let bare = BARE_MESSAGES
-            .iter()
-            .any(|d| d.id == self.id && d.text == self.text);
-        if bare {
-            return self.text.to_string();
+        match self.code.row().4 {
+            Message::Bare => self.text().to_string(),
+            Message::WithId => format!("{} ({})", self.text(), self.id()),
         }
-        format!("{} ({})", self.text, self.id)
     }
 }
 
-impl From<ErrorDef> for ApiError {
-    fn from(def: ErrorDef) -> Self {
-        Self {
-            code: def.code,
-            id: Cow::Borrowed(def.id),
-            text: Cow::Borrowed(def.text),
-        }
+impl From<ErrorCode> for ApiError {
+    fn from(code: ErrorCode) -> Self {
+        ApiError::new(code)
     }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (code {})", self.message(), self.code.number())
+        write!(f, "{} (code {})", self.message(), self.grpc().number())
     }
 }
 
@@ -217,21 +223,52 @@ mod tests {
 
     #[test]
     fn message_is_text_then_id() {
-        let e = ApiError::from(USER_NOT_INACTIVE);
+        let e = ApiError::from(ErrorCode::UserNotInactive);
         assert_eq!(e.message(), "User is not inactive (COMMAND-s5qqcz97hf)");
-        assert_eq!(e.code.number(), 9);
+        assert_eq!(e.grpc().number(), 9);
+        let e = ApiError::with_text(ErrorCode::InvalidCreate, "schemaId is required");
+        assert_eq!(e.message(), "schemaId is required (USERD-CREATE-0001)");
     }
 
     #[test]
-    fn missing_header_keeps_zitadels_bare_text() {
+    fn some_answers_keep_zitadels_bare_text() {
         assert_eq!(
-            ApiError::from(AUTH_HEADER_MISSING).message(),
+            ApiError::from(ErrorCode::AuthHeaderMissing).message(),
             "auth header missing"
         );
-        assert_eq!(ApiError::from(ROUTE_NOT_FOUND).message(), "Not Found");
         assert_eq!(
-            ApiError::from(METHOD_NOT_ALLOWED).message(),
+            ApiError::from(ErrorCode::RouteNotFound).message(),
+            "Not Found"
+        );
+        assert_eq!(
+            ApiError::from(ErrorCode::MethodNotAllowed).message(),
             "Method Not Allowed"
         );
+    }
+
+    #[test]
+    fn statuses_follow_the_contract() {
+        for code in ErrorCode::ALL {
+            let expected = match code.grpc() {
+                GrpcCode::InvalidArgument => match code {
+                    ErrorCode::BodyTooLarge => 413,
+                    ErrorCode::UnsupportedContentType => 415,
+                    _ => 400,
+                },
+                GrpcCode::FailedPrecondition => 400,
+                GrpcCode::NotFound => 404,
+                GrpcCode::AlreadyExists => 409,
+                GrpcCode::PermissionDenied => 403,
+                GrpcCode::ResourceExhausted => 429,
+                GrpcCode::Unimplemented => match code {
+                    ErrorCode::MethodNotAllowed => 405,
+                    _ => 501,
+                },
+                GrpcCode::Internal => 500,
+                GrpcCode::Unavailable => 503,
+                GrpcCode::Unauthenticated => 401,
+            };
+            assert_eq!(code.http_status(), expected, "{code:?}");
+        }
     }
 }

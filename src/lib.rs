@@ -1,25 +1,27 @@
-//! userd: a self-hostable user-lifecycle server that speaks ZITADEL's user API on the wire.
+//! userd: a self-hostable user server that speaks ZITADEL's user API on the wire.
 //!
-//! A tour, from the wire inwards:
-//! - [`http`] parses requests (v3alpha and v2 REST; Connect, gRPC-Web and gRPC for the RPC
-//!   services, with the protobuf types of [`pb`]; HTTP/1.1 and HTTP/2 on one port), checks their shape,
-//!   authenticates the caller (through [`auth`]) and turns each change into a message for the
-//!   shard that owns the user. Every protocol is a codec in front of `http::ops`.
-//! - [`shard`] runs one `UserActor` per shard: the only writer of its users. It decides every
-//!   change with the pure state machine in [`domain`], writes the new record and its event in one
-//!   sled batch, and answers only once a flush (shared by every shard) covers the change.
-//! - [`store`] is the sled layout: one tree per shard, big-endian keys, versioned bincode values.
-//! - [`error`] holds the one table of ZITADEL's error ids and texts; `http::error` maps it to the wire.
-//! - [`config`] reads `config.toml`, `USERD_<SECTION>__<KEY>` variables and flags, in that order.
-//! - [`check`] verifies a data directory offline; [`import`] bulk-loads one; [`metrics`] counts
-//!   what `/debug/metrics` shows.
+//! A tour, following a request inwards (each layer imports only the ones below it):
+//! - [`http`] is the transport: REST routes (`http::rest`), the RPC protocols (Connect,
+//!   gRPC-Web, gRPC; HTTP/1.1 and HTTP/2 on one port), request ids, and the one mapping of errors
+//!   to each wire form. [`import`] is the offline surface for bulk loads.
+//! - [`api`] holds the services userd speaks (ZITADEL's v2 and v3alpha user services): each
+//!   method converts the generated [`pb`] messages to and from the core's typed requests.
+//! - [`app`] is the application core: typed requests, authentication ([`auth`]) and
+//!   authorization decided once for every surface, and the path to the shards and the store.
+//! - [`shard`] runs one `UserActor` per shard, the only writer of its users: it decides every
+//!   change with the pure state machine in [`domain`] and commits groups of them.
+//! - [`store`] is the storage seam (the `Backend` trait) and its embedded implementation on
+//!   sled, with the commit log, listing indexes, `check` and bulk import.
+//! - Below them all: [`domain`] (states, events, filters, access; no IO), [`error`] (the one
+//!   table of ZITADEL's error ids), [`config`], [`id`] and [`metrics`].
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![warn(missing_debug_implementations)]
 
+pub mod api;
+pub mod app;
 pub mod auth;
-pub mod check;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -199,15 +199,7 @@ fn serve(flags: Flags) -> Result<(), String> {
 fn import(flags: Flags, file: &std::path::Path, org: Option<&str>) -> Result<(), String> {
     use std::io::{BufRead, BufReader, IsTerminal};
     let config = load_config(&flags)?;
-    let store = userd::store::Store::open(
-        config.data_dir(),
-        userd::store::OpenOptions {
-            shards: config.storage.shards,
-            background_flush_ms: None,
-            cache_bytes: config.storage.cache_mb.saturating_mul(1024 * 1024),
-        },
-    )
-    .map_err(|e| e.to_string())?;
+    let store = userd::startup::open_store(&config)?;
     let from_stdin = file.as_os_str() == "-";
     // Count lines first (a file only), so the progress bar can show an ETA.
     let total = if from_stdin {
@@ -238,7 +230,7 @@ fn import(flags: Flags, file: &std::path::Path, org: Option<&str>) -> Result<(),
                 .map_err(|e| format!("cannot read {}: {e}", file.display()))?,
         ))
     };
-    let report = userd::import::import(&store, input, org, |n| bar.set_position(n))
+    let report = userd::import::import(store.as_ref(), input, org, |n| bar.set_position(n))
         .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
@@ -260,9 +252,9 @@ fn import(flags: Flags, file: &std::path::Path, org: Option<&str>) -> Result<(),
 
 fn check(flags: Flags, max_problems: usize) -> Result<(), String> {
     let config = load_config(&flags)?;
-    let store = userd::store::Store::open_existing(config.data_dir(), 64 << 20)
+    let store = userd::store::sled::SledStore::open_existing(config.data_dir(), 64 << 20)
         .map_err(|e| e.to_string())?;
-    let report = userd::check::check(&store, max_problems).map_err(|e| e.to_string())?;
+    let report = userd::store::Backend::check(&store, max_problems).map_err(|e| e.to_string())?;
     println!("{report}");
     if report.is_ok() {
         Ok(())

@@ -1,14 +1,15 @@
-//! Building the running server from a [`Config`]: open the store, start the flusher and the shard
-//! actors, bind the listener (port 0 picks a free port), and assemble the actix-web app.
+//! Building the running server from a [`Config`]: open the store, start the shard actors and the
+//! core, bind the listener (port 0 picks a free port), and assemble the actix-web app.
 //!
 //! Must run inside an actix system (shard actors live on arbiters of that system).
 
+use crate::app::Core;
 use crate::auth::verifier_from_config;
 use crate::config::Config;
 use crate::http::{self, AppState};
-use crate::id::IdGenerator;
-use crate::shard::{Durability, Flusher, Shards};
-use crate::store::{OpenOptions, Store};
+use crate::shard::Shards;
+use crate::store::sled::{Options, SledStore};
+use crate::store::Backend;
 use actix::Arbiter;
 use actix_server::Server;
 use actix_service::{
@@ -20,6 +21,7 @@ use actix_web::dev::{AppConfig, ServiceRequest, ServiceResponse};
 use actix_web::{middleware, web, App};
 use std::net::TcpListener;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A bound, not yet awaited server and what it needs to shut down cleanly.
@@ -27,7 +29,7 @@ pub struct Application {
     pub port: u16,
     pub address: String,
     server: Server,
-    store: Store,
+    store: Arc<dyn Backend>,
     arbiters: Vec<Arbiter>,
 }
 
@@ -39,24 +41,27 @@ impl std::fmt::Debug for Application {
     }
 }
 
+/// The store the configuration names, opened (its commit log replayed).
+pub fn open_store(config: &Config) -> Result<Arc<dyn Backend>, String> {
+    let store = SledStore::open(
+        config.data_dir(),
+        Options {
+            shards: config.storage.shards,
+            durability: config.storage.durability,
+            flush_interval_ms: config.storage.flush_interval_ms,
+            cache_bytes: config.storage.cache_mb.saturating_mul(1024 * 1024),
+            scan_threads: config.storage.scan_threads,
+            scan_budget: Duration::from_millis(config.storage.scan_budget_ms),
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Arc::new(store))
+}
+
 impl Application {
     pub fn build(config: &Config) -> Result<Application, String> {
         let verifier = verifier_from_config(config, true)?;
-
-        let store = Store::open(
-            config.data_dir(),
-            OpenOptions {
-                shards: config.storage.shards,
-                background_flush_ms: match config.storage.durability {
-                    Durability::Fsync => None,
-                    Durability::Periodic => Some(config.storage.flush_interval_ms),
-                },
-                cache_bytes: config.storage.cache_mb.saturating_mul(1024 * 1024),
-            },
-        )
-        .map_err(|e| e.to_string())?;
-
-        count_users(&store)?;
+        let store = open_store(config)?;
 
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let workers = if config.server.workers == 0 {
@@ -64,21 +69,15 @@ impl Application {
         } else {
             config.server.workers
         };
-        // Actors do little per change besides sled's insert: on a small machine, sharing one
+        // Actors do little per change besides encoding it: on a small machine, sharing one
         // thread beats spreading them over the cores the HTTP workers need (measured on 2 cores:
         // one actor thread served 36k durable toggles/s, two 30k to 33k).
         let actor_threads = match config.storage.actor_threads {
             0 => (cores / 2).max(1),
             n => n,
         };
-        let flusher = Flusher::start(store.clone())
-            .map_err(|e| format!("cannot start the flusher thread: {e}"))?;
-        let (shards, arbiters) = Shards::start(
-            store.clone(),
-            flusher,
-            config.storage.durability,
-            actor_threads,
-        );
+        let (shards, arbiters) = Shards::start(store.clone(), actor_threads);
+        let core = Arc::new(Core::new(store.clone(), shards, verifier));
 
         let listener = TcpListener::bind(&config.server.bind)
             .map_err(|e| format!("cannot bind server.bind = {}: {e}", config.server.bind))?;
@@ -87,11 +86,8 @@ impl Application {
             .map_err(|e| format!("cannot read the bound address: {e}"))?;
 
         let state = web::Data::new(AppState {
-            shards,
-            verifier,
-            ids: IdGenerator::new(),
+            core,
             max_body_bytes: config.server.max_body_bytes,
-            pending_usernames: Default::default(),
         });
         let server = serve(
             listener,
@@ -111,7 +107,7 @@ impl Application {
     }
 
     /// Serve until the server stops (SIGINT/SIGTERM stop it gracefully: in-flight requests are
-    /// answered), then flush the store and stop the shard actors.
+    /// answered), then make the store durable and quick to open, and stop the shard actors.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         actix_rt::spawn(async move {
@@ -120,10 +116,10 @@ impl Application {
             handle.stop(true).await;
         });
         let result = self.server.await;
-        // Every change is answered and flushed with its group; the counts save a full count
-        // at the next start.
-        if let Err(e) = self.store.save_state_counts(&crate::metrics::get().users()) {
-            log::error!("final flush failed: {e}");
+        // Every change is answered; closing checkpoints the store and saves the counts, which
+        // saves a full count at the next start.
+        if let Err(e) = self.store.close() {
+            log::error!("closing the store failed: {e}");
         }
         for arbiter in &self.arbiters {
             arbiter.stop();
@@ -242,33 +238,6 @@ async fn stop_signal() {
     }
 }
 
-/// Count users by state once at start-up (or take the counts a clean stop saved); changes keep
-/// the counts current from then on.
-fn count_users(store: &Store) -> Result<(), String> {
-    let saved = store.take_state_counts().map_err(|e| e.to_string())?;
-    let counts = match saved.filter(|c| c.len() == 6) {
-        Some(saved) => saved,
-        None => {
-            let mut counts = vec![0i64; 6];
-            for shard in 0..store.shard_count() {
-                for user in store.shard_users(shard) {
-                    match user {
-                        Ok(user) => counts[user.state.number() as usize] += 1,
-                        // A record that does not decode is reported when it is used, and by
-                        // `userd check`.
-                        Err(e) => log::error!("{e}"),
-                    }
-                }
-            }
-            counts
-        }
-    };
-    for state in crate::domain::UserState::ALL {
-        crate::metrics::get().set_users(state, counts[state.number() as usize]);
-    }
-    Ok(())
-}
-
 /// One line per request at info: method, path, status, microseconds. Never headers (tokens).
 async fn log_request(
     req: actix_web::dev::ServiceRequest,
@@ -296,7 +265,9 @@ async fn log_request(
     let elapsed = started.elapsed();
     let status = res.status().as_u16();
     let route = res.request().match_pattern();
-    crate::metrics::get().request(route.as_deref().unwrap_or("unmatched"), status, elapsed);
+    if let Some(m) = crate::metrics::get() {
+        m.request(route.as_deref().unwrap_or("unmatched"), status, elapsed);
+    }
     if let Some((method, path)) = request_line {
         http::REQUEST_ID.sync_scope(request_id, || {
             log::info!("{method} {path} {status} {}us", elapsed.as_micros())

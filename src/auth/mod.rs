@@ -10,41 +10,23 @@ mod keys;
 mod roles;
 
 use crate::config::Config;
-use crate::domain::{Timestamp, User, UserState};
-use crate::error::{self, ApiError};
+use crate::domain::{OrgScope, Permission, Timestamp, User, UserState};
+use crate::error::{ApiError, ErrorCode};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use keyring::{Jwks, JwksSource};
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use keyring::{load_pem, parse_jwks, VerifyKey};
 pub use keys::{resolve_hs256_secret, KeySource};
-pub use roles::{Permission, RoleTable};
+pub use roles::RoleTable;
 
 /// The claim that carries ZITADEL's project roles.
 pub const ROLES_CLAIM: &str = "urn:zitadel:iam:org:project:roles";
 /// The claim that carries the caller's own organization.
 pub const RESOURCE_OWNER_CLAIM: &str = "urn:zitadel:iam:user:resourceowner:id";
-
-/// The organizations in which a caller holds one permission.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OrgScope {
-    /// An instance role: every organization.
-    Everywhere,
-    /// Only these organizations (possibly none).
-    Orgs(Vec<String>),
-}
-
-impl OrgScope {
-    pub fn allows(&self, org: &str) -> bool {
-        match self {
-            OrgScope::Everywhere => true,
-            OrgScope::Orgs(orgs) => orgs.iter().any(|o| o == org),
-        }
-    }
-}
 
 /// An authenticated caller.
 #[derive(Clone, Debug)]
@@ -69,6 +51,7 @@ impl Caller {
 struct Claims {
     sub: Option<String>,
     exp: Option<f64>,
+    nbf: Option<f64>,
     iat: Option<serde_json::Value>,
     #[serde(rename = "urn:zitadel:iam:org:project:roles")]
     roles: Option<HashMap<String, serde_json::Value>>,
@@ -88,18 +71,23 @@ pub struct Verifier {
     leeway_seconds: u64,
     roles: RoleTable,
     /// Tokens verified before, so a token used again costs a lookup, not a signature check.
-    cache: RwLock<HashMap<Box<str>, VerifiedToken>>,
+    /// Bounded (quick_cache evicts the least used); an entry holds only within the token's
+    /// `nbf`..`exp` window and for the JWKS generation it was verified with.
+    cache: quick_cache::sync::Cache<Box<str>, VerifiedToken>,
 }
 
-/// A token that verified, until its `exp` (plus leeway), for one generation of the JWKS.
+/// A token that verified: its caller, for the window its `nbf` and `exp` allow (leeway
+/// included), for one generation of the JWKS.
+#[derive(Clone)]
 struct VerifiedToken {
     caller: Arc<Caller>,
+    valid_from: f64,
     valid_until: f64,
     jwks_generation: u64,
 }
 
-/// Past this many cached tokens the cache starts over.
-const TOKEN_CACHE_LIMIT: usize = 65_536;
+/// How many verified tokens the cache keeps.
+const TOKEN_CACHE_CAPACITY: usize = 65_536;
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -127,7 +115,7 @@ impl Verifier {
             audience: audience.to_vec(),
             leeway_seconds,
             roles,
-            cache: RwLock::new(HashMap::new()),
+            cache: quick_cache::sync::Cache::new(TOKEN_CACHE_CAPACITY),
         }
         .with_validations()
     }
@@ -194,13 +182,14 @@ impl Verifier {
         self.jwks.as_ref().map_or(0, |j| j.generation())
     }
 
-    /// A token verified before, still within its lifetime and the same JWKS generation.
+    /// A token verified before, still within its window and the same JWKS generation.
     fn cached(&self, token: &str, now: Timestamp) -> Option<Arc<Caller>> {
-        let cache = self.cache.read().ok()?;
-        let hit = cache.get(token)?;
+        let hit = self.cache.get(token)?;
         let now = now.0 as f64 / 1e9;
-        (now <= hit.valid_until && hit.jwks_generation == self.jwks_generation())
-            .then(|| hit.caller.clone())
+        (hit.valid_from <= now
+            && now <= hit.valid_until
+            && hit.jwks_generation == self.jwks_generation())
+        .then_some(hit.caller)
     }
 
     /// Verify a token and read the caller's grants from it. A `kid` that no key carries asks
@@ -211,32 +200,29 @@ impl Verifier {
             return Ok(caller);
         }
         let generation = self.jwks_generation();
-        let (caller, exp) = self.verify_uncached(token, now).await?;
+        let (caller, window) = self.verify_uncached(token, now).await?;
         let caller = Arc::new(caller);
-        if let Ok(mut cache) = self.cache.write() {
-            if cache.len() >= TOKEN_CACHE_LIMIT {
-                cache.clear();
-            }
-            cache.insert(
-                token.into(),
-                VerifiedToken {
-                    caller: caller.clone(),
-                    valid_until: exp + self.leeway_seconds as f64,
-                    jwks_generation: generation,
-                },
-            );
-        }
+        let leeway = self.leeway_seconds as f64;
+        self.cache.insert(
+            token.into(),
+            VerifiedToken {
+                caller: caller.clone(),
+                valid_from: window.0.map_or(f64::MIN, |nbf| nbf - leeway),
+                valid_until: window.1 + leeway,
+                jwks_generation: generation,
+            },
+        );
         Ok(caller)
     }
 
     /// Verify without the cache: signature, claims and roles every time. Returns the caller and
-    /// the token's `exp`.
+    /// the token's `nbf` (if any) and `exp`.
     pub async fn verify_uncached(
         &self,
         token: &str,
         now: Timestamp,
-    ) -> Result<(Caller, f64), ApiError> {
-        let invalid = || ApiError::from(error::TOKEN_INVALID);
+    ) -> Result<(Caller, (Option<f64>, f64)), ApiError> {
+        let invalid = || ApiError::from(ErrorCode::TokenInvalid);
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
         let mut claims = self.decode_with(token, &header, &self.static_keys);
         if claims.is_none() {
@@ -271,7 +257,7 @@ impl Verifier {
             issued_at,
             scopes,
         };
-        Ok((caller, exp))
+        Ok((caller, (claims.nbf, exp)))
     }
 }
 
@@ -329,7 +315,7 @@ pub fn verifier_from_config(config: &Config, create_dev_secret: bool) -> Result<
     if keys.is_empty() && jwks.as_ref().is_none_or(|j| j.current().is_empty()) {
         return Err("no auth key could be loaded".into());
     }
-    let roles = RoleTable::default().with_overrides(&crate::config::role_overrides(config)?);
+    let roles = RoleTable::default().with_overrides(&config.authz.parsed);
     Ok(Verifier::new(
         keys,
         jwks,
@@ -348,11 +334,11 @@ pub fn check_subject(caller: &Caller, subject: Option<&User>) -> Result<(), ApiE
         return Ok(());
     };
     if !matches!(user.state, UserState::Active | UserState::Initial) {
-        return Err(error::SUBJECT_NOT_ACTIVE.into());
+        return Err(ErrorCode::SubjectNotActive.into());
     }
     if let Some(revoked_at) = user.revoked_at {
         if caller.issued_at.is_none_or(|iat| iat < revoked_at) {
-            return Err(error::TOKEN_REVOKED.into());
+            return Err(ErrorCode::TokenRevoked.into());
         }
     }
     Ok(())
@@ -361,10 +347,10 @@ pub fn check_subject(caller: &Caller, subject: Option<&User>) -> Result<(), ApiE
 /// The token of an `Authorization` header value (the scheme name is case-insensitive).
 pub fn bearer_token(header: Option<&str>) -> Result<&str, ApiError> {
     let value = header
-        .ok_or_else(|| ApiError::from(error::AUTH_HEADER_MISSING))?
+        .ok_or_else(|| ApiError::from(ErrorCode::AuthHeaderMissing))?
         .trim();
     if value.is_empty() {
-        return Err(error::AUTH_HEADER_MISSING.into());
+        return Err(ErrorCode::AuthHeaderMissing.into());
     }
     match value.split_once(' ') {
         Some((scheme, token))
@@ -372,7 +358,7 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, ApiError> {
         {
             Ok(token.trim())
         }
-        _ => Err(error::TOKEN_INVALID.into()),
+        _ => Err(ErrorCode::TokenInvalid.into()),
     }
 }
 
@@ -578,14 +564,16 @@ mod tests {
         let e = domain::decide(Operation::Deactivate, &user, Timestamp(3_000_000_000_000)).unwrap();
         let inactive = domain::apply(&user, &e);
         assert_eq!(
-            check_subject(&caller, Some(&inactive)).unwrap_err().id,
-            error::SUBJECT_NOT_ACTIVE.id
+            check_subject(&caller, Some(&inactive)).unwrap_err().code,
+            ErrorCode::SubjectNotActive
         );
         let e = domain::reactivate(&inactive, Timestamp(4_000_000_000_000)).unwrap();
         let active_again = domain::apply(&inactive, &e);
         assert_eq!(
-            check_subject(&caller, Some(&active_again)).unwrap_err().id,
-            error::TOKEN_REVOKED.id
+            check_subject(&caller, Some(&active_again))
+                .unwrap_err()
+                .code,
+            ErrorCode::TokenRevoked
         );
         caller.issued_at = Some(Timestamp(3_500_000_000_000));
         assert!(check_subject(&caller, Some(&active_again)).is_ok());

@@ -4,31 +4,9 @@
 //! Instance roles (`IAM_*`) hold in every organization whatever their org map holds; org roles
 //! hold in the listed org ids only; unknown roles grant nothing.
 
-use super::OrgScope;
+use crate::config::RolePermissions;
+use crate::domain::{OrgScope, Permission};
 use std::collections::HashMap;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Permission {
-    Read,
-    Write,
-    Delete,
-}
-
-impl Permission {
-    pub const ALL: [Permission; 3] = [Permission::Read, Permission::Write, Permission::Delete];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Permission::Read => "user.read",
-            Permission::Write => "user.write",
-            Permission::Delete => "user.delete",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Permission> {
-        Self::ALL.into_iter().find(|p| p.name() == name)
-    }
-}
 
 /// Which permissions each role grants.
 #[derive(Clone, Debug)]
@@ -61,7 +39,7 @@ impl Default for RoleTable {
 
 impl RoleTable {
     /// Replace the permissions of the named roles; other roles keep the default.
-    pub fn with_overrides(mut self, overrides: &HashMap<String, Vec<Permission>>) -> Self {
+    pub fn with_overrides(mut self, overrides: &RolePermissions) -> Self {
         for (role, perms) in overrides {
             self.roles.insert(role.clone(), perms.clone());
         }

@@ -4,9 +4,13 @@
 //! Invariants: `sequence` counts a user's events (1 for the creation, +1 per change, no gaps);
 //! a DELETED user is not found for every operation; no transition is idempotent.
 
+pub mod access;
+pub mod filter;
 pub mod time;
 
-use crate::error::{self, ErrorDef};
+use crate::error::ErrorCode;
+pub use access::{Access, OrgScope, Permission};
+pub use filter::{Filter, TextMatch, TextMethod, UserKind};
 use serde::{Deserialize, Serialize};
 pub use time::Timestamp;
 
@@ -107,12 +111,38 @@ pub struct HumanProfile {
 impl Profile {
     /// The contact data every surface can show.
     pub fn contact(&self) -> Contact {
+        Contact {
+            email: self.email().cloned(),
+            phone: self.phone().cloned(),
+        }
+    }
+
+    pub fn email(&self) -> Option<&Email> {
         match self {
-            Profile::V3 { contact, .. } => contact.clone(),
-            Profile::V2(h) => Contact {
-                email: h.email.clone(),
-                phone: h.phone.clone(),
-            },
+            Profile::V3 { contact, .. } => contact.email.as_ref(),
+            Profile::V2(h) => h.email.as_ref(),
+        }
+    }
+
+    pub fn phone(&self) -> Option<&Phone> {
+        match self {
+            Profile::V3 { contact, .. } => contact.phone.as_ref(),
+            Profile::V2(h) => h.phone.as_ref(),
+        }
+    }
+
+    /// A v2 human's username.
+    pub fn username(&self) -> Option<&str> {
+        match self {
+            Profile::V2(h) if !h.username.is_empty() => Some(&h.username),
+            _ => None,
+        }
+    }
+
+    pub fn kind(&self) -> UserKind {
+        match self {
+            Profile::V3 { .. } => UserKind::Schema,
+            Profile::V2(_) => UserKind::Human,
         }
     }
 }
@@ -160,6 +190,14 @@ impl Operation {
         Operation::Unlock,
         Operation::Delete,
     ];
+
+    /// The permission the operation needs on the user's organization.
+    pub fn permission(self) -> Permission {
+        match self {
+            Operation::Delete => Permission::Delete,
+            _ => Permission::Write,
+        }
+    }
 }
 
 /// One change in a user's history.
@@ -199,15 +237,17 @@ pub enum DomainError {
 
 impl DomainError {
     /// The row of the error table this refusal answers with.
-    pub fn error_def(self) -> ErrorDef {
+    pub fn error_code(self) -> ErrorCode {
         match self {
             DomainError::NotFound(op) => not_found_error(op),
             DomainError::WrongState { operation, state } => match operation {
-                Operation::Reactivate => error::USER_NOT_INACTIVE,
-                Operation::Deactivate if state == UserState::Initial => error::DEACTIVATE_INITIAL,
-                Operation::Deactivate => error::USER_ALREADY_INACTIVE,
-                Operation::Lock => error::USER_NOT_ACTIVE_OR_INITIAL,
-                Operation::Unlock => error::USER_NOT_LOCKED,
+                Operation::Reactivate => ErrorCode::UserNotInactive,
+                Operation::Deactivate if state == UserState::Initial => {
+                    ErrorCode::DeactivateInitial
+                }
+                Operation::Deactivate => ErrorCode::UserAlreadyInactive,
+                Operation::Lock => ErrorCode::UserNotActiveOrInitial,
+                Operation::Unlock => ErrorCode::UserNotLocked,
                 // Delete is allowed from every live state; a deleted user is not found.
                 Operation::Delete => not_found_error(Operation::Delete),
             },
@@ -216,13 +256,32 @@ impl DomainError {
 }
 
 /// ZITADEL's not-found id for each operation.
-pub fn not_found_error(op: Operation) -> ErrorDef {
+pub fn not_found_error(op: Operation) -> ErrorCode {
     match op {
-        Operation::Reactivate => error::REACTIVATE_NOT_FOUND,
-        Operation::Deactivate => error::DEACTIVATE_NOT_FOUND,
-        Operation::Lock => error::LOCK_NOT_FOUND,
-        Operation::Unlock => error::UNLOCK_NOT_FOUND,
-        Operation::Delete => error::DELETE_NOT_FOUND,
+        Operation::Reactivate => ErrorCode::ReactivateNotFound,
+        Operation::Deactivate => ErrorCode::DeactivateNotFound,
+        Operation::Lock => ErrorCode::LockNotFound,
+        Operation::Unlock => ErrorCode::UnlockNotFound,
+        Operation::Delete => ErrorCode::DeleteNotFound,
+    }
+}
+
+/// What every accepted change answers: the user's new sequence, the event's time and the
+/// user's organization.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeDetails {
+    pub sequence: u64,
+    pub changed_at: Timestamp,
+    pub org: String,
+}
+
+impl ChangeDetails {
+    pub fn of(user: &User) -> Self {
+        ChangeDetails {
+            sequence: user.sequence,
+            changed_at: user.changed_at,
+            org: user.org.clone(),
+        }
     }
 }
 
@@ -457,7 +516,7 @@ mod tests {
                     assert_eq!(next.sequence, 2);
                     assert_eq!(next.changed_at, Timestamp(5));
                 }
-                (Err(e), Err(id)) => assert_eq!(e.error_def().id, id, "{op:?} from {from:?}"),
+                (Err(e), Err(id)) => assert_eq!(e.error_code().id(), id, "{op:?} from {from:?}"),
                 (got, expected) => panic!("{op:?} from {from:?}: {got:?} vs {expected:?}"),
             }
         }

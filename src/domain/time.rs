@@ -1,10 +1,9 @@
 //! Points in time as userd stores them: nanoseconds since the Unix epoch, UTC.
 //!
 //! The domain never reads the clock: callers pass a [`Timestamp`] in. Formatting follows
-//! protojson: RFC 3339, `Z`, and 0, 3, 6 or 9 fractional digits.
+//! protojson (RFC 3339, `Z`, and 0, 3, 6 or 9 fractional digits), done by chrono.
 
 use serde::{Deserialize, Serialize};
-use std::fmt::Write;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Timestamp(pub i64);
@@ -26,51 +25,17 @@ impl Timestamp {
         self.0.div_euclid(1_000_000_000)
     }
 
+    pub fn subsec_nanos(self) -> u32 {
+        // The remainder is below 10^9.
+        self.0.rem_euclid(1_000_000_000) as u32
+    }
+
     /// RFC 3339 in UTC the way protojson writes a `google.protobuf.Timestamp`.
     pub fn to_rfc3339(self) -> String {
-        let secs = self.0.div_euclid(1_000_000_000);
-        let nanos = self.0.rem_euclid(1_000_000_000);
-        let days = secs.div_euclid(86_400);
-        let rem = secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        let mut out = String::with_capacity(30);
-        let _ = write!(
-            out,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            y,
-            m,
-            d,
-            rem / 3600,
-            (rem % 3600) / 60,
-            rem % 60
-        );
-        if nanos != 0 {
-            if nanos % 1_000_000 == 0 {
-                let _ = write!(out, ".{:03}", nanos / 1_000_000);
-            } else if nanos % 1_000 == 0 {
-                let _ = write!(out, ".{:06}", nanos / 1_000);
-            } else {
-                let _ = write!(out, ".{:09}", nanos);
-            }
-        }
-        out.push('Z');
-        out
+        chrono::DateTime::from_timestamp(self.unix_seconds(), self.subsec_nanos())
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
     }
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
-/// (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]

@@ -1,23 +1,19 @@
-//! The one place where an [`ApiError`] becomes an HTTP response: status from the gRPC code, and
-//! ZITADEL's JSON body `{"code", "message", "details": [ErrorDetail]}`.
+//! The one place where an [`ApiError`] becomes bytes on the wire, one function per form: REST
+//! (ZITADEL's JSON body `{"code", "message", "details": [ErrorDetail, RequestInfo]}` with the
+//! row's HTTP status), Connect (`{"code": "not_found", "message"}`), and gRPC / gRPC-Web
+//! (`grpc-status` and a percent-encoded `grpc-message`).
 
-use crate::error::{self, ApiError, Code};
+use crate::error::ApiError;
 use actix_web::{http::StatusCode, HttpResponse, ResponseError};
 use serde::Serialize;
 use std::fmt;
 
-/// An [`ApiError`] on its way to the wire.
+/// An [`ApiError`] on its way to a REST answer.
 #[derive(Debug)]
 pub struct HttpError(pub ApiError);
 
-impl From<ApiError> for HttpError {
-    fn from(e: ApiError) -> Self {
-        HttpError(e)
-    }
-}
-
-impl From<error::ErrorDef> for HttpError {
-    fn from(e: error::ErrorDef) -> Self {
+impl<E: Into<ApiError>> From<E> for HttpError {
+    fn from(e: E) -> Self {
         HttpError(e.into())
     }
 }
@@ -28,73 +24,13 @@ impl fmt::Display for HttpError {
     }
 }
 
-/// The HTTP status of an error: by gRPC code, except the two request-shape errors that HTTP
-/// has its own statuses for.
-pub fn http_status(e: &ApiError) -> StatusCode {
-    if e.id == error::BODY_TOO_LARGE.id {
-        return StatusCode::PAYLOAD_TOO_LARGE;
-    }
-    if e.id == error::UNSUPPORTED_CONTENT_TYPE.id {
-        return StatusCode::UNSUPPORTED_MEDIA_TYPE;
-    }
-    match e.code {
-        Code::InvalidArgument | Code::FailedPrecondition => StatusCode::BAD_REQUEST,
-        Code::NotFound => StatusCode::NOT_FOUND,
-        Code::AlreadyExists => StatusCode::CONFLICT,
-        Code::PermissionDenied => StatusCode::FORBIDDEN,
-        Code::Unimplemented => StatusCode::METHOD_NOT_ALLOWED,
-        Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
-    }
-}
-
-/// Connect's name for a code.
-pub fn connect_code(code: Code) -> &'static str {
-    match code {
-        Code::InvalidArgument => "invalid_argument",
-        Code::NotFound => "not_found",
-        Code::AlreadyExists => "already_exists",
-        Code::PermissionDenied => "permission_denied",
-        Code::FailedPrecondition => "failed_precondition",
-        Code::Unimplemented => "unimplemented",
-        Code::Internal => "internal",
-        Code::Unavailable => "unavailable",
-        Code::Unauthenticated => "unauthenticated",
-    }
-}
-
-/// Connect's HTTP status for an error (415 for a content type Connect cannot read).
-pub fn connect_status(e: &ApiError) -> StatusCode {
-    if e.id == error::UNSUPPORTED_CONTENT_TYPE.id {
-        return StatusCode::UNSUPPORTED_MEDIA_TYPE;
-    }
-    if e.id == error::BODY_TOO_LARGE.id {
-        return StatusCode::PAYLOAD_TOO_LARGE;
-    }
-    match e.code {
-        Code::InvalidArgument | Code::FailedPrecondition => StatusCode::BAD_REQUEST,
-        Code::NotFound => StatusCode::NOT_FOUND,
-        Code::AlreadyExists => StatusCode::CONFLICT,
-        Code::PermissionDenied => StatusCode::FORBIDDEN,
-        Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
-        Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
-    }
-}
-
-/// Connect's JSON error body: `{"code": "not_found", "message": "..."}`.
-pub fn connect_error_body(e: &ApiError) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({
-        "code": connect_code(e.code),
-        "message": e.message(),
-    }))
-    .unwrap_or_default()
+/// The row's HTTP status (the same on REST paths and in Connect's unary protocol).
+pub fn status(e: &ApiError) -> StatusCode {
+    StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 #[derive(Serialize)]
-struct ErrorBody<'a> {
+struct RestBody<'a> {
     code: i32,
     message: String,
     details: Vec<Detail<'a>>,
@@ -120,11 +56,11 @@ enum Detail<'a> {
 }
 
 /// ZITADEL's JSON error body for `e`, with the request id after ZITADEL's ErrorDetail.
-pub fn error_body(e: &ApiError) -> Vec<u8> {
+pub fn rest_body(e: &ApiError) -> Vec<u8> {
     let mut details = vec![Detail::Error {
         type_url: "type.googleapis.com/zitadel.v1.ErrorDetail",
-        id: &e.id,
-        message: &e.text,
+        id: e.id(),
+        message: e.text(),
     }];
     if let Some(id) = super::current_request_id() {
         details.push(Detail::Request {
@@ -132,8 +68,8 @@ pub fn error_body(e: &ApiError) -> Vec<u8> {
             request_id: id.to_string(),
         });
     }
-    let body = ErrorBody {
-        code: e.code.number(),
+    let body = RestBody {
+        code: e.grpc().number(),
         message: e.message(),
         details,
     };
@@ -141,26 +77,62 @@ pub fn error_body(e: &ApiError) -> Vec<u8> {
         .unwrap_or_else(|_| b"{\"code\":13,\"message\":\"Internal error\",\"details\":[]}".to_vec())
 }
 
+/// Connect's JSON error body: `{"code": "not_found", "message": "..."}`.
+pub fn connect_body(e: &ApiError) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct ConnectBody<'a> {
+        code: &'a str,
+        message: String,
+    }
+    serde_json::to_vec(&ConnectBody {
+        code: e.grpc().connect_name(),
+        message: e.message(),
+    })
+    .unwrap_or_default()
+}
+
+/// A Connect error answer.
+pub fn connect_response(e: &ApiError) -> HttpResponse {
+    HttpResponse::build(status(e))
+        .content_type("application/json")
+        .body(connect_body(e))
+}
+
+/// `grpc-message` is percent-encoded (the gRPC spec's rule).
+pub fn grpc_message(text: &str) -> String {
+    const ESCAPES: percent_encoding::AsciiSet = percent_encoding::CONTROLS.add(b'%');
+    percent_encoding::utf8_percent_encode(text, &ESCAPES).to_string()
+}
+
+/// The gRPC status and message of a call's outcome (0 and nothing on success).
+pub fn grpc_status(result: Result<(), &ApiError>) -> (i32, String) {
+    match result {
+        Ok(()) => (0, String::new()),
+        Err(e) => (e.grpc().number(), grpc_message(&e.message())),
+    }
+}
+
 impl ResponseError for HttpError {
     fn status_code(&self) -> StatusCode {
-        http_status(&self.0)
+        status(&self.0)
     }
 
     fn error_response(&self) -> HttpResponse {
         HttpResponse::build(self.status_code())
             .content_type("application/json")
-            .body(error_body(&self.0))
+            .body(rest_body(&self.0))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
 
     #[test]
-    fn body_has_zitadels_shape() {
-        let body: serde_json::Value =
-            serde_json::from_slice(&error_body(&error::USER_NOT_INACTIVE.into())).unwrap();
+    fn bodies_have_each_protocols_shape() {
+        let e = ApiError::from(ErrorCode::UserNotInactive);
+        let body: serde_json::Value = serde_json::from_slice(&rest_body(&e)).unwrap();
         assert_eq!(
             body,
             serde_json::json!({
@@ -173,25 +145,15 @@ mod tests {
                 }]
             })
         );
-    }
-
-    #[test]
-    fn statuses_follow_the_contract() {
-        let cases = [
-            (error::USER_NOT_INACTIVE, 400),
-            (error::REACTIVATE_NOT_FOUND, 404),
-            (error::USER_ALREADY_EXISTS, 409),
-            (error::PERMISSION_DENIED, 403),
-            (error::METHOD_NOT_ALLOWED, 405),
-            (error::INTERNAL, 500),
-            (error::STORE_UNAVAILABLE, 503),
-            (error::TOKEN_INVALID, 401),
-            (error::BODY_TOO_LARGE, 413),
-            (error::UNSUPPORTED_CONTENT_TYPE, 415),
-            (error::BODY_NOT_JSON, 400),
-        ];
-        for (def, status) in cases {
-            assert_eq!(http_status(&def.into()).as_u16(), status, "{}", def.id);
-        }
+        let body: serde_json::Value = serde_json::from_slice(&connect_body(&e)).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"code": "failed_precondition", "message": "User is not inactive (COMMAND-s5qqcz97hf)"})
+        );
+        assert_eq!(
+            grpc_status(Err(&e)),
+            (9, "User is not inactive (COMMAND-s5qqcz97hf)".into())
+        );
+        assert_eq!(grpc_message("100%\n"), "100%25%0A");
     }
 }

@@ -1,58 +1,64 @@
-//! Shards: one `UserActor` per shard is the only writer of that shard's users, and a single
-//! flusher thread makes their changes durable with one sled flush shared by every shard.
+//! Shards: one `UserActor` per shard is the only writer of that shard's users. It decides every
+//! change with the pure state machine in `domain` and hands its groups to the store.
 //!
-//! Group commit: an actor stages every change waiting in its mailbox (the mailbox is drained
-//! before the actor's own `Commit` notification runs), writes them (one sled insert per change),
-//! and hands the answers to the flusher, which takes the groups of every shard, flushes once,
-//! and only then answers.
-//!
-//! Each shard has at most one group in flight: while its flush runs, new changes are decided and
-//! staged in memory, and written when the flush returns. So a failed flush only ever has one
-//! group per shard to undo (removing its change keys puts each user back where it was), and the
-//! changes staged on top of it fail with it: none of them is applied, none is answered 200. With
-//! nothing in flight, every state the actor reads is durable, so refusals are answered at once.
+//! Group commit: messages wait in the actor until the mailbox is drained; then the actor reads
+//! the users they name (durable records), decides them all in order (a later change of the
+//! same user sees the earlier one), and commits them as one group. A shard has at most one group
+//! in flight: what arrives meanwhile waits for it, so every record the actor reads is durable,
+//! and a group that fails takes nothing else with it. Every answer of a group, refusals
+//! included, leaves once the group is decided: after its commit, or at once if it wrote nothing.
 
-mod flusher;
-
-use crate::auth::OrgScope;
-use crate::domain::{self, NewUser, Operation, Timestamp, User, UserState};
-use crate::error::{self, ApiError};
-use crate::store::{self, Store, StoreError};
+use crate::domain::{self, Access, ChangeDetails, NewUser, Operation, Timestamp, User};
+use crate::error::{ApiError, ErrorCode};
+use crate::store::{self, Backend, Change, CommitError, Group, StoreError};
 use actix::prelude::*;
+use futures_util::FutureExt;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 pub use tokio::sync::oneshot;
-
-use flusher::FlushJob;
-pub use flusher::{Durability, Flusher};
-
-/// What every accepted change answers: the user's new sequence, the event's time and the
-/// user's organization.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChangeDetails {
-    pub sequence: u64,
-    pub changed_at: Timestamp,
-    pub org: String,
-}
 
 pub type Reply = Result<ChangeDetails, ApiError>;
 
-/// An answer waiting for the flush that covers it.
-pub(crate) type Waiting = (oneshot::Sender<Reply>, Reply);
+/// How many times a group that met another writer's change is decided again.
+const CONFLICT_RETRIES: u32 = 3;
 
 /// Map a store failure to the wire: unreadable data is an internal error (logged with its key),
-/// anything else means the store cannot serve writes right now.
+/// anything else means the store cannot serve right now.
 pub fn store_error(e: &StoreError) -> ApiError {
+    log::error!("{e}");
     match e {
-        StoreError::Corrupt { .. } => {
-            log::error!("{e}");
-            error::INTERNAL.into()
-        }
-        _ => {
-            log::error!("{e}");
-            error::STORE_UNAVAILABLE.into()
+        StoreError::Corrupt { .. } => ErrorCode::Internal.into(),
+        StoreError::OverBudget | StoreError::Busy => ErrorCode::ListingTooExpensive.into(),
+        _ => ErrorCode::StoreUnavailable.into(),
+    }
+}
+
+/// What a message asks of the actor.
+#[derive(Debug, Clone)]
+enum Request {
+    Change {
+        op: Operation,
+        user_id: String,
+        access: Access,
+    },
+    Create(NewUser),
+}
+
+impl Request {
+    fn user_id(&self) -> &str {
+        match self {
+            Request::Change { user_id, .. } => user_id,
+            Request::Create(user) => &user.id,
         }
     }
+}
+
+/// A request waiting to be decided, where its answer goes, and how often it met a conflict.
+#[derive(Debug)]
+struct Pending {
+    request: Request,
+    reply: oneshot::Sender<Reply>,
+    attempts: u32,
 }
 
 macro_rules! lifecycle_messages {
@@ -61,8 +67,8 @@ macro_rules! lifecycle_messages {
         #[derive(Debug)]
         pub struct $name {
             pub user_id: String,
-            /// Organizations in which the caller holds the permission this operation needs.
-            pub scope: OrgScope,
+            /// Whom the caller may act on (checked after the user is found).
+            pub access: Access,
             /// Where the answer goes once the change is durable.
             pub reply: oneshot::Sender<Reply>,
         }
@@ -75,9 +81,8 @@ macro_rules! lifecycle_messages {
             type Result = ();
 
             fn handle(&mut self, msg: $name, ctx: &mut Context<Self>) {
-                self.mailbox.fetch_sub(1, Ordering::Relaxed);
-                let reply = self.change($op, &msg.user_id, &msg.scope);
-                self.answer_after_commit(msg.reply, reply, ctx);
+                let request = Request::Change { op: $op, user_id: msg.user_id, access: msg.access };
+                self.queue(request, msg.reply, ctx);
             }
         }
     )*};
@@ -107,238 +112,20 @@ impl Message for Create {
     type Result = ();
 }
 
+impl Handler<Create> for UserActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Create, ctx: &mut Context<Self>) {
+        self.queue(Request::Create(msg.user), msg.reply, ctx);
+    }
+}
+
 /// Answers once the actor has drained its mailbox: used by readiness checks.
 #[derive(Debug)]
 pub struct Ping;
 
 impl Message for Ping {
     type Result = usize;
-}
-
-/// Self-notification that runs after the mailbox is drained.
-struct Commit;
-
-impl Message for Commit {
-    type Result = ();
-}
-
-/// From the flusher: the flush covering this shard's batch in flight returned. On failure the
-/// batch's answers come back, to be sent after the batch is undone.
-pub(crate) struct Flushed {
-    pub(crate) failed: Option<Vec<Waiting>>,
-}
-
-impl Message for Flushed {
-    type Result = ();
-}
-
-/// A user's state before a change (None: the change created it) and after.
-pub(crate) type StateMove = (Option<UserState>, UserState);
-
-/// Changes decided since the last write, kept in memory.
-#[derive(Default)]
-struct Staged {
-    /// The events and records to insert, in order.
-    writes: Vec<(Vec<u8>, Vec<u8>)>,
-    /// What takes them back.
-    undo: store::Undo,
-    /// Records as staged, so later changes in the same batch see them.
-    users: HashMap<String, User>,
-    /// State moves of the staged changes (None: a creation), counted once durable.
-    moves: Vec<StateMove>,
-    waiting: Vec<Waiting>,
-}
-
-/// The only writer of one shard.
-pub struct UserActor {
-    shard: usize,
-    tree: sled::Tree,
-    store: Store,
-    flusher: Flusher,
-    durability: Durability,
-    staged: Staged,
-    /// The undo list of the group written to sled whose flush has not returned yet.
-    in_flight: Option<store::Undo>,
-    /// Messages sent to this actor and not yet handled (a metric).
-    mailbox: &'static AtomicI64,
-    commit_scheduled: bool,
-    /// Where the flusher reports back (set when the actor starts).
-    me: Option<Recipient<Flushed>>,
-}
-
-impl std::fmt::Debug for UserActor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserActor")
-            .field("shard", &self.shard)
-            .field("staged", &self.staged.waiting.len())
-            .field("in_flight", &self.in_flight.is_some())
-            .finish()
-    }
-}
-
-impl Actor for UserActor {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        // Routes use `do_send`, which the mailbox capacity does not limit.
-        self.me = Some(ctx.address().recipient());
-    }
-}
-
-/// Count durable state moves in the users-by-state gauges.
-pub(crate) fn count_moves(moves: &[StateMove]) {
-    let metrics = crate::metrics::get();
-    for (from, to) in moves {
-        metrics.user_moved(*from, *to);
-    }
-}
-
-fn answer_all(waiting: Vec<Waiting>, with: impl Fn() -> ApiError) {
-    for (tx, _) in waiting {
-        let _ = tx.send(Err(with()));
-    }
-}
-
-impl UserActor {
-    pub fn new(
-        shard: usize,
-        store: Store,
-        flusher: Flusher,
-        durability: Durability,
-        mailbox: &'static AtomicI64,
-    ) -> Option<Self> {
-        Some(UserActor {
-            mailbox,
-            shard,
-            tree: store.shard_tree(shard)?.clone(),
-            store,
-            flusher,
-            durability,
-            staged: Staged::default(),
-            in_flight: None,
-            commit_scheduled: false,
-            me: None,
-        })
-    }
-
-    /// The user as the next change must see it: staged, else stored.
-    fn current(&self, id: &str) -> Result<Option<User>, ApiError> {
-        if let Some(user) = self.staged.users.get(id) {
-            return Ok(Some(user.clone()));
-        }
-        store::get_user_in(&self.tree, id).map_err(|e| store_error(&e))
-    }
-
-    /// Stage `user`'s new record and `event`; `before` is the record before this change.
-    fn stage(&mut self, before: Option<&User>, user: User, event: &domain::Event) -> ChangeDetails {
-        let staged = &mut self.staged;
-        let first_in_group = !staged.users.contains_key(&user.id);
-        store::stage_change(
-            &mut staged.writes,
-            Some(&mut staged.undo),
-            &user,
-            event,
-            first_in_group.then_some(before),
-        );
-        staged.moves.push((before.map(|b| b.state), user.state));
-        let details = ChangeDetails {
-            sequence: user.sequence,
-            changed_at: user.changed_at,
-            org: user.org.clone(),
-        };
-        staged.users.insert(user.id.clone(), user);
-        details
-    }
-
-    /// Exists (404), then permission (403), then state (400): a caller without permission never
-    /// learns a user's state.
-    fn change(&mut self, op: Operation, id: &str, scope: &OrgScope) -> Reply {
-        let user = match self.current(id)? {
-            Some(user) if domain::is_live(&user) => user,
-            _ => return Err(domain::not_found_error(op).into()),
-        };
-        if !scope.allows(&user.org) {
-            return Err(error::PERMISSION_DENIED.into());
-        }
-        // Keep a user's change dates in order even if the clock steps back.
-        let now = Timestamp::now().max(user.changed_at);
-        let event = domain::decide(op, &user, now).map_err(|e| ApiError::from(e.error_def()))?;
-        let next = domain::apply(&user, &event);
-        Ok(self.stage(Some(&user), next, &event))
-    }
-
-    fn create(&mut self, new: NewUser) -> Reply {
-        if self.current(&new.id)?.is_some() {
-            return Err(error::USER_ALREADY_EXISTS.into());
-        }
-        let (user, event) = domain::create(new, Timestamp::now());
-        Ok(self.stage(None, user, &event))
-    }
-
-    /// Queue `reply` for the commit that runs once the mailbox is drained.
-    fn answer_after_commit(
-        &mut self,
-        to: oneshot::Sender<Reply>,
-        reply: Reply,
-        ctx: &mut Context<Self>,
-    ) {
-        self.staged.waiting.push((to, reply));
-        if !self.commit_scheduled {
-            self.commit_scheduled = true;
-            ctx.notify(Commit);
-        }
-    }
-
-    /// Write what is staged as one batch and hand it to the flusher; with nothing to write,
-    /// answer at once (nothing is in flight, so every state read was durable).
-    fn launch(&mut self) {
-        if self.in_flight.is_some() || self.staged.waiting.is_empty() {
-            return;
-        }
-        let staged = std::mem::take(&mut self.staged);
-        if staged.users.is_empty() {
-            self.flusher.answer(staged.waiting);
-            return;
-        }
-        if let Err(e) = self.store.write(&self.tree, &staged.writes) {
-            // Take back whatever was written: none of the changes is applied.
-            self.store.undo(&self.tree, &staged.undo);
-            log::error!("shard {}: writing a batch failed: {e}", self.shard);
-            answer_all(staged.waiting, || error::STORE_UNAVAILABLE.into());
-            return;
-        }
-        crate::metrics::get()
-            .batch_size
-            .observe(staged.waiting.len() as f64);
-        match self.durability {
-            Durability::Periodic => {
-                count_moves(&staged.moves);
-                self.flusher.answer(staged.waiting)
-            }
-            Durability::Fsync => match &self.me {
-                Some(me) => {
-                    self.in_flight = Some(staged.undo);
-                    self.flusher.submit(FlushJob {
-                        waiting: staged.waiting,
-                        moves: staged.moves,
-                        shard: me.clone(),
-                    });
-                }
-                // Not reachable: the actor runs only after `started`.
-                None => answer_all(staged.waiting, || error::INTERNAL.into()),
-            },
-        }
-    }
-}
-
-impl Handler<Create> for UserActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: Create, ctx: &mut Context<Self>) {
-        self.mailbox.fetch_sub(1, Ordering::Relaxed);
-        let reply = self.create(msg.user);
-        self.answer_after_commit(msg.reply, reply, ctx);
-    }
 }
 
 impl Handler<Ping> for UserActor {
@@ -349,90 +136,294 @@ impl Handler<Ping> for UserActor {
     }
 }
 
-impl Handler<Commit> for UserActor {
+/// Self-notification that runs after the mailbox is drained.
+struct Launch;
+
+impl Message for Launch {
+    type Result = ();
+}
+
+impl Handler<Launch> for UserActor {
     type Result = ();
 
-    fn handle(&mut self, _: Commit, _: &mut Context<Self>) {
-        self.commit_scheduled = false;
-        // With a batch in flight, what is staged waits for its flush.
-        self.launch();
+    fn handle(&mut self, _: Launch, ctx: &mut Context<Self>) {
+        self.launch_scheduled = false;
+        self.launch(ctx);
     }
 }
 
-impl Handler<Flushed> for UserActor {
+/// From the store, through the group's completion: the group is decided. Requests that met
+/// another writer's change come back to be decided again.
+struct Committed {
+    retry: Vec<Pending>,
+}
+
+impl Message for Committed {
+    type Result = ();
+}
+
+impl Handler<Committed> for UserActor {
     type Result = ();
 
-    fn handle(&mut self, msg: Flushed, _: &mut Context<Self>) {
-        let in_flight = self.in_flight.take();
-        if let Some(failed) = msg.failed {
-            if let Some(undo) = in_flight {
-                self.store.undo(&self.tree, &undo);
+    fn handle(&mut self, msg: Committed, ctx: &mut Context<Self>) {
+        self.in_flight = false;
+        if !msg.retry.is_empty() {
+            if let Some(gauge) = &self.mailbox {
+                gauge.add(msg.retry.len() as i64);
             }
-            answer_all(failed, || error::STORE_UNAVAILABLE.into());
-            // What was staged meanwhile was decided on top of the undone batch.
-            let staged = std::mem::take(&mut self.staged);
-            answer_all(staged.waiting, || error::STORE_UNAVAILABLE.into());
+            let mut retry = msg.retry;
+            retry.append(&mut self.pending);
+            self.pending = retry;
         }
-        self.launch();
+        self.launch(ctx);
     }
 }
 
-/// Every shard's actor address, and the store for reads.
+/// The only writer of one shard.
+pub struct UserActor {
+    shard: usize,
+    store: Arc<dyn Backend>,
+    /// Requests not decided yet, in arrival order.
+    pending: Vec<Pending>,
+    /// A group (or the read before it) has not finished yet.
+    in_flight: bool,
+    launch_scheduled: bool,
+    /// Messages sent to this actor and not yet decided (a metric).
+    mailbox: Option<prometheus::IntGauge>,
+}
+
+impl std::fmt::Debug for UserActor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserActor")
+            .field("shard", &self.shard)
+            .field("pending", &self.pending.len())
+            .field("in_flight", &self.in_flight)
+            .finish()
+    }
+}
+
+impl Actor for UserActor {
+    type Context = Context<Self>;
+}
+
+type Records = HashMap<String, Result<Option<User>, ApiError>>;
+
+impl UserActor {
+    fn queue(&mut self, request: Request, reply: oneshot::Sender<Reply>, ctx: &mut Context<Self>) {
+        self.pending.push(Pending {
+            request,
+            reply,
+            attempts: 0,
+        });
+        if !self.launch_scheduled {
+            self.launch_scheduled = true;
+            ctx.notify(Launch);
+        }
+    }
+
+    /// With nothing in flight, read the pending requests' users and decide them as one group.
+    fn launch(&mut self, ctx: &mut Context<Self>) {
+        if self.in_flight || self.pending.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        if let Some(gauge) = &self.mailbox {
+            gauge.sub(pending.len() as i64);
+        }
+        let mut ids: Vec<String> = pending
+            .iter()
+            .map(|p| p.request.user_id().to_string())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let store = self.store.clone();
+        let mut read = Box::pin(async move {
+            let mut records = Records::with_capacity(ids.len());
+            for id in ids {
+                let record = store.user(&id).await.map_err(|e| store_error(&e));
+                records.insert(id, record);
+            }
+            records
+        });
+        // An embedded store answers at once; one over the network makes the shard wait.
+        match read.as_mut().now_or_never() {
+            Some(records) => self.decide(pending, records, ctx),
+            None => {
+                self.in_flight = true;
+                ctx.wait(actix::fut::wrap_future(read).map(
+                    move |records, actor: &mut Self, ctx| {
+                        actor.in_flight = false;
+                        actor.decide(pending, records, ctx);
+                    },
+                ));
+            }
+        }
+    }
+
+    /// Decide `pending` in order on `records` (and on each other), then commit the group.
+    fn decide(&mut self, pending: Vec<Pending>, mut records: Records, ctx: &mut Context<Self>) {
+        let now = Timestamp::now();
+        let mut changes = Vec::new();
+        let mut decided = Vec::with_capacity(pending.len());
+        for p in pending {
+            let reply = decide_one(&p.request, &mut records, now, &mut changes);
+            decided.push((p, reply));
+        }
+        if let Some(m) = crate::metrics::get() {
+            m.batch_size.observe(decided.len() as f64);
+        }
+        if changes.is_empty() {
+            // Nothing to write: every state read was durable.
+            for (p, reply) in decided {
+                let _ = p.reply.send(reply);
+            }
+            return;
+        }
+        self.in_flight = true;
+        let me = ctx.address();
+        let group = Group {
+            shard: self.shard,
+            changes,
+        };
+        self.store.commit(
+            group,
+            Box::new(move |outcome| {
+                let mut retry = Vec::new();
+                match outcome {
+                    Ok(()) => {
+                        for (p, reply) in decided {
+                            // A caller that went away no longer needs its answer.
+                            let _ = p.reply.send(reply);
+                        }
+                    }
+                    Err(CommitError::Conflict(ids)) => {
+                        log::debug!("users {ids:?} moved under a group: deciding it again");
+                        // Nothing of the group applied: every request is decided again, on
+                        // fresh reads.
+                        for (mut p, _) in decided {
+                            p.attempts += 1;
+                            if p.attempts > CONFLICT_RETRIES {
+                                let _ = p.reply.send(Err(ErrorCode::StoreUnavailable.into()));
+                            } else {
+                                retry.push(p);
+                            }
+                        }
+                    }
+                    Err(CommitError::Unavailable(e)) => {
+                        log::error!(
+                            "a group of {} answers was not committed: {e}",
+                            decided.len()
+                        );
+                        for (p, _) in decided {
+                            let _ = p.reply.send(Err(ErrorCode::StoreUnavailable.into()));
+                        }
+                    }
+                }
+                me.do_send(Committed { retry });
+            }),
+        );
+    }
+}
+
+/// Decide one request on the records read (updated with the group's earlier changes).
+fn decide_one(
+    request: &Request,
+    records: &mut Records,
+    now: Timestamp,
+    changes: &mut Vec<Change>,
+) -> Reply {
+    let current = records
+        .get(request.user_id())
+        .cloned()
+        .unwrap_or(Ok(None))?;
+    match request {
+        // Exists (404), then permission (403), then state (400): a caller without permission
+        // never learns a user's state.
+        Request::Change {
+            op,
+            user_id,
+            access,
+        } => {
+            let user = match current {
+                Some(user) if domain::is_live(&user) => user,
+                _ => return Err(domain::not_found_error(*op).into()),
+            };
+            if !access.allows(&user) {
+                return Err(ErrorCode::PermissionDenied.into());
+            }
+            // Keep a user's change dates in order even if the clock steps back.
+            let at = now.max(user.changed_at);
+            let event =
+                domain::decide(*op, &user, at).map_err(|e| ApiError::from(e.error_code()))?;
+            let next = domain::apply(&user, &event);
+            let details = ChangeDetails::of(&next);
+            records.insert(user_id.clone(), Ok(Some(next.clone())));
+            changes.push(Change {
+                before: Some(user),
+                event,
+                after: next,
+            });
+            Ok(details)
+        }
+        Request::Create(new) => {
+            if current.is_some() {
+                return Err(ErrorCode::UserAlreadyExists.into());
+            }
+            let (user, event) = domain::create(new.clone(), now);
+            let details = ChangeDetails::of(&user);
+            records.insert(user.id.clone(), Ok(Some(user.clone())));
+            changes.push(Change {
+                before: None,
+                event,
+                after: user,
+            });
+            Ok(details)
+        }
+    }
+}
+
+/// Every shard's actor address.
 #[derive(Clone, Debug)]
 pub struct Shards {
-    pub store: Store,
     actors: Vec<Addr<UserActor>>,
-    mailboxes: Vec<&'static AtomicI64>,
+    mailboxes: Vec<Option<prometheus::IntGauge>>,
 }
 
 impl Shards {
-    /// Start one actor per shard, spread over `threads` arbiters (actors never block on a
-    /// flush, so a few threads serve many shards).
-    pub fn start(
-        store: Store,
-        flusher: Flusher,
-        durability: Durability,
-        threads: usize,
-    ) -> (Shards, Vec<Arbiter>) {
-        let arbiters: Vec<Arbiter> = (0..threads.clamp(1, store.shard_count()))
+    /// Start one actor per shard of `store`, spread over `threads` arbiters (actors never block
+    /// on a commit, so a few threads serve many shards).
+    pub fn start(store: Arc<dyn Backend>, threads: usize) -> (Shards, Vec<Arbiter>) {
+        let shard_count = store.shard_count();
+        let arbiters: Vec<Arbiter> = (0..threads.clamp(1, shard_count.max(1)))
             .map(|_| Arbiter::new())
             .collect();
-        let mailboxes: Vec<&'static AtomicI64> = (0..store.shard_count())
-            .map(|_| crate::metrics::get().register_shard())
-            .collect();
-        let actors = (0..store.shard_count())
-            .filter_map(|shard| {
-                let actor = UserActor::new(
-                    shard,
-                    store.clone(),
-                    flusher.clone(),
-                    durability,
-                    mailboxes.get(shard)?,
-                )?;
-                let arbiter = &arbiters[shard % arbiters.len()];
-                Some(UserActor::start_in_arbiter(&arbiter.handle(), move |_| {
-                    actor
-                }))
-            })
-            .collect();
-        (
-            Shards {
-                store,
-                actors,
-                mailboxes,
-            },
-            arbiters,
-        )
+        let mut actors = Vec::with_capacity(shard_count);
+        let mut mailboxes = Vec::with_capacity(shard_count);
+        for (shard, arbiter) in (0..shard_count).zip(arbiters.iter().cycle()) {
+            let mailbox = crate::metrics::get().map(|m| m.shard_mailbox(shard));
+            let actor = UserActor {
+                shard,
+                store: store.clone(),
+                pending: Vec::new(),
+                in_flight: false,
+                launch_scheduled: false,
+                mailbox: mailbox.clone(),
+            };
+            actors.push(UserActor::start_in_arbiter(&arbiter.handle(), move |_| {
+                actor
+            }));
+            mailboxes.push(mailbox);
+        }
+        (Shards { actors, mailboxes }, arbiters)
     }
 
-    /// The actor that owns `user_id`.
-    pub fn actor_for(&self, user_id: &str) -> &Addr<UserActor> {
-        &self.actors[self.store.shard_of(user_id)]
+    fn shard_of(&self, user_id: &str) -> usize {
+        store::shard_of(user_id, self.actors.len())
     }
 
-    /// Send the message `make` builds to the actor that owns `user_id`, and wait for the answer,
-    /// which the flusher (or, on failure, the actor) sends straight back to this task.
-    pub async fn request<M>(
+    /// Send what `make` builds to the actor that owns `user_id` and wait for the answer, which
+    /// the store's completion sends straight back to this task.
+    async fn request<M>(
         &self,
         user_id: &str,
         make: impl FnOnce(oneshot::Sender<Reply>) -> M,
@@ -442,16 +433,79 @@ impl Shards {
         UserActor: Handler<M>,
     {
         let (tx, rx) = oneshot::channel();
-        let shard = self.store.shard_of(user_id);
-        if let Some(depth) = self.mailboxes.get(shard) {
-            depth.fetch_add(1, Ordering::Relaxed);
+        let shard = self.shard_of(user_id);
+        let Some(actor) = self.actors.get(shard) else {
+            return Err(ErrorCode::Internal.into());
+        };
+        if let Some(Some(depth)) = self.mailboxes.get(shard) {
+            depth.inc();
         }
-        self.actor_for(user_id).do_send(make(tx));
+        actor.do_send(make(tx));
         rx.await
-            .unwrap_or_else(|_| Err(error::SHUTTING_DOWN.into()))
+            .unwrap_or_else(|_| Err(ErrorCode::ShuttingDown.into()))
     }
 
-    pub fn actors(&self) -> &[Addr<UserActor>] {
-        &self.actors
+    /// `op` on `user_id`, for a caller with `access`.
+    pub async fn change(&self, op: Operation, user_id: String, access: Access) -> Reply {
+        let id = user_id.clone();
+        match op {
+            Operation::Deactivate => {
+                self.request(&id, |reply| Deactivate {
+                    user_id,
+                    access,
+                    reply,
+                })
+                .await
+            }
+            Operation::Reactivate => {
+                self.request(&id, |reply| Reactivate {
+                    user_id,
+                    access,
+                    reply,
+                })
+                .await
+            }
+            Operation::Lock => {
+                self.request(&id, |reply| Lock {
+                    user_id,
+                    access,
+                    reply,
+                })
+                .await
+            }
+            Operation::Unlock => {
+                self.request(&id, |reply| Unlock {
+                    user_id,
+                    access,
+                    reply,
+                })
+                .await
+            }
+            Operation::Delete => {
+                self.request(&id, |reply| Delete {
+                    user_id,
+                    access,
+                    reply,
+                })
+                .await
+            }
+        }
+    }
+
+    /// Create `user` (its id not yet taken, or 409).
+    pub async fn create(&self, user: NewUser) -> Reply {
+        let id = user.id.clone();
+        self.request(&id, |reply| Create { user, reply }).await
+    }
+
+    /// Whether every actor answers within `timeout`.
+    pub async fn all_answer(&self, timeout: std::time::Duration) -> bool {
+        for actor in &self.actors {
+            match tokio::time::timeout(timeout, actor.send(Ping)).await {
+                Ok(Ok(_)) => {}
+                _ => return false,
+            }
+        }
+        true
     }
 }

@@ -7,9 +7,9 @@ use prost::Message;
 use userd::pb::zitadel::object::v2 as obj;
 use userd::pb::zitadel::user::v2 as user;
 
-fn timestamp() -> impl Strategy<Value = pbjson_types::Timestamp> {
+fn timestamp() -> impl Strategy<Value = userd::pb::Timestamp> {
     (0i64..253_402_300_799, 0i32..1_000_000_000)
-        .prop_map(|(seconds, nanos)| pbjson_types::Timestamp { seconds, nanos })
+        .prop_map(|(seconds, nanos)| userd::pb::Timestamp { seconds, nanos })
 }
 
 fn details() -> impl Strategy<Value = obj::Details> {
@@ -131,7 +131,11 @@ fn list_request() -> impl Strategy<Value = user::ListUsersRequest> {
     )
         .prop_map(
             |(offset, limit, asc, state, ids, org)| user::ListUsersRequest {
-                query: Some(obj::ListQuery { offset, limit, asc }),
+                query: Some(obj::ListQuery {
+                    offset,
+                    limit: limit.into(),
+                    asc,
+                }),
                 queries: vec![
                     user::SearchQuery {
                         query: Some(user::search_query::Query::StateQuery(user::StateQuery {
@@ -232,21 +236,23 @@ mod v3alpha {
     use userd::pb::zitadel::object::v2 as obj;
     use userd::pb::zitadel::user::v3alpha as v3;
 
-    fn data() -> impl Strategy<Value = pbjson_types::Struct> {
+    fn data() -> impl Strategy<Value = userd::pb::JsonStruct> {
         prop::collection::btree_map("[a-z]{1,6}", (-1_000_000i32..1_000_000, ".{0,8}"), 0..4)
-            .prop_map(|fields| pbjson_types::Struct {
-                fields: fields
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, (k, (n, s)))| {
-                        let kind = if i % 2 == 0 {
-                            pbjson_types::value::Kind::NumberValue(f64::from(n))
-                        } else {
-                            pbjson_types::value::Kind::StringValue(s)
-                        };
-                        (k, pbjson_types::Value { kind: Some(kind) })
-                    })
-                    .collect(),
+            .prop_map(|fields| {
+                userd::pb::JsonStruct(
+                    fields
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, (k, (n, s)))| {
+                            let value = if i % 2 == 0 {
+                                serde_json::json!(n)
+                            } else {
+                                serde_json::json!(s)
+                            };
+                            (k, value)
+                        })
+                        .collect(),
+                )
             })
     }
 
@@ -296,6 +302,7 @@ mod v3alpha {
                 contact: None,
                 schema_id: "s".into(),
                 data: Some(data),
+                user: None,
             })?;
             round_trips(&v3::ListUsersRequest {
                 query: Some(obj::ListQuery { offset: 3, limit: 10, asc: true }),

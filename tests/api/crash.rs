@@ -294,11 +294,12 @@ async fn a_corrupt_record_answers_500_and_check_reports_it() {
     app.change("broken", "deactivate", &admin).await;
     app.kill();
     {
-        let store = userd::store::Store::open_existing(&app.data_dir(), 1 << 20).unwrap();
-        let tree = store.shard_tree(store.shard_of("broken")).unwrap();
-        tree.insert(userd::store::user_key("broken"), &[1u8, 0xff, 0xfe][..])
+        use userd::store::sled::layout::{user_key, TreeId};
+        let store = userd::store::sled::SledStore::open_existing(&app.data_dir(), 1 << 20).unwrap();
+        let shard = TreeId::Shard(userd::store::shard_of("broken", 4) as u16);
+        store
+            .put_raw(shard, &user_key("broken"), &[1u8, 0xff, 0xfe])
             .unwrap();
-        store.flush().unwrap();
     }
     let (ok, report) = app.check();
     assert!(!ok);
@@ -389,19 +390,17 @@ async fn an_event_past_its_record_is_an_unanswered_change_and_the_next_change_re
     app.kill();
     {
         use userd::domain::{Event, EventKind, Timestamp};
-        let store = userd::store::Store::open_existing(&app.data_dir(), 1 << 20).unwrap();
-        let tree = store.shard_tree(store.shard_of("torn")).unwrap();
+        use userd::store::sled::layout::{encode, event_key, TreeId};
+        let store = userd::store::sled::SledStore::open_existing(&app.data_dir(), 1 << 20).unwrap();
         let stray = Event {
             sequence: 2,
             at: Timestamp::now(),
             kind: EventKind::Locked,
         };
-        tree.insert(
-            userd::store::event_key("torn", 2),
-            userd::store::encode(&stray),
-        )
-        .unwrap();
-        store.flush().unwrap();
+        let shard = TreeId::Shard(userd::store::shard_of("torn", 4) as u16);
+        store
+            .put_raw(shard, &event_key("torn", 2), &encode(&stray))
+            .unwrap();
     }
     let (ok, report) = app.check();
     assert!(ok, "{report}");

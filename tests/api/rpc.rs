@@ -408,15 +408,11 @@ async fn the_v3alpha_service_in_binary_over_connect_and_grpc_web() {
     use userd::pb::zitadel::user::v3alpha as v3;
     let app = spawn_app().await;
     let svc = "/zitadel.user.v3alpha.UserService";
-    let data = pbjson_types::Struct {
-        fields: [(
-            "name".to_string(),
-            pbjson_types::Value {
-                kind: Some(pbjson_types::value::Kind::StringValue("Gigi".into())),
-            },
-        )]
-        .into(),
-    };
+    let data = userd::pb::JsonStruct(
+        [("name".to_string(), serde_json::json!("Gigi"))]
+            .into_iter()
+            .collect(),
+    );
     let (status, body) = connect_proto(
         &app,
         &format!("{svc}/CreateUser"),
@@ -428,6 +424,7 @@ async fn the_v3alpha_service_in_binary_over_connect_and_grpc_web() {
             contact: None,
             schema_id: "giraffes".into(),
             data: Some(data.clone()),
+            user: None,
         },
     )
     .await;

@@ -97,7 +97,7 @@ async fn add_human_user_follows_the_initial_rule_and_hashes_passwords() {
 
     // The stored password is an Argon2id hash, never the clear text.
     app.kill();
-    let store = userd::store::Store::open_existing(&app.data_dir(), 1 << 20).unwrap();
+    let store = userd::store::sled::SledStore::open_existing(&app.data_dir(), 1 << 20).unwrap();
     let stored = store.get_user("minnie-id").unwrap().unwrap();
     let userd::domain::Profile::V2(h) = stored.profile else {
         panic!("v2 profile")
@@ -353,11 +353,31 @@ async fn list_users_filters_and_pages() {
         )
         .await;
     assert_eq!(ids(&r), ["cid", "bob"]);
+    // Every query type of ZITADEL's v2 is served, combinations included.
     let r = app
         .post(
             "/v2/users",
             &admin,
-            Some(&json!({"queries": [{"emailQuery": {"emailAddress": "x"}}]})),
+            Some(&json!({"queries": [{"emailQuery": {"emailAddress": "BOB@example.com", "method": "TEXT_QUERY_METHOD_EQUALS_IGNORE_CASE"}}]})),
+        )
+        .await;
+    assert_eq!(ids(&r), ["bob"]);
+    let r = app
+        .post(
+            "/v2/users",
+            &admin,
+            Some(&json!({"queries": [{"orQuery": {"queries": [
+                {"userNameQuery": {"userName": "ann"}},
+                {"notQuery": {"query": {"organizationIdQuery": {"organizationId": "org-a"}}}}
+            ]}}]})),
+        )
+        .await;
+    assert_eq!(ids(&r), ["dan", "ann"]);
+    let r = app
+        .post(
+            "/v2/users",
+            &admin,
+            Some(&json!({"queries": [{"stateQuery": {"state": "USER_STATE_SLEEPY"}}]})),
         )
         .await;
     assert_error(&r, 400, 3, None);

@@ -1,7 +1,9 @@
-//! Protobuf types of the RPC surfaces, generated at build time from `proto/` (our own subset of
+//! Protobuf types of every surface, generated at build time from `proto/` (our own subset of
 //! ZITADEL's messages: names and field numbers are the wire format's). Each message has both
-//! its binary form (prost) and protojson (pbjson serde), so a binary request can be read as the
-//! same JSON the REST and Connect JSON paths take.
+//! its binary form (prost) and protojson (pbjson serde), so REST, Connect, gRPC-Web and gRPC
+//! all decode into, and encode from, the same types. `google.protobuf.Struct` is
+//! [`JsonStruct`], which keeps JSON exactly as sent, and `google.protobuf.Timestamp` is
+//! [`Timestamp`], which writes protojson's form.
 #![allow(
     clippy::all,
     clippy::unwrap_used,
@@ -9,6 +11,12 @@
     clippy::panic,
     missing_debug_implementations
 )]
+
+mod json_struct;
+mod timestamp;
+
+pub use json_struct::JsonStruct;
+pub use timestamp::Timestamp;
 
 pub mod zitadel {
     pub mod object {

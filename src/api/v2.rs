@@ -1,0 +1,338 @@
+//! `zitadel.user.v2.UserService`: ZITADEL's stable user API, in its own messages. A human
+//! created without a password and without a verified email starts INITIAL (the core's rule),
+//! and a caller may act on its own user without permission.
+
+use super::{change_details, lifecycle_method, list_details, organization_id, text_query, Method};
+use super::{timestamp, user_details};
+use crate::app::{self, Core, NewProfile, Password, RequestContext, SelfService};
+use crate::domain::{Email, Filter, HumanProfile, Operation, Phone, Profile, User, UserKind};
+use crate::domain::{TextMatch, UserState};
+use crate::error::{ApiError, ErrorCode};
+use crate::pb::zitadel::user::v2 as pb;
+
+fn invalid(text: impl Into<String>) -> ApiError {
+    ApiError::with_text(ErrorCode::InvalidV2Request, text.into())
+}
+
+fn invalid_listing(text: impl Into<String>) -> ApiError {
+    ApiError::with_text(ErrorCode::InvalidListing, text.into())
+}
+
+/// A human's fields, from the messages `AddHumanUser` and `CreateUser` share.
+fn human(
+    username: Option<String>,
+    profile: Option<pb::SetHumanProfile>,
+    email: Option<pb::SetHumanEmail>,
+    phone: Option<pb::SetHumanPhone>,
+    password: Option<(Option<pb::Password>, Option<pb::HashedPassword>)>,
+) -> Result<NewProfile, ApiError> {
+    let profile = profile.ok_or_else(|| invalid("profile is required"))?;
+    let gender = match profile.gender {
+        None => 0,
+        Some(n) => pb::Gender::try_from(n)
+            .map_err(|_| invalid(format!("profile.gender: unknown gender {n}")))?
+            as i32,
+    };
+    let email = email.ok_or_else(|| invalid("email is required"))?;
+    let mut human = HumanProfile {
+        username: username.unwrap_or_default(),
+        given_name: profile.given_name,
+        family_name: profile.family_name,
+        nick_name: profile.nick_name.unwrap_or_default(),
+        display_name: profile.display_name.unwrap_or_default(),
+        preferred_language: profile.preferred_language.unwrap_or_default(),
+        gender,
+        email: Some(Email {
+            address: email.email,
+            is_verified: matches!(
+                email.verification,
+                Some(pb::set_human_email::Verification::IsVerified(true))
+            ),
+        }),
+        phone: phone.filter(|p| !p.phone.is_empty()).map(|p| Phone {
+            number: p.phone,
+            is_verified: matches!(
+                p.verification,
+                Some(pb::set_human_phone::Verification::IsVerified(true))
+            ),
+        }),
+        ..HumanProfile::default()
+    };
+    let mut clear = None;
+    match password {
+        Some((Some(p), _)) => {
+            clear = Some(Password::new(p.password)?);
+            human.password_change_required = p.change_required;
+        }
+        Some((None, Some(h))) => {
+            human.password_hash = Some(h.hash);
+            human.password_change_required = h.change_required;
+        }
+        _ => {}
+    }
+    NewProfile::human(human, clear)
+}
+
+/// `AddHumanUser` (`POST /v2/users/human`).
+#[derive(Debug)]
+pub struct AddHumanUser;
+
+impl Method for AddHumanUser {
+    type Request = pb::AddHumanUserRequest;
+    type Response = pb::AddHumanUserResponse;
+
+    async fn call(
+        core: &Core,
+        ctx: &RequestContext,
+        r: pb::AddHumanUserRequest,
+    ) -> Result<pb::AddHumanUserResponse, ApiError> {
+        use pb::add_human_user_request::PasswordType;
+        let request = app::CreateUser {
+            user_id: app::optional_user_id(r.user_id.as_deref())?,
+            org: organization_id(r.organization, ErrorCode::InvalidV2Request)?,
+            profile: human(
+                r.username,
+                r.profile,
+                r.email,
+                r.phone,
+                Some(match r.password_type {
+                    Some(PasswordType::Password(p)) => (Some(p), None),
+                    Some(PasswordType::HashedPassword(h)) => (None, Some(h)),
+                    None => (None, None),
+                }),
+            )?,
+        };
+        let created = core.create(ctx, request).await?;
+        Ok(pb::AddHumanUserResponse {
+            details: Some(change_details(&created.user_id, &created.details)),
+            user_id: created.user_id,
+            email_code: None,
+            phone_code: None,
+        })
+    }
+}
+
+/// `CreateUser`: a human, in the newer request shape. Machine users are not served yet.
+#[derive(Debug)]
+pub struct CreateUser;
+
+impl Method for CreateUser {
+    type Request = pb::CreateUserRequest;
+    type Response = pb::CreateUserResponse;
+
+    async fn call(
+        core: &Core,
+        ctx: &RequestContext,
+        r: pb::CreateUserRequest,
+    ) -> Result<pb::CreateUserResponse, ApiError> {
+        use pb::create_user_request::human::PasswordType;
+        use pb::create_user_request::UserType;
+        let h = match r.user_type {
+            Some(UserType::Human(h)) => h,
+            Some(UserType::Machine(_)) => {
+                return Err(invalid("machine users are not supported by userd"))
+            }
+            None => return Err(invalid("human is required")),
+        };
+        let request = app::CreateUser {
+            user_id: app::optional_user_id(r.user_id.as_deref())?,
+            org: Some(r.organization_id).filter(|o| !o.is_empty()),
+            profile: human(
+                r.username,
+                h.profile,
+                h.email,
+                h.phone,
+                Some(match h.password_type {
+                    Some(PasswordType::Password(p)) => (Some(p), None),
+                    Some(PasswordType::HashedPassword(h)) => (None, Some(h)),
+                    None => (None, None),
+                }),
+            )?,
+        };
+        let created = core.create(ctx, request).await?;
+        Ok(pb::CreateUserResponse {
+            id: created.user_id,
+            creation_date: Some(timestamp(created.details.changed_at)),
+            email_code: None,
+            phone_code: None,
+        })
+    }
+}
+
+/// `zitadel.user.v2.User`: a v3alpha user shows without username or human profile.
+pub fn user(u: &User) -> pb::User {
+    let username = u.profile.username().unwrap_or_default().to_string();
+    let human = match &u.profile {
+        Profile::V2(h) => Some(pb::user::Type::Human(pb::HumanUser {
+            profile: Some(pb::HumanProfile {
+                given_name: h.given_name.clone(),
+                family_name: h.family_name.clone(),
+                nick_name: Some(h.nick_name.clone()).filter(|s| !s.is_empty()),
+                display_name: Some(h.display_name.clone()).filter(|s| !s.is_empty()),
+                preferred_language: Some(h.preferred_language.clone()).filter(|s| !s.is_empty()),
+                gender: Some(h.gender).filter(|g| *g != 0),
+                avatar_url: String::new(),
+            }),
+            email: h.email.as_ref().map(|e| pb::HumanEmail {
+                email: e.address.clone(),
+                is_verified: e.is_verified,
+            }),
+            phone: h.phone.as_ref().map(|p| pb::HumanPhone {
+                phone: p.number.clone(),
+                is_verified: p.is_verified,
+            }),
+            password_change_required: h.password_change_required,
+            ..pb::HumanUser::default()
+        })),
+        Profile::V3 { .. } => None,
+    };
+    pb::User {
+        user_id: u.id.clone(),
+        details: Some(user_details(u)),
+        state: u.state.number(),
+        login_names: if username.is_empty() {
+            Vec::new()
+        } else {
+            vec![username.clone()]
+        },
+        preferred_login_name: username.clone(),
+        username,
+        r#type: human,
+    }
+}
+
+/// `GetUserByID` (`GET /v2/users/{userId}`).
+#[derive(Debug)]
+pub struct GetUserById;
+
+impl Method for GetUserById {
+    type Request = pb::GetUserByIdRequest;
+    type Response = pb::GetUserByIdResponse;
+
+    async fn call(
+        core: &Core,
+        ctx: &RequestContext,
+        r: pb::GetUserByIdRequest,
+    ) -> Result<pb::GetUserByIdResponse, ApiError> {
+        let request = app::GetUser {
+            user_id: app::user_id(&r.user_id)?,
+            self_service: SelfService::Allowed,
+        };
+        let found = core.get(ctx, request).await?;
+        Ok(pb::GetUserByIdResponse {
+            details: Some(user_details(&found)),
+            user: Some(user(&found)),
+        })
+    }
+
+    fn set_user_id(request: &mut pb::GetUserByIdRequest, id: String) {
+        request.user_id = id;
+    }
+}
+
+fn state(n: i32) -> Result<UserState, ApiError> {
+    UserState::from_number(i64::from(n))
+        .ok_or_else(|| invalid_listing(format!("stateQuery.state: unknown user state {n}")))
+}
+
+/// One `SearchQuery` as a filter.
+fn filter(q: pb::SearchQuery) -> Result<Filter, ApiError> {
+    use pb::search_query::Query as Q;
+    Ok(match q.query {
+        None => return Err(invalid_listing("each query must set one kind of query")),
+        Some(Q::UserNameQuery(q)) => Filter::Username(text_query(q.user_name, q.method)?),
+        Some(Q::LoginNameQuery(q)) => Filter::Username(text_query(q.login_name, q.method)?),
+        Some(Q::FirstNameQuery(q)) => Filter::GivenName(text_query(q.first_name, q.method)?),
+        Some(Q::LastNameQuery(q)) => Filter::FamilyName(text_query(q.last_name, q.method)?),
+        Some(Q::NickNameQuery(q)) => Filter::NickName(text_query(q.nick_name, q.method)?),
+        Some(Q::DisplayNameQuery(q)) => Filter::DisplayName(text_query(q.display_name, q.method)?),
+        Some(Q::EmailQuery(q)) => Filter::Email(text_query(q.email_address, q.method)?),
+        Some(Q::PhoneQuery(q)) => Filter::Phone(text_query(q.number, q.method)?),
+        Some(Q::StateQuery(q)) => Filter::States(vec![state(q.state)?]),
+        Some(Q::TypeQuery(q)) => match pb::Type::try_from(q.r#type) {
+            Ok(pb::Type::Human) => Filter::Kind(UserKind::Human),
+            Ok(pb::Type::Machine) => Filter::Kind(UserKind::Machine),
+            Ok(pb::Type::Unspecified) => Filter::And(Vec::new()),
+            Err(_) => return Err(invalid_listing("typeQuery.type: unknown type")),
+        },
+        Some(Q::InUserIdsQuery(q)) => Filter::Ids(q.user_ids),
+        Some(Q::InUserEmailsQuery(q)) => Filter::Emails(q.user_emails),
+        Some(Q::OrganizationIdQuery(q)) => {
+            Filter::Organization(TextMatch::equals(q.organization_id))
+        }
+        Some(Q::OrQuery(q)) => Filter::Or(
+            q.queries
+                .into_iter()
+                .map(filter)
+                .collect::<Result<_, _>>()?,
+        ),
+        Some(Q::AndQuery(q)) => Filter::And(
+            q.queries
+                .into_iter()
+                .map(filter)
+                .collect::<Result<_, _>>()?,
+        ),
+        Some(Q::NotQuery(q)) => match q.query {
+            Some(inner) => Filter::Not(Box::new(filter(*inner)?)),
+            None => return Err(invalid_listing("notQuery.query is required")),
+        },
+    })
+}
+
+/// `ListUsers` (`POST /v2/users`): newest first unless `query.asc`.
+#[derive(Debug)]
+pub struct ListUsers;
+
+impl Method for ListUsers {
+    type Request = pb::ListUsersRequest;
+    type Response = pb::ListUsersResponse;
+
+    async fn call(
+        core: &Core,
+        ctx: &RequestContext,
+        r: pb::ListUsersRequest,
+    ) -> Result<pb::ListUsersResponse, ApiError> {
+        let query = r.query.unwrap_or_default();
+        let request = app::ListUsers {
+            filter: Filter::all(
+                r.queries
+                    .into_iter()
+                    .map(filter)
+                    .collect::<Result<_, _>>()?,
+            ),
+            paging: app::Paging::new(query.offset, query.limit, query.asc),
+        };
+        let page = core.list(ctx, request).await?;
+        Ok(pb::ListUsersResponse {
+            details: Some(list_details(page.total)),
+            sorting_column: 0,
+            result: page.users.iter().map(user).collect(),
+        })
+    }
+}
+
+lifecycle_method!(
+    /// `DeactivateUser` (`POST /v2/users/{userId}/deactivate`).
+    DeactivateUser: pb::DeactivateUserRequest => pb::DeactivateUserResponse,
+    Operation::Deactivate, SelfService::Allowed, id: user_id, change_details
+);
+lifecycle_method!(
+    /// `ReactivateUser` (`POST /v2/users/{userId}/reactivate`).
+    ReactivateUser: pb::ReactivateUserRequest => pb::ReactivateUserResponse,
+    Operation::Reactivate, SelfService::Allowed, id: user_id, change_details
+);
+lifecycle_method!(
+    /// `LockUser` (`POST /v2/users/{userId}/lock`).
+    LockUser: pb::LockUserRequest => pb::LockUserResponse,
+    Operation::Lock, SelfService::Allowed, id: user_id, change_details
+);
+lifecycle_method!(
+    /// `UnlockUser` (`POST /v2/users/{userId}/unlock`).
+    UnlockUser: pb::UnlockUserRequest => pb::UnlockUserResponse,
+    Operation::Unlock, SelfService::Allowed, id: user_id, change_details
+);
+lifecycle_method!(
+    /// `DeleteUser` (`DELETE /v2/users/{userId}`).
+    DeleteUser: pb::DeleteUserRequest => pb::DeleteUserResponse,
+    Operation::Delete, SelfService::Allowed, id: user_id, change_details
+);

@@ -1,0 +1,294 @@
+//! The application core: one typed request per operation, and the one path every surface takes
+//! from it to an answer. Authentication (the token, then its subject's state) and authorization
+//! are decided here, once, for every surface and protocol.
+//!
+//! Surfaces hand in requests that already passed their shape checks; the core then checks, in
+//! the contract's order, the token (401), the target organization's permission for creates
+//! (403), and sends changes to the shard that owns the user, which checks existence (404),
+//! permission (403) and state (400). Reads go to the store, which only holds durable changes.
+
+mod requests;
+
+pub use requests::*;
+
+use crate::auth::{self, Caller, Verifier};
+use crate::domain::{
+    self, Access, ChangeDetails, HumanProfile, NewUser, Permission, Profile, User, UserState,
+};
+use crate::error::{ApiError, ErrorCode};
+use crate::id::IdGenerator;
+use crate::shard::{store_error, Shards};
+use crate::store::{Backend, ListQuery, Page};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// What a request carries besides its message: from headers, whatever the protocol.
+#[derive(Clone, Debug, Default)]
+pub struct RequestContext {
+    /// The `Authorization` header's value (None when absent; a value that is not text is
+    /// passed as an empty string, which fails as an invalid token).
+    pub authorization: Option<String>,
+    /// `x-zitadel-orgid`, if set and not empty.
+    pub org_header: Option<String>,
+}
+
+/// The core: the store, the shard actors in front of it, and who may do what.
+#[derive(Debug)]
+pub struct Core {
+    store: Arc<dyn Backend>,
+    shards: Shards,
+    verifier: Verifier,
+    ids: IdGenerator,
+    /// Usernames claimed by creates in flight (with the store's index, names are unique).
+    claims: Mutex<HashSet<String>>,
+    /// Password hashes computed at once, at most (Argon2id takes 19 MiB and tens of ms each).
+    hashing: tokio::sync::Semaphore,
+}
+
+impl Core {
+    pub fn new(store: Arc<dyn Backend>, shards: Shards, verifier: Verifier) -> Core {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Core {
+            store,
+            shards,
+            verifier,
+            ids: IdGenerator::new(),
+            claims: Mutex::new(HashSet::new()),
+            hashing: tokio::sync::Semaphore::new(cores),
+        }
+    }
+
+    /// The caller of a request: a valid token (401 otherwise) whose subject, if it is a userd
+    /// user, is active and has not been deactivated, locked or deleted since the token was
+    /// issued. The subject's durable record is read on every request.
+    pub async fn authenticate(&self, ctx: &RequestContext) -> Result<Arc<Caller>, ApiError> {
+        let result: Result<Arc<Caller>, ApiError> = async {
+            let caller = auth::authenticate(ctx.authorization.as_deref(), &self.verifier).await?;
+            let subject = self
+                .store
+                .user(&caller.subject)
+                .await
+                .map_err(|e| store_error(&e))?;
+            auth::check_subject(&caller, subject.as_ref())?;
+            Ok(caller)
+        }
+        .await;
+        if let Err(e) = &result {
+            let reason = match e.code {
+                ErrorCode::AuthHeaderMissing => "missing",
+                ErrorCode::SubjectNotActive => "subject_not_active",
+                ErrorCode::TokenRevoked => "revoked",
+                ErrorCode::TokenInvalid => "invalid",
+                _ => "other",
+            };
+            if let Some(m) = crate::metrics::get() {
+                m.token_rejected(reason);
+            }
+        }
+        result
+    }
+
+    /// Create a user: token, target organization and its permission, a free username, then
+    /// the shard's check that the id is free (409).
+    pub async fn create(
+        &self,
+        ctx: &RequestContext,
+        request: CreateUser,
+    ) -> Result<Created, ApiError> {
+        let caller = self.authenticate(ctx).await?;
+        let org = request
+            .org
+            .or_else(|| ctx.org_header.clone())
+            .or_else(|| caller.resource_owner.clone())
+            .ok_or(ErrorCode::OrganizationMissing)?;
+        if !caller.scope(Permission::Write).allows(&org) {
+            return Err(ErrorCode::PermissionDenied.into());
+        }
+        let (profile, initial_state, _claim) = match request.profile {
+            NewProfile::Schema {
+                schema_id,
+                data_json,
+                contact,
+            } => (
+                Profile::V3 {
+                    schema_id,
+                    data_json,
+                    contact,
+                },
+                UserState::Active,
+                None,
+            ),
+            NewProfile::Human { human, password } => {
+                // The name is checked before the password is hashed: a taken name costs nothing.
+                let claim = match human.username.is_empty() {
+                    true => None,
+                    false => Some(self.claim_username(&human.username).await?),
+                };
+                let human = self.with_password(human, password).await?;
+                let state = domain::initial_state_of_human(&human);
+                (Profile::V2(Box::new(human)), state, claim)
+            }
+        };
+        // A generated id that is taken (the clock stepped back) is drawn again.
+        for _ in 0..8 {
+            let id = request
+                .user_id
+                .clone()
+                .unwrap_or_else(|| self.ids.next_id());
+            let user = NewUser {
+                id: id.clone(),
+                org: org.clone(),
+                initial_state,
+                profile: profile.clone(),
+            };
+            match self.shards.create(user).await {
+                Ok(details) => {
+                    return Ok(Created {
+                        user_id: id,
+                        details,
+                    })
+                }
+                Err(e) if e.code == ErrorCode::UserAlreadyExists && request.user_id.is_none() => {
+                    continue
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ErrorCode::Internal.into())
+    }
+
+    /// A lifecycle change: token, then the shard checks existence, permission and state.
+    pub async fn change(
+        &self,
+        ctx: &RequestContext,
+        request: ChangeState,
+    ) -> Result<ChangeDetails, ApiError> {
+        let caller = self.authenticate(ctx).await?;
+        let access = access(&caller, request.op.permission(), request.self_service);
+        self.shards
+            .change(request.op, request.user_id, access)
+            .await
+    }
+
+    /// A live user the caller may read (404 before 403).
+    pub async fn get(&self, ctx: &RequestContext, request: GetUser) -> Result<User, ApiError> {
+        let caller = self.authenticate(ctx).await?;
+        let user = self
+            .store
+            .user(&request.user_id)
+            .await
+            .map_err(|e| store_error(&e))?
+            .filter(domain::is_live)
+            .ok_or(ErrorCode::ReadNotFound)?;
+        if !access(&caller, Permission::Read, request.self_service).allows(&user) {
+            return Err(ErrorCode::PermissionDenied.into());
+        }
+        Ok(user)
+    }
+
+    /// A page of the users the caller may read that pass the filter. A caller who may read no
+    /// organization gets an empty page, not 403.
+    pub async fn list(&self, ctx: &RequestContext, request: ListUsers) -> Result<Page, ApiError> {
+        let caller = self.authenticate(ctx).await?;
+        let query = ListQuery {
+            filter: request.filter,
+            scope: caller.scope(Permission::Read),
+            offset: request.paging.offset,
+            limit: request.paging.limit,
+            asc: request.paging.asc,
+        };
+        self.store.list(query).await.map_err(|e| store_error(&e))
+    }
+
+    /// Whether the store serves and every shard actor answers.
+    pub async fn ready(&self) -> Result<(), &'static str> {
+        if !self.store.is_ready() {
+            return Err("Store cannot serve");
+        }
+        if !self.shards.all_answer(Duration::from_secs(2)).await {
+            return Err("A shard does not answer");
+        }
+        Ok(())
+    }
+
+    /// Durable users by state, indexed by the state's number.
+    pub fn state_counts(&self) -> [i64; 6] {
+        self.store.state_counts()
+    }
+
+    /// Claim `name` for a create in flight: 409 if a live user holds it or another create in
+    /// this process is claiming it. Released when the guard drops (after the create is
+    /// answered, by which time the store's index holds the name if the create succeeded).
+    async fn claim_username(&self, name: &str) -> Result<UsernameClaim<'_>, ApiError> {
+        let fresh = self
+            .claims
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.to_string());
+        if !fresh {
+            return Err(ErrorCode::UserAlreadyExists.into());
+        }
+        let claim = UsernameClaim {
+            claims: &self.claims,
+            name: name.to_string(),
+        };
+        let holder = self
+            .store
+            .username_holder(name)
+            .await
+            .map_err(|e| store_error(&e))?;
+        if holder.is_some() {
+            return Err(ErrorCode::UserAlreadyExists.into());
+        }
+        Ok(claim)
+    }
+
+    /// The human with its password hashed (Argon2id, a fresh salt), off the request threads and
+    /// at most one hash per core at a time.
+    async fn with_password(
+        &self,
+        mut human: HumanProfile,
+        password: Option<Password>,
+    ) -> Result<HumanProfile, ApiError> {
+        let Some(password) = password else {
+            return Ok(human);
+        };
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|_| ApiError::from(ErrorCode::ShuttingDown))?;
+        let hash = tokio::task::spawn_blocking(move || password.hash())
+            .await
+            .map_err(|_| ApiError::from(ErrorCode::Internal))??;
+        human.password_hash = Some(hash);
+        Ok(human)
+    }
+}
+
+/// What a caller holding `permission` may touch; with `SelfService::Allowed`, its own user too.
+fn access(caller: &Caller, permission: Permission, self_service: SelfService) -> Access {
+    Access {
+        scope: caller.scope(permission),
+        own_user: match self_service {
+            SelfService::Allowed => Some(caller.subject.clone()),
+            SelfService::Denied => None,
+        },
+    }
+}
+
+/// A username claimed by a create in flight; the claim ends when this drops.
+struct UsernameClaim<'a> {
+    claims: &'a Mutex<HashSet<String>>,
+    name: String,
+}
+
+impl Drop for UsernameClaim<'_> {
+    fn drop(&mut self) {
+        self.claims
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.name);
+    }
+}

@@ -1,0 +1,64 @@
+//! Who may act on which user: permissions, the organizations a caller holds one in, and the
+//! access a request carries down to the shard actor.
+//!
+//! Pure data. The application core decides an [`Access`] once per request; the actor applies it
+//! to the user's record after the existence check, so a caller without permission never learns
+//! a user's state.
+
+use crate::domain::User;
+
+/// ZITADEL's user permissions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Permission {
+    Read,
+    Write,
+    Delete,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 3] = [Permission::Read, Permission::Write, Permission::Delete];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Permission::Read => "user.read",
+            Permission::Write => "user.write",
+            Permission::Delete => "user.delete",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Permission> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// The organizations in which a caller holds one permission.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OrgScope {
+    /// An instance role: every organization.
+    Everywhere,
+    /// Only these organizations (possibly none).
+    Orgs(Vec<String>),
+}
+
+impl OrgScope {
+    pub fn allows(&self, org: &str) -> bool {
+        match self {
+            OrgScope::Everywhere => true,
+            OrgScope::Orgs(orgs) => orgs.iter().any(|o| o == org),
+        }
+    }
+}
+
+/// What a request may touch: users of the organizations in `scope`, and the caller's own user
+/// when the surface's rules let a caller act on itself (ZITADEL's v2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Access {
+    pub scope: OrgScope,
+    pub own_user: Option<String>,
+}
+
+impl Access {
+    pub fn allows(&self, user: &User) -> bool {
+        self.own_user.as_deref() == Some(user.id.as_str()) || self.scope.allows(&user.org)
+    }
+}

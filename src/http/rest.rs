@@ -1,0 +1,154 @@
+//! The REST surface: ZITADEL's paths for the v3alpha and v2 user services, each a JSON codec in
+//! front of the same method type the RPC protocols dispatch to (`api`).
+//!
+//! [`OPERATIONS`] is the one table: `http::routes` registers the handlers from it and
+//! `/openapi.json` documents it, so a path cannot be served without being documented. A request
+//! is checked in the contract's order: its path id, then its body (413, 415, 400), then the core
+//! takes over (401, 404, 403, ...).
+
+use super::body;
+use super::error::HttpError;
+use super::AppState;
+use crate::api::{self, Method};
+use crate::error::{ApiError, ErrorCode};
+use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+
+/// What a route does with a request body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Body {
+    /// No body is read (one announced larger than the limit still answers 413).
+    None,
+    /// A JSON object (or nothing) is accepted and ignored: the path says it all.
+    Ignored,
+    /// The method's request message, in protojson.
+    Message,
+}
+
+/// One REST operation.
+#[derive(Debug)]
+pub struct Operation {
+    /// `get`, `post` or `delete`.
+    pub method: &'static str,
+    pub path: &'static str,
+    pub id: &'static str,
+    pub summary: &'static str,
+    pub description: &'static str,
+    pub success: u16,
+    pub body: Body,
+    /// The full names of the request and answer messages (for the document).
+    pub request: fn() -> String,
+    pub response: fn() -> String,
+    route: fn(Body, u16, bool) -> actix_web::Route,
+}
+
+impl Operation {
+    /// The actix-web route that serves this operation.
+    pub fn route(&self) -> actix_web::Route {
+        (self.route)(self.body, self.success, self.path.contains("{userId}"))
+    }
+}
+
+macro_rules! operations {
+    ($($method:ident $path:literal => $ty:ty, $id:literal, $success:literal, $body:ident,
+       $summary:literal, $description:literal;)*) => {
+        /// Every REST operation userd serves, fixed paths before `{userId}` ones.
+        pub const OPERATIONS: &[Operation] = &[$(Operation {
+            method: stringify!($method),
+            path: $path,
+            id: $id,
+            summary: $summary,
+            description: $description,
+            success: $success,
+            body: Body::$body,
+            request: <<$ty as Method>::Request as prost::Name>::full_name,
+            response: <<$ty as Method>::Response as prost::Name>::full_name,
+            route: |body, success, path_id| {
+                web::$method().to(
+                    move |req: HttpRequest, payload: web::Payload, state: web::Data<AppState>| {
+                        handle::<$ty>(req, payload, state, body, success, path_id)
+                    },
+                )
+            },
+        },)*];
+    };
+}
+
+operations! {
+    post "/v3alpha/users" => api::v3alpha::CreateUser, "CreateUser", 201, Message,
+        "Create a user", "Creates a user in an organization; it starts ACTIVE with sequence 1.";
+    post "/v3alpha/users/search" => api::v3alpha::ListUsers, "SearchUsers", 200, Message,
+        "Search users", "Lists the users the caller may read, newest first by default; deleted users are never listed.";
+    get "/v3alpha/users/{userId}" => api::v3alpha::GetUserById, "GetUserByID", 200, None,
+        "Get a user", "Returns a user; a deleted user is not found.";
+    delete "/v3alpha/users/{userId}" => api::v3alpha::DeleteUser, "DeleteUser", 200, None,
+        "Delete a user", "Any live state to DELETED.";
+    post "/v3alpha/users/{userId}/deactivate" => api::v3alpha::DeactivateUser, "DeactivateUser", 200, Ignored,
+        "Deactivate a user", "ACTIVE or LOCKED to INACTIVE.";
+    post "/v3alpha/users/{userId}/reactivate" => api::v3alpha::ReactivateUser, "ReactivateUser", 200, Ignored,
+        "Reactivate a user", "Reactivate a previously deactivated user and change the state to 'active'. The user will be able to log in again. The endpoint returns an error if the user is not in the state 'deactivated'.";
+    post "/v3alpha/users/{userId}/lock" => api::v3alpha::LockUser, "LockUser", 200, Ignored,
+        "Lock a user", "ACTIVE or INITIAL to LOCKED.";
+    post "/v3alpha/users/{userId}/unlock" => api::v3alpha::UnlockUser, "UnlockUser", 200, Ignored,
+        "Unlock a user", "LOCKED to ACTIVE.";
+    post "/v2/users/human" => api::v2::AddHumanUser, "AddHumanUser", 200, Message,
+        "Add a human user (v2)", "Creates a human user; without a password and without a verified email it starts INITIAL.";
+    post "/v2/users" => api::v2::ListUsers, "ListUsers", 200, Message,
+        "List users (v2)", "Lists the users the caller may read.";
+    get "/v2/users/{userId}" => api::v2::GetUserById, "GetUserByIDV2", 200, None,
+        "Get a user (v2)", "Returns a user in v2's shape.";
+    delete "/v2/users/{userId}" => api::v2::DeleteUser, "DeleteUserV2", 200, None,
+        "Delete a user (v2)", "Any live state to DELETED.";
+    post "/v2/users/{userId}/deactivate" => api::v2::DeactivateUser, "DeactivateUserV2", 200, Ignored,
+        "Deactivate a user (v2)", "ACTIVE or LOCKED to INACTIVE.";
+    post "/v2/users/{userId}/reactivate" => api::v2::ReactivateUser, "ReactivateUserV2", 200, Ignored,
+        "Reactivate a user (v2)", "INACTIVE to ACTIVE.";
+    post "/v2/users/{userId}/lock" => api::v2::LockUser, "LockUserV2", 200, Ignored,
+        "Lock a user (v2)", "ACTIVE or INITIAL to LOCKED.";
+    post "/v2/users/{userId}/unlock" => api::v2::UnlockUser, "UnlockUserV2", 200, Ignored,
+        "Unlock a user (v2)", "LOCKED to ACTIVE.";
+}
+
+/// One REST request through method `M`: path, body, then the core; the answer in protojson.
+async fn handle<M: Method>(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    body: Body,
+    success: u16,
+    path_id: bool,
+) -> Result<HttpResponse, HttpError> {
+    let id = path_id.then(|| body::path_user_id(&req)).transpose()?;
+    let limit = state.max_body_bytes;
+    let mut request = match body {
+        Body::None => {
+            body::check_declared_length(&req, limit)?;
+            M::Request::default()
+        }
+        Body::Ignored | Body::Message => {
+            let bytes = body::read(&req, payload, limit).await?;
+            body::check_json_content_type(&req)?;
+            if body == Body::Ignored {
+                body::ignored_object(&bytes)?;
+                M::Request::default()
+            } else {
+                body::json_message(&bytes)?
+            }
+        }
+    };
+    if let Some(id) = id {
+        M::set_user_id(&mut request, id);
+    }
+    let answer = M::call(&state.core, &body::context(&req), request).await?;
+    let json = serde_json::to_vec(&answer).map_err(|e| {
+        log::error!(
+            "an answer of {} did not encode: {e}",
+            std::any::type_name::<M>()
+        );
+        ApiError::from(ErrorCode::Internal)
+    })?;
+    Ok(
+        HttpResponse::build(StatusCode::from_u16(success).unwrap_or(StatusCode::OK))
+            .content_type("application/json")
+            .body(json),
+    )
+}

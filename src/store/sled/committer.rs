@@ -1,0 +1,279 @@
+//! The committer: one thread that makes the groups of every shard durable together and then
+//! applies them to sled's trees, so reads only ever see durable changes.
+//!
+//! It takes every group queued while the previous commit ran, from all shards, writes them as
+//! one commit-log record with one sync (`fsync` durability), applies their writes to the trees,
+//! and only then reports each group done. Under `periodic` durability there is no log: the
+//! writes are applied at once and sled flushes every `flush_interval_ms`. Sled itself is
+//! flushed at checkpoints, after which the log starts over.
+
+use super::super::{faults, CommitDone, CommitError, StoreError};
+use super::layout::{self, Op, TreeId};
+use super::wal::{self, Wal};
+use super::Trees;
+use crate::domain::UserState;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+/// Log size past which a checkpoint starts it over.
+const CHECKPOINT_BYTES: u64 = 32 << 20;
+/// An idle log older than this is checkpointed, so a restart has little to replay.
+const CHECKPOINT_AGE: Duration = Duration::from_secs(5);
+
+/// One shard's group, turned into writes by the shard's thread.
+pub(super) struct Job {
+    pub ops: Vec<Op>,
+    /// `ops`, encoded for the log (empty under periodic durability).
+    pub encoded: Vec<u8>,
+    /// Live-user count changes by organization.
+    pub org_deltas: Vec<(String, i64)>,
+    /// State moves of the group's changes (None: a creation), counted once applied.
+    pub moves: Vec<(Option<UserState>, UserState)>,
+    pub done: CommitDone,
+}
+
+enum Message {
+    Commit(Job),
+    /// Apply what is queued, checkpoint, save the state counts, answer.
+    Close(mpsc::Sender<Result<(), StoreError>>),
+}
+
+/// The committer thread's queue. Dropping it lets the thread finish what is queued and waits
+/// for it, so the store's files are free again once the store is dropped.
+#[derive(Debug)]
+pub(super) struct Committer {
+    queue: Option<mpsc::Sender<Message>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn stopped() -> StoreError {
+    StoreError::Io("the committer has stopped".into())
+}
+
+impl Committer {
+    /// Start the committer thread. It ends when the queue is dropped.
+    pub fn start(trees: Arc<Trees>, wal: Option<Wal>) -> Result<Committer, StoreError> {
+        let (tx, rx) = mpsc::channel::<Message>();
+        let thread = std::thread::Builder::new()
+            .name("userd-committer".into())
+            .spawn(move || Run::new(trees, wal).run(rx))
+            .map_err(|e| StoreError::Io(format!("cannot start the committer thread: {e}")))?;
+        Ok(Committer {
+            queue: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    pub fn submit(&self, job: Job) {
+        let Some(queue) = &self.queue else {
+            return (job.done)(Err(CommitError::Unavailable(stopped())));
+        };
+        if let Err(mpsc::SendError(Message::Commit(job))) = queue.send(Message::Commit(job)) {
+            (job.done)(Err(CommitError::Unavailable(stopped())));
+        }
+    }
+
+    pub fn close(&self) -> Result<(), StoreError> {
+        let (tx, rx) = mpsc::channel();
+        self.queue
+            .as_ref()
+            .ok_or_else(stopped)?
+            .send(Message::Close(tx))
+            .map_err(|_| stopped())?;
+        rx.recv().map_err(|_| stopped())?
+    }
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        self.queue.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct Run {
+    trees: Arc<Trees>,
+    wal: Option<Wal>,
+    /// Live users per organization as applied (loaded from `org-counts` on first use).
+    org_counts: HashMap<String, u64>,
+    last_checkpoint: Instant,
+}
+
+impl Run {
+    fn new(trees: Arc<Trees>, wal: Option<Wal>) -> Run {
+        Run {
+            trees,
+            wal,
+            org_counts: HashMap::new(),
+            last_checkpoint: Instant::now(),
+        }
+    }
+
+    fn run(mut self, rx: mpsc::Receiver<Message>) {
+        loop {
+            let first = match rx.recv_timeout(CHECKPOINT_AGE) {
+                Ok(message) => message,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.checkpoint_if_due(true);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            };
+            let mut jobs = Vec::new();
+            let mut close = None;
+            match first {
+                Message::Commit(job) => jobs.push(job),
+                Message::Close(reply) => close = Some(reply),
+            }
+            while close.is_none() {
+                match rx.try_recv() {
+                    Ok(Message::Commit(job)) => jobs.push(job),
+                    Ok(Message::Close(reply)) => close = Some(reply),
+                    Err(_) => break,
+                }
+            }
+            if !jobs.is_empty() {
+                self.commit(jobs);
+                self.checkpoint_if_due(false);
+            }
+            if let Some(reply) = close {
+                let _ = reply.send(self.close());
+            }
+        }
+    }
+
+    /// The absolute counts the jobs' deltas lead to, as writes (the log holds absolute values,
+    /// so replaying it twice is harmless).
+    fn count_ops(&mut self, jobs: &[Job]) -> Result<(Vec<Op>, HashMap<String, u64>), StoreError> {
+        let mut next: HashMap<String, u64> = HashMap::new();
+        for (org, delta) in jobs.iter().flat_map(|j| &j.org_deltas) {
+            let current = match next.get(org) {
+                Some(n) => *n,
+                None => self.org_count(org)?,
+            };
+            next.insert(org.clone(), current.saturating_add_signed(*delta));
+        }
+        let ops = next
+            .iter()
+            .map(|(org, n)| layout::org_count_op(org, *n))
+            .collect();
+        Ok((ops, next))
+    }
+
+    fn org_count(&mut self, org: &str) -> Result<u64, StoreError> {
+        if let Some(n) = self.org_counts.get(org) {
+            return Ok(*n);
+        }
+        let n = self.trees.org_count(org)?;
+        self.org_counts.insert(org.to_string(), n);
+        Ok(n)
+    }
+
+    fn commit(&mut self, jobs: Vec<Job>) {
+        let fail = |jobs: Vec<Job>, e: &StoreError| {
+            for job in jobs {
+                (job.done)(Err(CommitError::Unavailable(StoreError::Io(e.to_string()))));
+            }
+        };
+        if self.trees.degraded.load(Ordering::SeqCst) {
+            return fail(
+                jobs,
+                &StoreError::Io("a commit could not be applied; restart userd".into()),
+            );
+        }
+        let started = Instant::now();
+        let (count_ops, counts) = match self.count_ops(&jobs) {
+            Ok(x) => x,
+            Err(e) => return fail(jobs, &e),
+        };
+        match &mut self.wal {
+            Some(wal) => {
+                let mut payload =
+                    Vec::with_capacity(jobs.iter().map(|j| j.encoded.len()).sum::<usize>() + 64);
+                for job in &jobs {
+                    payload.extend_from_slice(&job.encoded);
+                }
+                wal::encode_ops(&count_ops, &mut payload);
+                if let Err(e) = wal.append(&payload) {
+                    log::error!("commit failed, {} groups not applied: {e}", jobs.len());
+                    return fail(jobs, &e);
+                }
+            }
+            None => {
+                if let Err(e) = faults::check(&faults::WRITE, "write") {
+                    return fail(jobs, &e);
+                }
+            }
+        }
+        if let Some(m) = crate::metrics::get() {
+            m.flush_seconds.observe(started.elapsed().as_secs_f64());
+        }
+        let applied = self.apply(jobs.iter().flat_map(|j| &j.ops).chain(&count_ops));
+        if let Err(e) = &applied {
+            // Durable in the log but not in the trees: reads would miss acknowledged changes.
+            // Refuse further changes until a restart replays the log.
+            log::error!("applying a durable commit failed, refusing changes until restart: {e}");
+            self.trees.degraded.store(true, Ordering::SeqCst);
+            if self.wal.is_none() {
+                return fail(jobs, e);
+            }
+        }
+        self.org_counts.extend(counts);
+        for job in jobs {
+            for (from, to) in &job.moves {
+                self.trees.state_moved(*from, *to);
+            }
+            (job.done)(Ok(()));
+        }
+    }
+
+    fn apply<'a>(&self, ops: impl Iterator<Item = &'a Op>) -> Result<(), StoreError> {
+        for op in ops {
+            self.trees.apply(op)?;
+        }
+        Ok(())
+    }
+
+    /// Flush sled and start the log over, when it is large (or, `idle`, old).
+    fn checkpoint_if_due(&mut self, idle: bool) {
+        let Some(wal) = &self.wal else { return };
+        let due = wal.len() >= CHECKPOINT_BYTES
+            || (idle && !wal.is_empty() && self.last_checkpoint.elapsed() >= CHECKPOINT_AGE);
+        if due {
+            if let Err(e) = self.checkpoint() {
+                log::error!("checkpoint failed, keeping the commit log: {e}");
+            }
+        }
+    }
+
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        self.trees.flush()?;
+        if let Some(wal) = &mut self.wal {
+            wal.reset()?;
+        }
+        self.last_checkpoint = Instant::now();
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), StoreError> {
+        self.checkpoint()?;
+        super::import::finish(&self.trees)?;
+        self.trees.save_state_counts()
+    }
+}
+
+/// Which tree an op names, among the trees of `trees`.
+pub(super) fn tree(trees: &Trees, id: TreeId) -> Option<&sled::Tree> {
+    match id {
+        TreeId::Shard(i) => trees.shards.get(usize::from(i)),
+        TreeId::Created => Some(&trees.created),
+        TreeId::Org => Some(&trees.org),
+        TreeId::Username => Some(&trees.username),
+        TreeId::Email => Some(&trees.email),
+        TreeId::OrgCounts => Some(&trees.org_counts),
+    }
+}

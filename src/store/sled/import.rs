@@ -1,0 +1,121 @@
+//! Bulk loading, with the server stopped: each user gets the same record, creation event and
+//! index keys a create through the API would write, straight into the trees with plain inserts
+//! by one thread per core over disjoint shards (sled serializes batches behind a global lock).
+//!
+//! A marker in `meta` is set before the first write and cleared when the import is closed; a
+//! store opened with the marker still set (an import that crashed) rebuilds its indexes and
+//! counts from the records, so a crash can only leave users that importing again skips.
+
+use super::layout::{self, Op};
+use super::{io, Trees};
+use crate::domain::{self, NewUser, Timestamp};
+use crate::store::{Change, ImportCounts, StoreError};
+use std::collections::{HashMap, HashSet};
+
+pub const META_IMPORTING: &[u8] = b"importing";
+
+/// Write `users` (one chunk of an import).
+pub fn import(
+    trees: &Trees,
+    users: Vec<NewUser>,
+    now: Timestamp,
+) -> Result<ImportCounts, StoreError> {
+    if trees.meta.get(META_IMPORTING).map_err(io)?.is_none() {
+        trees.meta.insert(META_IMPORTING, &[1u8]).map_err(io)?;
+        trees.flush()?;
+    }
+    let shards = trees.shards.len();
+    let mut writes: Vec<Vec<Op>> = (0..shards).map(|_| Vec::new()).collect();
+    let mut counts = ImportCounts::default();
+    let mut deltas: HashMap<String, i64> = HashMap::new();
+    let mut seen_ids = HashSet::new();
+    let mut seen_names = HashSet::new();
+    for user in users {
+        let shard = trees.shard_of(&user.id);
+        let taken_id = !seen_ids.insert(user.id.clone())
+            || trees.shards[shard]
+                .contains_key(layout::user_key(&user.id))
+                .map_err(io)?;
+        let username = match &user.profile {
+            domain::Profile::V2(h) if !h.username.is_empty() => Some(h.username.clone()),
+            _ => None,
+        };
+        let taken_name = match &username {
+            Some(name) => {
+                !seen_names.insert(name.clone()) || trees.username_holder(name)?.is_some()
+            }
+            None => false,
+        };
+        if taken_id || taken_name {
+            log::debug!("user {} exists", user.id);
+            counts.duplicates += 1;
+            continue;
+        }
+        let (record, event) = domain::create(user, now);
+        let change = Change {
+            before: None,
+            event,
+            after: record,
+        };
+        let Some(shard_writes) = writes.get_mut(shard) else {
+            continue;
+        };
+        let shard_id = u16::try_from(shard).unwrap_or(u16::MAX);
+        if let Some((org, delta)) = layout::change_ops(&change, shard_id, shard_writes) {
+            *deltas.entry(org).or_default() += delta;
+        }
+        trees.state_moved(None, change.after.state);
+        counts.imported += 1;
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, shards.max(1));
+    std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..threads)
+            .map(|t| {
+                let writes = &writes;
+                scope.spawn(move || -> Result<(), StoreError> {
+                    for shard in (t..shards).step_by(threads) {
+                        for op in writes.get(shard).into_iter().flatten() {
+                            trees.apply(op)?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        writers.into_iter().try_for_each(|writer| {
+            writer
+                .join()
+                .unwrap_or_else(|_| Err(StoreError::Io("an import writer panicked".into())))
+        })
+    })?;
+    for (org, delta) in deltas {
+        let n = trees.org_count(&org)?.saturating_add_signed(delta);
+        trees.apply(&layout::org_count_op(&org, n))?;
+    }
+    Ok(counts)
+}
+
+/// After an import that did not finish: rebuild every index and count from the records.
+pub fn recover(trees: &Trees) -> Result<(), StoreError> {
+    if trees.meta.get(META_IMPORTING).map_err(io)?.is_none() {
+        return Ok(());
+    }
+    log::warn!("an import did not finish: rebuilding the listing indexes from the records");
+    for index in layout::TreeId::INDEXES
+        .into_iter()
+        .chain([layout::TreeId::OrgCounts])
+    {
+        trees.tree(index)?.clear().map_err(io)?;
+    }
+    super::build_indexes(trees)?;
+    trees.meta.remove(META_IMPORTING).map_err(io)?;
+    trees.flush()
+}
+
+/// The import is complete: clear the marker (the caller flushes).
+pub fn finish(trees: &Trees) -> Result<(), StoreError> {
+    trees.meta.remove(META_IMPORTING).map_err(io)?;
+    Ok(())
+}

@@ -1,0 +1,431 @@
+//! The sled layout: which trees exist, how keys are built (big-endian, so keys sort the way
+//! listings read them) and how values are encoded (bincode behind a format-version byte).
+//!
+//! A change turns into [`Op`]s, plain puts and removes that are idempotent when replayed in
+//! order, which is what lets the commit log (`wal`) be replayed over whatever prefix of them
+//! sled kept after a crash.
+
+use super::super::{Change, StoreError};
+use crate::domain::{Event, User};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+/// Version byte in front of every stored value.
+pub const VALUE_FORMAT: u8 = 1;
+/// Version of the layout, recorded in `meta`. Format 1 had no index trees and no commit log;
+/// opening it builds the indexes once.
+pub const STORE_FORMAT: u64 = 2;
+
+pub const META_TREE: &str = "meta";
+/// Format 1's username claims, replaced by [`TreeId::Username`].
+pub const OLD_USERNAMES_TREE: &str = "usernames";
+pub const META_FORMAT: &[u8] = b"format";
+pub const META_SHARDS: &[u8] = b"shards";
+pub const META_STATE_COUNTS: &[u8] = b"state-counts";
+
+const USER_PREFIX: u8 = b'u';
+const EVENT_PREFIX: u8 = b'e';
+
+/// A tree of the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TreeId {
+    /// One per shard: `u<id>` the user's record, `e<len><id><seq>` each event of its history.
+    Shard(u16),
+    /// Live users by creation: `created ++ id`.
+    Created,
+    /// Live users by organization, then creation: `len ++ org ++ created ++ id`.
+    Org,
+    /// Live v2 users by username: `username` → id. Unique: this is the claim on the name.
+    Username,
+    /// Live users by email, lowercased: `escaped(email) ++ id`.
+    Email,
+    /// Live users per organization: `org` → u64.
+    OrgCounts,
+}
+
+impl TreeId {
+    pub const INDEXES: [TreeId; 4] = [
+        TreeId::Created,
+        TreeId::Org,
+        TreeId::Username,
+        TreeId::Email,
+    ];
+
+    /// The sled tree's name.
+    pub fn name(self) -> String {
+        match self {
+            TreeId::Shard(i) => format!("shard-{i:04}"),
+            TreeId::Created => "idx-created".into(),
+            TreeId::Org => "idx-org".into(),
+            TreeId::Username => "idx-username".into(),
+            TreeId::Email => "idx-email".into(),
+            TreeId::OrgCounts => "org-counts".into(),
+        }
+    }
+}
+
+/// One write to one tree: a put (`Some(value)`) or a remove (`None`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Op {
+    pub tree: TreeId,
+    pub key: Vec<u8>,
+    pub value: Option<Vec<u8>>,
+}
+
+impl Op {
+    fn put(tree: TreeId, key: Vec<u8>, value: Vec<u8>) -> Op {
+        Op {
+            tree,
+            key,
+            value: Some(value),
+        }
+    }
+
+    fn remove(tree: TreeId, key: Vec<u8>) -> Op {
+        Op {
+            tree,
+            key,
+            value: None,
+        }
+    }
+}
+
+pub fn user_key(id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + id.len());
+    key.push(USER_PREFIX);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+pub fn events_prefix(id: &str) -> Vec<u8> {
+    let len = u16::try_from(id.len()).unwrap_or(u16::MAX);
+    let mut key = Vec::with_capacity(3 + id.len() + 8);
+    key.push(EVENT_PREFIX);
+    key.extend_from_slice(&len.to_be_bytes());
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+pub fn event_key(id: &str, sequence: u64) -> Vec<u8> {
+    let mut key = events_prefix(id);
+    key.extend_from_slice(&sequence.to_be_bytes());
+    key
+}
+
+/// The prefix of every record key in a shard tree.
+pub fn user_prefix() -> [u8; 1] {
+    [USER_PREFIX]
+}
+
+/// What a raw key of a shard tree names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    User(String),
+    Event(String, u64),
+    Unknown,
+}
+
+/// Parse a raw key of a shard tree.
+pub fn parse_key(key: &[u8]) -> KeyKind {
+    match key.split_first() {
+        Some((&USER_PREFIX, id)) => match std::str::from_utf8(id) {
+            Ok(id) => KeyKind::User(id.to_string()),
+            Err(_) => KeyKind::Unknown,
+        },
+        Some((&EVENT_PREFIX, rest)) => {
+            let Some((len, rest)) = rest.split_first_chunk::<2>() else {
+                return KeyKind::Unknown;
+            };
+            let len = usize::from(u16::from_be_bytes(*len));
+            if rest.len() != len + 8 {
+                return KeyKind::Unknown;
+            }
+            let (id, seq) = rest.split_at(len);
+            match (std::str::from_utf8(id), be_u64(seq)) {
+                (Ok(id), Some(seq)) => KeyKind::Event(id.to_string(), seq),
+                _ => KeyKind::Unknown,
+            }
+        }
+        _ => KeyKind::Unknown,
+    }
+}
+
+/// A creation time as 8 bytes that sort like the signed number.
+pub fn time_bytes(nanos: i64) -> [u8; 8] {
+    ((nanos as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// The org part of an `idx-org` key: every key of the org's users starts with it.
+pub fn org_prefix(org: &str) -> Vec<u8> {
+    let len = u16::try_from(org.len()).unwrap_or(u16::MAX);
+    let mut key = Vec::with_capacity(2 + org.len() + 8 + 20);
+    key.extend_from_slice(&len.to_be_bytes());
+    key.extend_from_slice(org.as_bytes());
+    key
+}
+
+/// Email index keys compare lowercased addresses; the escape keeps prefixes and order whatever
+/// bytes an address holds (`0x00` becomes `0x00 0xFF`; `0x00 0x00` ends the address).
+pub fn email_prefix(address_lowercase: &str, whole: bool) -> Vec<u8> {
+    let mut key = Vec::with_capacity(address_lowercase.len() + 24);
+    for b in address_lowercase.bytes() {
+        key.push(b);
+        if b == 0 {
+            key.push(0xFF);
+        }
+    }
+    if whole {
+        key.extend_from_slice(&[0, 0]);
+    }
+    key
+}
+
+/// The id at the end of an `idx-created`, `idx-org` or `idx-email` key (after `prefix_len`
+/// bytes, and the creation time for the first two).
+pub fn id_after(key: &[u8], skip: usize) -> Option<String> {
+    key.get(skip..)
+        .and_then(|id| std::str::from_utf8(id).ok())
+        .map(str::to_string)
+}
+
+/// Every index entry of a live user: (tree, key, value).
+pub fn index_entries(user: &User) -> Vec<(TreeId, Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::with_capacity(4);
+    let created = time_bytes(user.created_at.0);
+    let mut key = Vec::with_capacity(8 + user.id.len());
+    key.extend_from_slice(&created);
+    key.extend_from_slice(user.id.as_bytes());
+    out.push((TreeId::Created, key, Vec::new()));
+    let mut key = org_prefix(&user.org);
+    key.extend_from_slice(&created);
+    key.extend_from_slice(user.id.as_bytes());
+    out.push((TreeId::Org, key, Vec::new()));
+    if let Some(name) = user.profile.username() {
+        out.push((
+            TreeId::Username,
+            name.as_bytes().to_vec(),
+            user.id.as_bytes().to_vec(),
+        ));
+    }
+    if let Some(email) = user.profile.email() {
+        let mut key = email_prefix(&email.address.to_lowercase(), true);
+        key.extend_from_slice(user.id.as_bytes());
+        out.push((TreeId::Email, key, Vec::new()));
+    }
+    out
+}
+
+/// Whether two records of one user have the same index entries (checked before building them:
+/// lifecycle changes keep them all, so toggles write no index keys).
+fn same_index_entries(a: &User, b: &User) -> bool {
+    a.created_at == b.created_at
+        && a.org == b.org
+        && a.profile.username() == b.profile.username()
+        && a.profile.email().map(|e| &e.address) == b.profile.email().map(|e| &e.address)
+}
+
+/// The writes of one change: its event, then the record after it, then the index keys that
+/// change. Also the change's effect on its organization's live-user count.
+pub fn change_ops(change: &Change, shard: u16, ops: &mut Vec<Op>) -> Option<(String, i64)> {
+    let after = &change.after;
+    let tree = TreeId::Shard(shard);
+    ops.push(Op::put(
+        tree,
+        event_key(&after.id, change.event.sequence),
+        encode(&change.event),
+    ));
+    ops.push(Op::put(tree, user_key(&after.id), encode(after)));
+    let before = change.before.as_ref().filter(|b| crate::domain::is_live(b));
+    let after_live = crate::domain::is_live(after);
+    if let (Some(before), true) = (before, after_live) {
+        if same_index_entries(before, after) {
+            return None;
+        }
+    }
+    let old = before.map(index_entries).unwrap_or_default();
+    let new = if after_live {
+        index_entries(after)
+    } else {
+        Vec::new()
+    };
+    for (tree, key, _) in &old {
+        if !new.iter().any(|(t, k, _)| t == tree && k == key) {
+            ops.push(Op::remove(*tree, key.clone()));
+        }
+    }
+    for (tree, key, value) in new {
+        if !old
+            .iter()
+            .any(|(t, k, v)| *t == tree && *k == key && *v == value)
+        {
+            ops.push(Op::put(tree, key, value));
+        }
+    }
+    // A user's organization never changes, so only creations and deletions move counts.
+    match (before, after_live) {
+        (None, true) => Some((after.org.clone(), 1)),
+        (Some(b), false) => Some((b.org.clone(), -1)),
+        _ => None,
+    }
+}
+
+/// The op that records an organization's live-user count.
+pub fn org_count_op(org: &str, count: u64) -> Op {
+    Op::put(
+        TreeId::OrgCounts,
+        org.as_bytes().to_vec(),
+        count.to_be_bytes().to_vec(),
+    )
+}
+
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = vec![VALUE_FORMAT];
+    // Encoding plain structs into a Vec cannot fail; an empty value would fail to decode loudly.
+    if let Ok(bytes) = bincode::serde::encode_to_vec(value, bincode::config::standard()) {
+        out.extend_from_slice(&bytes);
+    }
+    out
+}
+
+pub fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason,
+    };
+    match bytes.split_first() {
+        Some((&VALUE_FORMAT, rest)) => {
+            let (value, used) =
+                bincode::serde::decode_from_slice(rest, bincode::config::standard())
+                    .map_err(|e| corrupt(e.to_string()))?;
+            if used != rest.len() {
+                return Err(corrupt(format!("{} trailing bytes", rest.len() - used)));
+            }
+            Ok(value)
+        }
+        Some((v, _)) => Err(corrupt(format!("unknown value format {v}"))),
+        None => Err(corrupt("empty value".into())),
+    }
+}
+
+pub fn decode_user(key: &[u8], bytes: &[u8]) -> Result<User, StoreError> {
+    decode::<User>(key, bytes)
+}
+
+pub fn decode_event(key: &[u8], bytes: &[u8]) -> Result<Event, StoreError> {
+    decode::<Event>(key, bytes)
+}
+
+pub fn be_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{
+        apply, create, decide, Contact, Email, HumanProfile, NewUser, Operation, Profile,
+        Timestamp, UserState,
+    };
+
+    fn human(id: &str, org: &str, username: &str, email: &str) -> User {
+        create(
+            NewUser {
+                id: id.into(),
+                org: org.into(),
+                initial_state: UserState::Active,
+                profile: Profile::V2(Box::new(HumanProfile {
+                    username: username.into(),
+                    email: Some(Email {
+                        address: email.into(),
+                        is_verified: false,
+                    }),
+                    ..HumanProfile::default()
+                })),
+            },
+            Timestamp(5),
+        )
+        .0
+    }
+
+    #[test]
+    fn keys_parse_back_and_sort() {
+        assert_eq!(parse_key(&user_key("ab")), KeyKind::User("ab".into()));
+        assert_eq!(
+            parse_key(&event_key("ab", 7)),
+            KeyKind::Event("ab".into(), 7)
+        );
+        assert_eq!(parse_key(b"zzz"), KeyKind::Unknown);
+        assert_eq!(parse_key(&event_key("ab", 7)[..5]), KeyKind::Unknown);
+        assert!(event_key("a", 2) < event_key("a", 10));
+        assert!(event_key("a", 255) < event_key("a", 256));
+        assert!(!event_key("ab", 1).starts_with(&events_prefix("a")));
+        assert!(time_bytes(-5) < time_bytes(3));
+        assert!(time_bytes(3) < time_bytes(1 << 40));
+        assert!(email_prefix("a\u{0}b", true) > email_prefix("a", true));
+        assert!(email_prefix("a", true) < email_prefix("a\u{0}", true));
+    }
+
+    #[test]
+    fn values_round_trip_and_bad_bytes_are_reported() {
+        let (user, event) = create(
+            NewUser {
+                id: "42".into(),
+                org: "o".into(),
+                initial_state: UserState::Active,
+                profile: Profile::V3 {
+                    schema_id: "s".into(),
+                    data_json: "{\"a\":1}".into(),
+                    contact: Contact::default(),
+                },
+            },
+            Timestamp(7),
+        );
+        assert_eq!(decode_user(b"k", &encode(&user)).unwrap(), user);
+        assert_eq!(decode_event(b"k", &encode(&event)).unwrap(), event);
+        assert!(decode_user(b"k", &[]).is_err());
+        assert!(decode_user(b"k", &[9, 1, 2]).is_err());
+        let mut truncated = encode(&user);
+        truncated.truncate(5);
+        assert!(decode_user(b"k", &truncated).is_err());
+    }
+
+    #[test]
+    fn toggles_write_no_index_keys_and_delete_removes_them_all() {
+        let user = human("1", "o", "ada", "Ada@Example.com");
+        let created = Change {
+            before: None,
+            event: Event {
+                sequence: 1,
+                at: user.created_at,
+                kind: crate::domain::EventKind::Deactivated,
+            },
+            after: user.clone(),
+        };
+        let mut ops = Vec::new();
+        assert_eq!(change_ops(&created, 0, &mut ops), Some(("o".into(), 1)));
+        // Event, record, and the four index keys.
+        assert_eq!(ops.len(), 6);
+        assert!(ops
+            .iter()
+            .any(|o| o.tree == TreeId::Email && o.key.starts_with(b"ada@example.com")));
+
+        let event = decide(Operation::Deactivate, &user, Timestamp(9)).unwrap();
+        let toggled = Change {
+            before: Some(user.clone()),
+            after: apply(&user, &event),
+            event,
+        };
+        let mut ops = Vec::new();
+        assert_eq!(change_ops(&toggled, 0, &mut ops), None);
+        assert_eq!(ops.len(), 2, "a toggle is its event and its record");
+
+        let event = decide(Operation::Delete, &user, Timestamp(9)).unwrap();
+        let deleted = Change {
+            before: Some(user.clone()),
+            after: apply(&user, &event),
+            event,
+        };
+        let mut ops = Vec::new();
+        assert_eq!(change_ops(&deleted, 0, &mut ops), Some(("o".into(), -1)));
+        assert_eq!(ops.iter().filter(|o| o.value.is_none()).count(), 4);
+    }
+}

@@ -1,0 +1,506 @@
+//! The embedded backend: sled trees (one per shard, plus the listing indexes), a commit log that
+//! makes each group durable before sled sees it, and a committer thread that writes both.
+//!
+//! Invariants: the trees hold only durable changes (so reads never need isolating from a commit
+//! that may fail), the committer is the only thread that writes them while serving, index keys
+//! exist exactly for live users, and `org-counts` holds each organization's live users.
+//! `check` verifies all of it offline.
+
+mod check;
+mod committer;
+mod import;
+pub mod layout;
+mod listing;
+mod wal;
+
+use super::{Backend, CheckReport, CommitDone, Group, ImportCounts, ListQuery, Page, StoreError};
+use crate::config::Durability;
+use crate::domain::{NewUser, Timestamp, User, UserState};
+use committer::{Committer, Job};
+use futures_util::future::BoxFuture;
+use layout::{Op, TreeId};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How to open the store.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub shards: u32,
+    pub durability: Durability,
+    /// Under periodic durability, how often sled flushes.
+    pub flush_interval_ms: u64,
+    pub cache_bytes: u64,
+    /// Threads for listings no index serves, and how long each may scan.
+    pub scan_threads: usize,
+    pub scan_budget: Duration,
+}
+
+impl Options {
+    /// What offline tools (`check`, `import`) open a store with.
+    pub fn offline(shards: u32, cache_bytes: u64) -> Options {
+        Options {
+            shards,
+            durability: Durability::Fsync,
+            flush_interval_ms: 500,
+            cache_bytes,
+            scan_threads: 1,
+            scan_budget: Duration::from_secs(60),
+        }
+    }
+}
+
+fn io(e: sled::Error) -> StoreError {
+    StoreError::Io(e.to_string())
+}
+
+/// The sled database and its trees, shared by the committer, readers and listings.
+#[derive(Debug)]
+pub(crate) struct Trees {
+    db: sled::Db,
+    meta: sled::Tree,
+    shards: Vec<sled::Tree>,
+    created: sled::Tree,
+    org: sled::Tree,
+    username: sled::Tree,
+    email: sled::Tree,
+    org_counts: sled::Tree,
+    /// Applied users by state, indexed by the state's number.
+    counts: [AtomicI64; 6],
+    /// A durable commit could not be applied: refuse changes until a restart replays the log.
+    degraded: AtomicBool,
+}
+
+impl Trees {
+    fn tree(&self, id: TreeId) -> Result<&sled::Tree, StoreError> {
+        committer::tree(self, id).ok_or_else(|| StoreError::Io(format!("no tree {id:?}")))
+    }
+
+    fn apply(&self, op: &Op) -> Result<(), StoreError> {
+        let tree = self.tree(op.tree)?;
+        match &op.value {
+            Some(value) => tree.insert(op.key.as_slice(), value.as_slice()).map(|_| ()),
+            None => tree.remove(op.key.as_slice()).map(|_| ()),
+        }
+        .map_err(io)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(io)
+    }
+
+    fn shard_of(&self, id: &str) -> usize {
+        super::shard_of(id, self.shards.len())
+    }
+
+    fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        let Some(tree) = self.shards.get(self.shard_of(id)) else {
+            return Ok(None);
+        };
+        let key = layout::user_key(id);
+        match tree.get(&key).map_err(io)? {
+            Some(bytes) => layout::decode_user(&key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn username_holder(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .username
+            .get(name.as_bytes())
+            .map_err(io)?
+            .map(|id| String::from_utf8_lossy(&id).into_owned()))
+    }
+
+    fn org_count(&self, org: &str) -> Result<u64, StoreError> {
+        Ok(self
+            .org_counts
+            .get(org.as_bytes())
+            .map_err(io)?
+            .and_then(|v| layout::be_u64(&v))
+            .unwrap_or(0))
+    }
+
+    fn state_moved(&self, from: Option<UserState>, to: UserState) {
+        if let Some(from) = from {
+            self.counts[from.number() as usize].fetch_sub(1, Ordering::Relaxed);
+        }
+        self.counts[to.number() as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn state_counts(&self) -> [i64; 6] {
+        std::array::from_fn(|i| self.counts[i].load(Ordering::Relaxed))
+    }
+
+    /// Live users in all: every state but DELETED.
+    fn live_count(&self) -> u64 {
+        let counts = self.state_counts();
+        let all: i64 = counts.iter().sum();
+        u64::try_from(all - counts[UserState::Deleted.number() as usize]).unwrap_or(0)
+    }
+
+    /// Save the users-by-state counts at a clean stop, so the next start need not count.
+    fn save_state_counts(&self) -> Result<(), StoreError> {
+        self.meta
+            .insert(
+                layout::META_STATE_COUNTS,
+                layout::encode(&self.state_counts().to_vec()),
+            )
+            .map_err(io)?;
+        self.flush()
+    }
+
+    /// Take the counts a clean stop saved (None after a crash), or count every user.
+    fn load_state_counts(&self) -> Result<(), StoreError> {
+        let saved = self.meta.remove(layout::META_STATE_COUNTS).map_err(io)?;
+        // Once anything changes users the saved counts are stale: a crash must not leave them.
+        self.flush()?;
+        let counts = match saved.and_then(|b| layout::decode::<Vec<i64>>(b"counts", &b).ok()) {
+            Some(saved) if saved.len() == 6 => saved,
+            _ => {
+                let mut counts = vec![0i64; 6];
+                for tree in &self.shards {
+                    for item in tree.scan_prefix(layout::user_prefix()) {
+                        let (key, value) = item.map_err(io)?;
+                        match layout::decode_user(&key, &value) {
+                            Ok(user) => counts[user.state.number() as usize] += 1,
+                            // A record that does not decode is reported when it is used, and by
+                            // `userd check`.
+                            Err(e) => log::error!("{e}"),
+                        }
+                    }
+                }
+                counts
+            }
+        };
+        for (slot, n) in self.counts.iter().zip(counts) {
+            slot.store(n, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+/// The embedded store.
+#[derive(Debug)]
+pub struct SledStore {
+    trees: Arc<Trees>,
+    committer: Committer,
+    scans: listing::ScanPool,
+    dir: PathBuf,
+}
+
+fn open_db(dir: &Path, cache_bytes: u64, flush_ms: Option<u64>) -> Result<sled::Db, StoreError> {
+    sled::Config::new()
+        .path(dir)
+        .cache_capacity(cache_bytes)
+        .flush_every_ms(flush_ms)
+        .open()
+        .map_err(|e| match e {
+            sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                StoreError::Locked(dir.to_path_buf())
+            }
+            sled::Error::Io(ref io) if io.to_string().contains("lock") => {
+                StoreError::Locked(dir.to_path_buf())
+            }
+            other => StoreError::Io(other.to_string()),
+        })
+}
+
+impl SledStore {
+    pub fn open(dir: &Path, options: Options) -> Result<SledStore, StoreError> {
+        if options.shards == 0 {
+            return Err(StoreError::Mismatch(
+                "storage.shards must be at least 1".into(),
+            ));
+        }
+        let shard_count = u16::try_from(options.shards)
+            .map_err(|_| StoreError::Mismatch("storage.shards must be at most 65535".into()))?;
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(e.to_string()))?;
+        let periodic = match options.durability {
+            Durability::Fsync => None,
+            Durability::Periodic => Some(options.flush_interval_ms),
+        };
+        let db = open_db(dir, options.cache_bytes, periodic)?;
+        let meta = db.open_tree(layout::META_TREE).map_err(io)?;
+        let format = check_meta(&meta, dir, options.shards)?;
+        let open = |id: TreeId| db.open_tree(id.name()).map_err(io);
+        let trees = Arc::new(Trees {
+            shards: (0..shard_count)
+                .map(|i| open(TreeId::Shard(i)))
+                .collect::<Result<_, _>>()?,
+            created: open(TreeId::Created)?,
+            org: open(TreeId::Org)?,
+            username: open(TreeId::Username)?,
+            email: open(TreeId::Email)?,
+            org_counts: open(TreeId::OrgCounts)?,
+            meta,
+            db,
+            counts: Default::default(),
+            degraded: AtomicBool::new(false),
+        });
+        // Changes the log holds that sled may not: apply them all (again), then start over.
+        let (mut wal, records) = wal::Wal::open(dir)?;
+        if !records.is_empty() {
+            log::info!("replaying {} commits from the commit log", records.len());
+            for op in records.iter().flatten() {
+                trees.apply(op)?;
+            }
+            trees.flush()?;
+        }
+        wal.reset()?;
+        if format < layout::STORE_FORMAT {
+            log::info!(
+                "{}: building the listing indexes (store format {format} to {})",
+                dir.display(),
+                layout::STORE_FORMAT
+            );
+            build_indexes(&trees)?;
+            trees.db.drop_tree(layout::OLD_USERNAMES_TREE).map_err(io)?;
+            trees
+                .meta
+                .insert(layout::META_FORMAT, &layout::STORE_FORMAT.to_be_bytes())
+                .map_err(io)?;
+            trees.flush()?;
+        }
+        import::recover(&trees)?;
+        trees.load_state_counts()?;
+        let committer = Committer::start(
+            trees.clone(),
+            match options.durability {
+                Durability::Fsync => Some(wal),
+                Durability::Periodic => None,
+            },
+        )?;
+        let scans = listing::ScanPool::start(options.scan_threads, options.scan_budget)?;
+        Ok(SledStore {
+            trees,
+            committer,
+            scans,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Open an existing store with the shard count recorded in it (for offline tools).
+    pub fn open_existing(dir: &Path, cache_bytes: u64) -> Result<SledStore, StoreError> {
+        if !dir.join("db").is_file() {
+            return Err(StoreError::Mismatch(format!(
+                "{} holds no userd store",
+                dir.display()
+            )));
+        }
+        let shards = {
+            let db = open_db(dir, cache_bytes, None)?;
+            let meta = db.open_tree(layout::META_TREE).map_err(io)?;
+            meta.get(layout::META_SHARDS)
+                .map_err(io)?
+                .and_then(|v| layout::be_u64(&v))
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| StoreError::Corrupt {
+                    key: "meta/shards".into(),
+                    reason: "missing or not a shard count".into(),
+                })?
+        };
+        // sled's threads release the directory's lock a moment after the database is dropped.
+        let mut attempt = 0;
+        loop {
+            match SledStore::open(dir, Options::offline(shards, cache_bytes)) {
+                Err(StoreError::Locked(_)) if attempt < 100 => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Write one raw key, bypassing every rule (tests that damage a store on purpose).
+    #[doc(hidden)]
+    pub fn put_raw(&self, tree: TreeId, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.trees.tree(tree)?.insert(key, value).map_err(io)?;
+        self.trees.flush()
+    }
+
+    /// Remove one raw key, bypassing every rule (tests that damage a store on purpose).
+    #[doc(hidden)]
+    pub fn remove_raw(&self, tree: TreeId, key: &[u8]) -> Result<(), StoreError> {
+        self.trees.tree(tree)?.remove(key).map_err(io)?;
+        self.trees.flush()
+    }
+
+    /// The stored record of `id`, read now (offline tools and tests).
+    pub fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        self.trees.user(id)
+    }
+}
+
+/// Check the format and shard count recorded in `meta` (recording them in a new store); the
+/// store's format.
+fn check_meta(meta: &sled::Tree, dir: &Path, shards: u32) -> Result<u64, StoreError> {
+    let corrupt = |key: &str| StoreError::Corrupt {
+        key: format!("meta/{key}"),
+        reason: "not a u64".into(),
+    };
+    match (
+        meta.get(layout::META_FORMAT).map_err(io)?,
+        meta.get(layout::META_SHARDS).map_err(io)?,
+    ) {
+        (None, None) => {
+            meta.insert(layout::META_FORMAT, &layout::STORE_FORMAT.to_be_bytes())
+                .map_err(io)?;
+            meta.insert(layout::META_SHARDS, &u64::from(shards).to_be_bytes())
+                .map_err(io)?;
+            meta.flush().map_err(io)?;
+            Ok(layout::STORE_FORMAT)
+        }
+        (Some(format), Some(stored)) => {
+            let format = layout::be_u64(&format).ok_or_else(|| corrupt("format"))?;
+            if format > layout::STORE_FORMAT {
+                return Err(StoreError::Mismatch(format!(
+                    "{} holds store format {format}, this userd reads formats up to {}",
+                    dir.display(),
+                    layout::STORE_FORMAT
+                )));
+            }
+            let stored = layout::be_u64(&stored).ok_or_else(|| corrupt("shards"))?;
+            if stored != u64::from(shards) {
+                return Err(StoreError::Mismatch(format!(
+                    "storage.shards is {shards} but {} was created with {stored} shards; \
+                     the shard count is fixed at creation",
+                    dir.display()
+                )));
+            }
+            Ok(format)
+        }
+        _ => Err(StoreError::Mismatch(format!(
+            "{} has an incomplete meta tree",
+            dir.display()
+        ))),
+    }
+}
+
+/// Write the index keys and organization counts of every live user (a format-1 store, or one
+/// an import left unfinished).
+fn build_indexes(trees: &Trees) -> Result<(), StoreError> {
+    let mut org_counts: std::collections::HashMap<String, u64> = Default::default();
+    for tree in &trees.shards {
+        for item in tree.scan_prefix(layout::user_prefix()) {
+            let (key, value) = item.map_err(io)?;
+            let user = match layout::decode_user(&key, &value) {
+                Ok(user) => user,
+                Err(e) => {
+                    log::error!("{e}");
+                    continue;
+                }
+            };
+            if !crate::domain::is_live(&user) {
+                continue;
+            }
+            for (tree, key, value) in layout::index_entries(&user) {
+                trees.tree(tree)?.insert(key, value).map_err(io)?;
+            }
+            *org_counts.entry(user.org).or_default() += 1;
+        }
+    }
+    for (org, n) in org_counts {
+        trees.apply(&layout::org_count_op(&org, n))?;
+    }
+    trees.flush()
+}
+
+impl Backend for SledStore {
+    fn shard_count(&self) -> usize {
+        self.trees.shards.len()
+    }
+
+    fn user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<User>, StoreError>> {
+        Box::pin(std::future::ready(self.trees.user(id)))
+    }
+
+    fn username_holder<'a>(
+        &'a self,
+        username: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
+        Box::pin(std::future::ready(self.trees.username_holder(username)))
+    }
+
+    fn commit(&self, group: Group, done: CommitDone) {
+        let shard = u16::try_from(group.shard).unwrap_or(u16::MAX);
+        let mut ops = Vec::with_capacity(group.changes.len() * 2);
+        let mut org_deltas = Vec::new();
+        let mut moves = Vec::with_capacity(group.changes.len());
+        for change in &group.changes {
+            org_deltas.extend(layout::change_ops(change, shard, &mut ops));
+            moves.push(change.state_move());
+        }
+        let mut encoded = Vec::new();
+        wal::encode_ops(&ops, &mut encoded);
+        self.committer.submit(Job {
+            ops,
+            encoded,
+            org_deltas,
+            moves,
+            done,
+        });
+    }
+
+    fn list(&self, query: ListQuery) -> BoxFuture<'static, Result<Page, StoreError>> {
+        listing::list(self.trees.clone(), &self.scans, query)
+    }
+
+    fn state_counts(&self) -> [i64; 6] {
+        self.trees.state_counts()
+    }
+
+    fn is_ready(&self) -> bool {
+        !self.trees.degraded.load(Ordering::SeqCst)
+            && self.trees.meta.get(layout::META_FORMAT).is_ok()
+    }
+
+    fn check(&self, max_problems: usize) -> Result<CheckReport, StoreError> {
+        check::check(&self.trees, max_problems)
+    }
+
+    fn import(&self, users: Vec<NewUser>, now: Timestamp) -> Result<ImportCounts, StoreError> {
+        import::import(&self.trees, users, now)
+    }
+
+    fn close(&self) -> Result<(), StoreError> {
+        self.committer.close()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(shards: u32) -> Options {
+        Options::offline(shards, 1 << 20)
+    }
+
+    #[test]
+    fn shard_count_is_fixed_at_creation() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SledStore::open(dir.path(), options(4)).unwrap());
+        let err = open_again(dir.path(), 8).unwrap_err();
+        assert!(err.to_string().contains("created with 4 shards"), "{err}");
+        assert_eq!(open_again(dir.path(), 4).unwrap().shard_count(), 4);
+    }
+
+    /// Open, waiting out the file lock sled's threads hold for a moment after a drop.
+    fn open_again(dir: &Path, shards: u32) -> Result<SledStore, StoreError> {
+        for _ in 0..100 {
+            match SledStore::open(dir, options(shards)) {
+                Err(StoreError::Locked(_)) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                other => return other,
+            }
+        }
+        SledStore::open(dir, options(shards))
+    }
+}
