@@ -175,3 +175,76 @@ async fn a_flush_failing_under_load_never_answers_200_for_a_lost_change() {
         );
     }
 }
+
+#[tokio::test]
+async fn readers_never_see_a_change_whose_commit_failed() {
+    // Readers poll the user through a read, a listing and the subject check of the user's own
+    // token while deactivations fail at the sync; none may ever see the user inactive.
+    let app = spawn_app().await;
+    let admin = admin_token();
+    let added = app
+        .post(
+            "/v2/users/human",
+            &admin,
+            Some(&json!({
+                "userId": "watched", "username": "watched", "organization": {"orgId": "org-a"},
+                "profile": {"givenName": "W", "familyName": "W"},
+                "email": {"email": "w@example.com"}, "password": {"password": "pw-123456"}
+            })),
+        )
+        .await;
+    assert_eq!(added.status, 200, "{:?}", added.body);
+    let mut own = claims("watched", &[]);
+    own["iat"] = json!(now_secs_f64());
+    let own = sign(&own);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for kind in 0..3 {
+        let client = app.client.clone();
+        let base = app.address.clone();
+        let (admin, own, stop) = (admin.clone(), own.clone(), stop.clone());
+        readers.push(tokio::spawn(async move {
+            let mut reads = 0u32;
+            let mut saw = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = match kind {
+                    0 => client.get(format!("{base}/v3alpha/users/watched")).bearer_auth(&admin),
+                    1 => client
+                        .post(format!("{base}/v3alpha/users/search"))
+                        .bearer_auth(&admin)
+                        .json(&json!({"filters": [{"stateFilter": {"state": "USER_STATE_INACTIVE"}}]})),
+                    _ => client.get(format!("{base}/v2/users/watched")).bearer_auth(&own),
+                };
+                let r = r.send().await.unwrap();
+                let status = r.status().as_u16();
+                let body: serde_json::Value = r.json().await.unwrap();
+                reads += 1;
+                let inactive = body["user"]["state"] == json!("USER_STATE_INACTIVE")
+                    || body["result"].as_array().is_some_and(|a| !a.is_empty())
+                    || status == 401;
+                if status != 200 || inactive {
+                    saw.push((status, body));
+                }
+            }
+            (reads, saw)
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    set_faults(&app, false, true).await;
+    for _ in 0..20 {
+        let r = app.change("watched", "deactivate", &admin).await;
+        assert_error(&r, 503, 14, None);
+    }
+    set_faults(&app, false, false).await;
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for reader in readers {
+        let (reads, saw) = reader.await.unwrap();
+        assert!(reads > 10, "the reader kept reading");
+        assert!(saw.is_empty(), "a reader saw an undone change: {saw:?}");
+    }
+    assert_eq!(
+        app.state_of("watched").await,
+        Some(("USER_STATE_ACTIVE".into(), 1))
+    );
+}

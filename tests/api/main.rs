@@ -10,6 +10,7 @@ mod helpers;
 mod import;
 mod keys;
 mod lifecycle;
+mod listing;
 mod model;
 mod operations;
 mod persistence;

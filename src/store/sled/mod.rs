@@ -11,6 +11,8 @@ mod committer;
 mod import;
 pub mod layout;
 mod listing;
+#[cfg(test)]
+mod model_tests;
 mod wal;
 
 use super::{Backend, CheckReport, CommitDone, Group, ImportCounts, ListQuery, Page, StoreError};
