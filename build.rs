@@ -1,5 +1,6 @@
 //! Generates the protobuf types of the surfaces from `proto/` (prost for the binary form,
-//! pbjson for protojson), with protox so no `protoc` is needed. `google.protobuf.Struct` and
+//! pbjson for protojson, with `null` read as a field's default), with protox so no `protoc`
+//! is needed. `google.protobuf.Struct` and
 //! `Timestamp` map to userd's own `pb` types, which write JSON the way protojson does. The descriptors are kept too:
 //! `/openapi.json` is generated from them.
 
@@ -34,5 +35,50 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .register_descriptors(&bytes)?
         .ignore_unknown_fields()
         .build(&[".zitadel"])?;
+    for entry in std::fs::read_dir(&out)? {
+        let path = entry?.path();
+        if path.to_string_lossy().ends_with(".serde.rs") {
+            let code = std::fs::read_to_string(&path)?;
+            std::fs::write(&path, null_is_default(&code))?;
+        }
+    }
     Ok(())
+}
+
+/// Protojson reads `null` as a field's default; pbjson's generated code refuses it for scalar
+/// and repeated fields (`Some(map_.next_value()?)`). Read those fields as `Option`s instead, so
+/// `null` leaves the field unset, as ZITADEL's own gateway does.
+fn null_is_default(code: &str) -> String {
+    let mut code = code.replace("Some(map_.next_value()?)", "map_.next_value()?");
+    for wrapper in ["NumberDeserialize", "BytesDeserialize"] {
+        code = code.replace(
+            &format!("Some(map_.next_value::<::pbjson::private::{wrapper}<_>>()?.0)"),
+            &format!(
+                "map_.next_value::<::std::option::Option<::pbjson::private::{wrapper}<_>>>()?.map(|x| x.0)"
+            ),
+        );
+    }
+    // Enums: `Some(map_.next_value::<E>()? as i32)`.
+    let (open, close) = ("Some(map_.next_value::<", ">()? as i32)");
+    let mut out = String::with_capacity(code.len());
+    let mut rest = code.as_str();
+    while let Some(start) = rest.find(open) {
+        let after = &rest[start + open.len()..];
+        match after.find(close) {
+            Some(end) if !after[..end].contains('\n') => {
+                out.push_str(&rest[..start]);
+                out.push_str(&format!(
+                    "map_.next_value::<::std::option::Option<{}>>()?.map(|x| x as i32)",
+                    &after[..end]
+                ));
+                rest = &after[end + close.len()..];
+            }
+            _ => {
+                out.push_str(&rest[..start + open.len()]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }

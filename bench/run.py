@@ -4,6 +4,8 @@
   bench/run.py            full run (10k and 1M users, 10 s per load), writes BENCHMARKS.md
   bench/run.py --quick    a few seconds (2k users, 1 s per load), prints the table only
   bench/run.py --quick --profile debug    the same on what `cargo test` built (CI)
+  bench/run.py --previous PATH    also runs the toggle and GET loads on another userd binary
+                                  (an earlier build) in the same run, for before/after rows
 
 For each user count it imports the users (`userd import`), starts userd with
 durability = "fsync" on a fresh data dir (timing start-up until /debug/ready answers), drives
@@ -11,10 +13,15 @@ deactivate/reactivate toggles over random users with wrk at 64 connections (ever
 200: wrk's script tracks each user's state), then GETs, then toggles again with an RS256 token,
 then restarts with durability = "periodic" and toggles again. It reports req/s, p50/p99/p99.9
 latency, the ratio to the baseline's req/s, peak RSS, bytes on disk per user and start-up time.
-Targets 127.0.0.1 only; every load is bounded in time.
+Listings: 200 calls each of the default page of 100 users and of a page filtered by
+organization (users are spread over 10 organizations), and GETs while 4 clients loop on a
+listing no index serves (an email that contains a text). Targets 127.0.0.1 only; every load is
+bounded in time.
 """
 import argparse
+import http.client
 import json
+import threading
 import os
 import platform
 import re
@@ -100,12 +107,101 @@ def ready(url, timeout=60):
     sys.exit("userd did not become ready")
 
 
+def post_json(conn, path, token, body):
+    conn.request("POST", path, body=json.dumps(body),
+                 headers={"authorization": f"Bearer {token}", "content-type": "application/json"})
+    r = conn.getresponse()
+    data = r.read()
+    return r.status, data
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p / 100))]
+
+
+def listing_latency(url, token, calls):
+    """Sequential listings over one keep-alive connection: p50 and p99 in ms."""
+    host, port = url[len("http://"):].rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    out = {}
+    shapes = {
+        "default page of 100 users": {},
+        "page of 100 filtered by organization": {"filters": [{"organizationIdFilter": {"organizationId": "bench-o3"}}]},
+    }
+    for name, body in shapes.items():
+        times = []
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            status, data = post_json(conn, "/v3alpha/users/search", token, body)
+            times.append((time.perf_counter() - t0) * 1000)
+            if status != 200 or len(json.loads(data).get("result", [])) != 100:
+                sys.exit(f"listing {name!r} answered {status}: {data[:200]!r}")
+        out[name] = {"p50": percentile(times, 50), "p99": percentile(times, 99), "calls": calls}
+    conn.close()
+    return out
+
+
+def gets_while_scanning(url, token, seconds, load_env):
+    """wrk's GET load while 4 clients loop on a listing no index serves (email contains)."""
+    host, port = url[len("http://"):].rsplit(":", 1)
+    stop = threading.Event()
+    counts = {"scans": 0, "refused": 0, "other": 0}
+    lock = threading.Lock()
+
+    def scan():
+        conn = http.client.HTTPConnection(host, int(port), timeout=120)
+        body = {"filters": [{"emailFilter": {"address": "99999@", "method": "TEXT_FILTER_METHOD_CONTAINS"}}]}
+        while not stop.is_set():
+            status, _ = post_json(conn, "/zitadel.resources.user.v3alpha.ZITADELUsers/SearchUsers", token, body)
+            with lock:
+                key = "scans" if status == 200 else "refused" if status == 429 else "other"
+                counts[key] += 1
+        conn.close()
+
+    clients = [threading.Thread(target=scan) for _ in range(4)]
+    for c in clients:
+        c.start()
+    time.sleep(0.2)
+    gets = wrk(url, "get.lua", seconds, load_env)
+    stop.set()
+    for c in clients:
+        c.join()
+    if counts["other"]:
+        sys.exit(f"unindexed listings answered something else than 200 or 429: {counts}")
+    return dict(counts, gets=gets)
+
+
+def previous_rows(binary, n, seconds, tmp, rows):
+    """The toggle and GET loads of `run_users` on another userd binary (an earlier build)."""
+    jsonl = os.path.join(tmp, f"users-{n}.jsonl")
+    data = os.path.join(tmp, f"data-{n}-previous")
+    env = userd_env(data, "fsync")
+    sh(binary, "import", jsonl, "--data-dir", data, env=env)
+    token = sh(binary, "token", "--role", "IAM_OWNER", "--ttl", "2h", "--data-dir", data, env=env).strip()
+    load_env = {"USERS": str(n), "WRK_THREADS": "2", "TOKEN": token}
+    proc, url = start([binary, "serve", "--bind", "127.0.0.1:0", "--data-dir", data], env)
+    ready(url)
+    toggles = wrk(url, "toggle.lua", seconds, load_env)
+    gets = wrk(url, "get.lua", seconds, load_env)
+    rss = peak_rss_mb(proc.pid)
+    proc.terminate()
+    proc.wait()
+    label = f"{n:,} users"
+    rows.append((f"previous build: toggles, fsync, HS256 ({label})", toggles, rss, None, None, None))
+    rows.append((f"previous build: GET, HS256 ({label})", gets, None, None, None, None))
+
+
+listing_rows = []
+
+
 def run_users(n, seconds, tmp, rows):
     jsonl = os.path.join(tmp, f"users-{n}.jsonl")
     with open(jsonl, "w") as f:
         for i in range(n):
-            f.write(json.dumps({"userId": f"bench-{i}", "organization": {"orgId": "bench"},
-                                "schemaId": "person", "data": {"i": i}}) + "\n")
+            f.write(json.dumps({"userId": f"bench-{i}", "organization": {"orgId": f"bench-o{i % 10}"},
+                                "schemaId": "person", "data": {"i": i},
+                                "contact": {"email": {"address": f"bench-{i}@example.com"}}}) + "\n")
     data = os.path.join(tmp, f"data-{n}")
     env = userd_env(data, "fsync")
     out = sh(BIN, "import", jsonl, "--data-dir", data, env=env)
@@ -120,6 +216,9 @@ def run_users(n, seconds, tmp, rows):
     toggles = wrk(url, "toggle.lua", seconds, load_env)
     gets = wrk(url, "get.lua", seconds, load_env)
     rss = peak_rss_mb(proc.pid)
+    listings = listing_latency(url, token, calls=200)
+    scanning = gets_while_scanning(url, token, seconds, load_env)
+    rss = max(rss, peak_rss_mb(proc.pid))
     proc.terminate()
     proc.wait()
 
@@ -161,6 +260,11 @@ def run_users(n, seconds, tmp, rows):
     label = f"{n:,} users"
     rows.append((f"toggles, fsync, HS256 ({label})", toggles, rss, disk / n, startup, import_rate))
     rows.append((f"GET, HS256 ({label})", gets, None, None, None, None))
+    rows.append((f"GET while 4 clients loop on an unindexed listing ({label})", scanning["gets"], None, None, None, None))
+    for name, lat in listings.items():
+        listing_rows.append((f"{name} ({label})", lat))
+    listing_rows.append((f"unindexed contains listing, 4 clients looping ({label}): "
+                         f"{scanning['scans']} answered, {scanning['refused']} refused over budget", None))
     rows.append((f"toggles, fsync, RS256 ({label})", rs256, None, None, None, None))
     rows.append((f"toggles, periodic, HS256 ({label})", periodic, None, None, None, None))
     if big_cache is not None:
@@ -172,6 +276,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--profile", default="release",
                     help="cargo profile of the binaries; 'debug' uses what `cargo test` built (CI)")
+    ap.add_argument("--previous", help="another userd binary to run the toggle and GET loads on")
     args = ap.parse_args()
     seconds = 1 if args.quick else 10
     counts = [2000] if args.quick else [10_000, 1_000_000]
@@ -186,6 +291,8 @@ def main():
         rows = []
         for n in counts:
             run_users(n, seconds, tmp, rows)
+            if args.previous:
+                previous_rows(args.previous, n, seconds, tmp, rows)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -200,6 +307,12 @@ def main():
         fmt = lambda v, f: (f.format(v) if v is not None else "")
         lines.append(f"| {name} | {r['rps']:.0f} | {r['rps'] / base['rps']:.2f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['p999']:.2f} | "
                      f"{r['non200']} | {fmt(rss, '{:.0f}')} | {fmt(per_user, '{:.0f}')} | {fmt(startup, '{:.2f}')} | {fmt(rate, '{:.0f}')} |")
+    lines += ["", "| listing | calls | p50 ms | p99 ms |", "|---|---|---|---|"]
+    for name, lat in listing_rows:
+        if lat is None:
+            lines.append(f"| {name} | | | |")
+        else:
+            lines.append(f"| {name} | {lat['calls']} | {lat['p50']:.2f} | {lat['p99']:.2f} |")
     table = "\n".join(lines)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
     print(f"machine: {machine}\n{table}")

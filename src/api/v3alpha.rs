@@ -2,14 +2,13 @@
 //! contract (`proto/zitadel/user/v3alpha/user_service.proto`). No caller acts on itself without
 //! permission here.
 
-use super::{
-    change_details, lifecycle_method, list_details, organization_id, user_details, Method,
-};
+use super::{change_details, lifecycle_method, list_details, user_details, Method};
 use crate::app::{self, Core, NewProfile, RequestContext, SelfService};
 use crate::domain::{
     Contact, Email, Filter, Operation, Phone, Profile, TextMatch, User, UserState,
 };
 use crate::error::{ApiError, ErrorCode};
+use crate::pb::zitadel::object::v2 as object;
 use crate::pb::zitadel::user::v3alpha as pb;
 use crate::pb::JsonStruct;
 
@@ -38,9 +37,14 @@ pub fn create_request(r: pb::CreateUserRequest) -> Result<app::CreateUser, ApiEr
         .unwrap_or(r.schema_id);
     let data = nested.data.or(r.data).map(|d| d.to_json());
     let contact = contact(nested.contact.or(r.contact));
+    // An org domain is not served here; the header or the token's organization applies.
+    let org = match r.organization.and_then(|o| o.org) {
+        Some(object::organization::Org::OrgId(id)) => Some(id).filter(|id| !id.is_empty()),
+        _ => None,
+    };
     Ok(app::CreateUser {
         user_id: app::optional_user_id(user_id.as_deref())?,
-        org: organization_id(r.organization, ErrorCode::InvalidCreate)?,
+        org,
         profile: NewProfile::schema(schema_id, data, contact)?,
     })
 }

@@ -102,6 +102,12 @@ impl Core {
             .or_else(|| ctx.org_header.clone())
             .or_else(|| caller.resource_owner.clone())
             .ok_or(ErrorCode::OrganizationMissing)?;
+        if org.chars().count() > MAX_ID_CHARS || org.chars().any(char::is_control) {
+            return Err(ApiError::with_text(
+                ErrorCode::InvalidCreate,
+                "the organization id must be 1 to 200 characters without control characters",
+            ));
+        }
         if !caller.scope(Permission::Write).allows(&org) {
             return Err(ErrorCode::PermissionDenied.into());
         }

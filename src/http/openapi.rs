@@ -147,6 +147,8 @@ pub fn document() -> Value {
         }
         match op.body {
             Body::None => {}
+            // A DELETE's body is accepted (and checked) but is not part of the API.
+            Body::Ignored if op.method == "delete" => {}
             Body::Ignored => {
                 operation["requestBody"] = json!({
                     "required": false,

@@ -80,7 +80,7 @@ operations! {
         "Search users", "Lists the users the caller may read, newest first by default; deleted users are never listed.";
     get "/v3alpha/users/{userId}" => api::v3alpha::GetUserById, "GetUserByID", 200, None,
         "Get a user", "Returns a user; a deleted user is not found.";
-    delete "/v3alpha/users/{userId}" => api::v3alpha::DeleteUser, "DeleteUser", 200, None,
+    delete "/v3alpha/users/{userId}" => api::v3alpha::DeleteUser, "DeleteUser", 200, Ignored,
         "Delete a user", "Any live state to DELETED.";
     post "/v3alpha/users/{userId}/deactivate" => api::v3alpha::DeactivateUser, "DeactivateUser", 200, Ignored,
         "Deactivate a user", "ACTIVE or LOCKED to INACTIVE.";
@@ -96,7 +96,7 @@ operations! {
         "List users (v2)", "Lists the users the caller may read.";
     get "/v2/users/{userId}" => api::v2::GetUserById, "GetUserByIDV2", 200, None,
         "Get a user (v2)", "Returns a user in v2's shape.";
-    delete "/v2/users/{userId}" => api::v2::DeleteUser, "DeleteUserV2", 200, None,
+    delete "/v2/users/{userId}" => api::v2::DeleteUser, "DeleteUserV2", 200, Ignored,
         "Delete a user (v2)", "Any live state to DELETED.";
     post "/v2/users/{userId}/deactivate" => api::v2::DeactivateUser, "DeactivateUserV2", 200, Ignored,
         "Deactivate a user (v2)", "ACTIVE or LOCKED to INACTIVE.";

@@ -198,10 +198,14 @@ pub async fn rpc(
             "gRPC needs HTTP/2 (prior knowledge, h2c); over HTTP/1.1 use Connect or gRPC-Web",
         );
         let mut response = error::connect_response(&e);
-        response.headers_mut().insert(
+        let headers = response.headers_mut();
+        headers.insert(
             header::HeaderName::from_static("grpc-status"),
             header::HeaderValue::from_static("12"),
         );
+        if let Ok(message) = header::HeaderValue::from_str(&error::grpc_message(&e.message())) {
+            headers.insert(header::HeaderName::from_static("grpc-message"), message);
+        }
         return response;
     }
     if !api::is_service(service) {

@@ -174,6 +174,58 @@ async fn state_changes_accept_empty_and_object_bodies_and_the_path_wins() {
         app.state_of("p1").await.unwrap(),
         ("USER_STATE_LOCKED".into(), 4)
     );
+    // A delete's body follows the same rules: a bad one deletes nothing.
+    for (content_type, body, status) in [
+        ("text/plain", "{}", 415),
+        ("application/json", "garbage", 400),
+    ] {
+        let r = app
+            .client
+            .delete(format!("{}/v3alpha/users/p2", app.address))
+            .bearer_auth(&admin)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status);
+    }
+    assert_eq!(app.state_of("p2").await.unwrap().0, "USER_STATE_ACTIVE");
+}
+
+#[tokio::test]
+async fn null_fields_read_as_their_defaults() {
+    // Protojson: `null` leaves a field at its default, in every request message.
+    let app = spawn_app().await;
+    let admin = admin_token();
+    let r = app
+        .post(
+            "/v3alpha/users",
+            &admin,
+            Some(&json!({"userId": "nulls", "organization": {"orgId": "org-a"}, "schemaId": "s",
+                          "data": {"kept": null}, "contact": null, "user": null})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let got = app.get("/v3alpha/users/nulls", &admin).await;
+    assert_eq!(got.body["user"]["data"], json!({"kept": null}), "null inside data is data");
+    let r = app
+        .post(
+            "/v3alpha/users/search",
+            &admin,
+            Some(&json!({"query": {"offset": null, "limit": null, "asc": null}, "filters": null})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["details"]["totalResult"], json!("1"));
+    let r = app
+        .post(
+            "/v2/users",
+            &admin,
+            Some(&json!({"queries": [{"stateQuery": {"state": null}}]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
 }
 
 #[tokio::test]

@@ -2,14 +2,15 @@
 //! applies them to sled's trees, so reads only ever see durable changes.
 //!
 //! It takes every group queued while the previous commit ran, from all shards, writes them as
-//! one commit-log record with one sync (`fsync` durability), applies their writes to the trees,
-//! and only then reports each group done. Under `periodic` durability there is no log: the
-//! writes are applied at once and sled flushes every `flush_interval_ms`. Sled itself is
-//! flushed at checkpoints, after which the log starts over.
+//! one commit-log record (synced at once under `fsync` durability, every `flush_interval_ms`
+//! under `periodic`), applies their writes to the trees, and only then reports each group done.
+//! Sled itself is flushed at checkpoints, after which the log starts over. A commit that is in
+//! the log but could not be applied leaves the store degraded: no more changes, and no
+//! checkpoint (which would drop the log), until a restart replays it.
 
-use super::super::{faults, CommitDone, CommitError, StoreError};
+use super::super::{CommitDone, CommitError, StoreError};
 use super::layout::{self, Op, TreeId};
-use super::wal::{self, Wal};
+use super::wal::{self, AppendError, Wal};
 use super::Trees;
 use crate::domain::UserState;
 use std::collections::HashMap;
@@ -22,10 +23,19 @@ const CHECKPOINT_BYTES: u64 = 32 << 20;
 /// An idle log older than this is checkpointed, so a restart has little to replay.
 const CHECKPOINT_AGE: Duration = Duration::from_secs(5);
 
+/// When appended commits are synced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum SyncPolicy {
+    /// Before each commit counts (`durability = "fsync"`).
+    EveryCommit,
+    /// At most this long after a commit (`durability = "periodic"`).
+    Every(Duration),
+}
+
 /// One shard's group, turned into writes by the shard's thread.
 pub(super) struct Job {
     pub ops: Vec<Op>,
-    /// `ops`, encoded for the log (empty under periodic durability).
+    /// `ops`, encoded for the log.
     pub encoded: Vec<u8>,
     /// Live-user count changes by organization.
     pub org_deltas: Vec<(String, i64)>,
@@ -54,11 +64,11 @@ fn stopped() -> StoreError {
 
 impl Committer {
     /// Start the committer thread. It ends when the queue is dropped.
-    pub fn start(trees: Arc<Trees>, wal: Option<Wal>) -> Result<Committer, StoreError> {
+    pub fn start(trees: Arc<Trees>, wal: Wal, policy: SyncPolicy) -> Result<Committer, StoreError> {
         let (tx, rx) = mpsc::channel::<Message>();
         let thread = std::thread::Builder::new()
             .name("userd-committer".into())
-            .spawn(move || Run::new(trees, wal).run(rx))
+            .spawn(move || Run::new(trees, wal, policy).run(rx))
             .map_err(|e| StoreError::Io(format!("cannot start the committer thread: {e}")))?;
         Ok(Committer {
             queue: Some(tx),
@@ -97,27 +107,42 @@ impl Drop for Committer {
 
 struct Run {
     trees: Arc<Trees>,
-    wal: Option<Wal>,
+    wal: Wal,
+    policy: SyncPolicy,
     /// Live users per organization as applied (loaded from `org-counts` on first use).
     org_counts: HashMap<String, u64>,
     last_checkpoint: Instant,
+    last_sync: Instant,
+    /// Records appended since the last sync (periodic durability).
+    unsynced: bool,
+    /// The store was closed: later commits are refused.
+    closed: bool,
 }
 
 impl Run {
-    fn new(trees: Arc<Trees>, wal: Option<Wal>) -> Run {
+    fn new(trees: Arc<Trees>, wal: Wal, policy: SyncPolicy) -> Run {
         Run {
             trees,
             wal,
+            policy,
             org_counts: HashMap::new(),
             last_checkpoint: Instant::now(),
+            last_sync: Instant::now(),
+            unsynced: false,
+            closed: false,
         }
     }
 
     fn run(mut self, rx: mpsc::Receiver<Message>) {
+        let tick = match self.policy {
+            SyncPolicy::EveryCommit => CHECKPOINT_AGE,
+            SyncPolicy::Every(interval) => interval.min(CHECKPOINT_AGE),
+        };
         loop {
-            let first = match rx.recv_timeout(CHECKPOINT_AGE) {
+            let first = match rx.recv_timeout(tick) {
                 Ok(message) => message,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.sync_if_due();
                     self.checkpoint_if_due(true);
                     continue;
                 }
@@ -138,6 +163,7 @@ impl Run {
             }
             if !jobs.is_empty() {
                 self.commit(jobs);
+                self.sync_if_due();
                 self.checkpoint_if_due(false);
             }
             if let Some(reply) = close {
@@ -173,12 +199,20 @@ impl Run {
         Ok(n)
     }
 
+    fn degrade(&self, why: &str) {
+        log::error!("{why}: refusing changes until userd is restarted");
+        self.trees.degraded.store(true, Ordering::SeqCst);
+    }
+
     fn commit(&mut self, jobs: Vec<Job>) {
         let fail = |jobs: Vec<Job>, e: &StoreError| {
             for job in jobs {
                 (job.done)(Err(CommitError::Unavailable(StoreError::Io(e.to_string()))));
             }
         };
+        if self.closed {
+            return fail(jobs, &StoreError::Io("the store is closed".into()));
+        }
         if self.trees.degraded.load(Ordering::SeqCst) {
             return fail(
                 jobs,
@@ -190,37 +224,42 @@ impl Run {
             Ok(x) => x,
             Err(e) => return fail(jobs, &e),
         };
-        match &mut self.wal {
-            Some(wal) => {
-                let mut payload =
-                    Vec::with_capacity(jobs.iter().map(|j| j.encoded.len()).sum::<usize>() + 64);
-                for job in &jobs {
-                    payload.extend_from_slice(&job.encoded);
-                }
-                wal::encode_ops(&count_ops, &mut payload);
-                if let Err(e) = wal.append(&payload) {
-                    log::error!("commit failed, {} groups not applied: {e}", jobs.len());
-                    return fail(jobs, &e);
-                }
+        let mut payload =
+            Vec::with_capacity(jobs.iter().map(|j| j.encoded.len()).sum::<usize>() + 64);
+        for job in &jobs {
+            payload.extend_from_slice(&job.encoded);
+        }
+        wal::encode_ops(&count_ops, &mut payload);
+        let sync = match self.policy {
+            SyncPolicy::EveryCommit => true,
+            SyncPolicy::Every(interval) => self.last_sync.elapsed() >= interval,
+        };
+        match self.wal.append(&payload, sync) {
+            Ok(()) if sync => {
+                self.last_sync = Instant::now();
+                self.unsynced = false;
             }
-            None => {
-                if let Err(e) = faults::check(&faults::WRITE, "write") {
-                    return fail(jobs, &e);
-                }
+            Ok(()) => self.unsynced = true,
+            Err(AppendError::Failed(e)) => {
+                log::error!("commit failed, {} groups not applied: {e}", jobs.len());
+                return fail(jobs, &e);
+            }
+            Err(AppendError::Broken(e)) => {
+                self.degrade(&format!("the commit log cannot be written: {e}"));
+                return fail(jobs, &e);
             }
         }
         if let Some(m) = crate::metrics::get() {
             m.flush_seconds.observe(started.elapsed().as_secs_f64());
         }
-        let applied = self.apply(jobs.iter().flat_map(|j| &j.ops).chain(&count_ops));
-        if let Err(e) = &applied {
-            // Durable in the log but not in the trees: reads would miss acknowledged changes.
-            // Refuse further changes until a restart replays the log.
-            log::error!("applying a durable commit failed, refusing changes until restart: {e}");
-            self.trees.degraded.store(true, Ordering::SeqCst);
-            if self.wal.is_none() {
-                return fail(jobs, e);
-            }
+        // In the log now: the groups count, even if applying them fails (a restart replays it).
+        let applied = jobs
+            .iter()
+            .flat_map(|j| &j.ops)
+            .chain(&count_ops)
+            .try_for_each(|op| self.trees.apply(op));
+        if let Err(e) = applied {
+            self.degrade(&format!("applying a logged commit failed: {e}"));
         }
         self.org_counts.extend(counts);
         for job in jobs {
@@ -231,18 +270,30 @@ impl Run {
         }
     }
 
-    fn apply<'a>(&self, ops: impl Iterator<Item = &'a Op>) -> Result<(), StoreError> {
-        for op in ops {
-            self.trees.apply(op)?;
+    /// Under periodic durability, sync what was appended once the interval has passed.
+    fn sync_if_due(&mut self) {
+        let SyncPolicy::Every(interval) = self.policy else {
+            return;
+        };
+        if self.unsynced && self.last_sync.elapsed() >= interval {
+            match self.wal.sync() {
+                Ok(()) => {
+                    self.last_sync = Instant::now();
+                    self.unsynced = false;
+                }
+                Err(e) => log::error!("syncing the commit log failed, retrying: {e}"),
+            }
         }
-        Ok(())
     }
 
-    /// Flush sled and start the log over, when it is large (or, `idle`, old).
+    /// Flush sled and start the log over, when it is large (or, `idle`, old). Never while
+    /// degraded: the log then holds commits the trees may lack.
     fn checkpoint_if_due(&mut self, idle: bool) {
-        let Some(wal) = &self.wal else { return };
-        let due = wal.len() >= CHECKPOINT_BYTES
-            || (idle && !wal.is_empty() && self.last_checkpoint.elapsed() >= CHECKPOINT_AGE);
+        if self.trees.degraded.load(Ordering::SeqCst) {
+            return;
+        }
+        let due = self.wal.len() >= CHECKPOINT_BYTES
+            || (idle && !self.wal.is_empty() && self.last_checkpoint.elapsed() >= CHECKPOINT_AGE);
         if due {
             if let Err(e) = self.checkpoint() {
                 log::error!("checkpoint failed, keeping the commit log: {e}");
@@ -252,14 +303,22 @@ impl Run {
 
     fn checkpoint(&mut self) -> Result<(), StoreError> {
         self.trees.flush()?;
-        if let Some(wal) = &mut self.wal {
-            wal.reset()?;
-        }
+        self.wal.reset()?;
+        self.unsynced = false;
         self.last_checkpoint = Instant::now();
         Ok(())
     }
 
+    /// Refuse later commits, then leave the store durable and quick to open: checkpoint and
+    /// save the state counts. A degraded store keeps its log for the next start to replay.
     fn close(&mut self) -> Result<(), StoreError> {
+        self.closed = true;
+        if self.trees.degraded.load(Ordering::SeqCst) {
+            let _ = self.wal.sync();
+            return Err(StoreError::Io(
+                "the store is degraded: its commit log is kept for the next start".into(),
+            ));
+        }
         self.checkpoint()?;
         super::import::finish(&self.trees)?;
         self.trees.save_state_counts()

@@ -76,7 +76,13 @@ fn plan(query: &ListQuery) -> Plan {
             Filter::Username(t) if !t.ignore_case && t.method == TextMethod::Equals => {
                 Some(Source::Username(t.value.clone()))
             }
-            Filter::Email(t) if matches!(t.method, TextMethod::Equals | TextMethod::StartsWith) => {
+            // Keys are lowercased addresses: a case-sensitive prefix maps onto them only if
+            // lowercasing it cannot change how it ends (ASCII).
+            Filter::Email(t)
+                if t.method == TextMethod::Equals
+                    || (t.method == TextMethod::StartsWith
+                        && (t.ignore_case || t.value.is_ascii())) =>
+            {
                 Some(Source::Emails(vec![layout::email_prefix(
                     &t.value.to_lowercase(),
                     t.method == TextMethod::Equals,
@@ -135,8 +141,10 @@ fn plan(query: &ListQuery) -> Plan {
 /// Whether a listing may run on the caller's thread: bounded, small work.
 fn inline(plan: &Plan, query: &ListQuery) -> bool {
     match &plan.source {
+        // At most one user per id or username (their number is bounded by the request).
         Source::Ids(_) | Source::Username(_) => true,
-        Source::Emails(prefixes) => prefixes.iter().all(|p| p.ends_with(&[0, 0])),
+        // Many users may share an address.
+        Source::Emails(_) => false,
         Source::Orgs(_) | Source::Created => {
             plan.exact && query.offset.saturating_add(query.limit) <= INLINE_DEPTH
         }
@@ -212,65 +220,114 @@ fn passes(query: &ListQuery, user: &User) -> bool {
         && query.filter.as_ref().is_none_or(|f| f.keeps(user))
 }
 
-fn sort_key(user: &User) -> (domain::Timestamp, &str) {
-    (user.created_at, user.id.as_str())
+/// A matching user's place in the listing, ordered so that the last in listing order is the
+/// greatest (a max-heap of these drops the user furthest down the listing).
+#[derive(PartialEq, Eq)]
+struct Ranked {
+    created: domain::Timestamp,
+    id: String,
+    asc: bool,
 }
 
-/// Candidates from point reads and short ranges: read them all, filter, sort, cut the page.
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let order = (self.created, &self.id).cmp(&(other.created, &other.id));
+        if self.asc {
+            order
+        } else {
+            order.reverse()
+        }
+    }
+}
+
+/// Candidates from point reads and index ranges in no useful order: filter each, keep only the
+/// first `offset + limit` in listing order (as keys, so memory stays small), count the rest.
 fn unordered(
     trees: &Trees,
     query: &ListQuery,
     plan: &Plan,
     budget: &mut Budget,
 ) -> Result<Page, StoreError> {
-    let mut ids: Vec<String> = Vec::new();
+    let keep = usize::try_from(query.offset.saturating_add(query.limit)).unwrap_or(usize::MAX);
+    let mut best: BinaryHeap<Ranked> = BinaryHeap::new();
+    let mut total = 0u64;
+    let mut consider = |id: &str, budget: &mut Budget| -> Result<(), StoreError> {
+        budget.tick()?;
+        let Some(user) = trees.user(id)? else {
+            return Ok(());
+        };
+        if passes(query, &user) {
+            total += 1;
+            best.push(Ranked {
+                created: user.created_at,
+                id: user.id,
+                asc: query.asc,
+            });
+            if best.len() > keep {
+                best.pop();
+            }
+        }
+        Ok(())
+    };
     match &plan.source {
-        Source::Ids(list) => ids.extend(list.iter().cloned()),
-        Source::Username(name) => ids.extend(trees.username_holder(name)?),
+        Source::Ids(list) => {
+            let mut list: Vec<&String> = list.iter().collect();
+            list.sort();
+            list.dedup();
+            for id in list {
+                consider(id, budget)?;
+            }
+        }
+        Source::Username(name) => {
+            if let Some(id) = trees.username_holder(name)? {
+                consider(&id, budget)?;
+            }
+        }
         Source::UsernamePrefix(prefix) => {
             for item in trees.username.scan_prefix(prefix.as_bytes()) {
-                budget.tick()?;
                 let (_, id) = item.map_err(io)?;
-                ids.push(String::from_utf8_lossy(&id).into_owned());
+                consider(&String::from_utf8_lossy(&id), budget)?;
             }
         }
         Source::Emails(prefixes) => {
+            // Distinct whole addresses, or one prefix: no user is in two ranges.
+            let mut prefixes: Vec<&Vec<u8>> = prefixes.iter().collect();
+            prefixes.sort();
+            prefixes.dedup();
             for prefix in prefixes {
                 for item in trees.email.scan_prefix(prefix) {
-                    budget.tick()?;
                     let (key, _) = item.map_err(io)?;
                     // The key is the escaped address, its `0x00 0x00` end, then the id.
                     let end = key
                         .windows(2)
                         .position(|w| w == [0, 0])
                         .map_or(key.len(), |i| i + 2);
-                    ids.extend(layout::id_after(&key, end));
+                    if let Some(id) = layout::id_after(&key, end) {
+                        consider(&id, budget)?;
+                    }
                 }
             }
         }
         Source::Orgs(_) | Source::Created => {}
     }
-    ids.sort();
-    ids.dedup();
-    let mut users = Vec::new();
-    for id in &ids {
-        budget.tick()?;
-        if let Some(user) = trees.user(id)? {
-            if passes(query, &user) {
-                users.push(user);
-            }
-        }
-    }
-    users.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
-    if !query.asc {
-        users.reverse();
-    }
-    let total = users.len() as u64;
-    let users = users
+    let page: Vec<Ranked> = best
+        .into_sorted_vec()
         .into_iter()
         .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
         .collect();
+    let mut users = Vec::with_capacity(page.len());
+    for ranked in page {
+        // Read again: the page is small, and only its records are kept in memory.
+        if let Some(user) = trees.user(&ranked.id)?.filter(|u| passes(query, u)) {
+            users.push(user);
+        }
+    }
     Ok(Page { total, users })
 }
 
@@ -418,7 +475,8 @@ fn ordered(
             budget.tick()?;
             let Some(id) = merge.next_id()? else { break };
             if at >= offset {
-                if let Some(user) = trees.user(&id)? {
+                // The index holds live users; a delete being applied may still show.
+                if let Some(user) = trees.user(&id)?.filter(domain::is_live) {
                     users.push(user);
                 }
             }

@@ -18,7 +18,7 @@ mod wal;
 use super::{Backend, CheckReport, CommitDone, Group, ImportCounts, ListQuery, Page, StoreError};
 use crate::config::Durability;
 use crate::domain::{NewUser, Timestamp, User, UserState};
-use committer::{Committer, Job};
+use committer::{Committer, Job, SyncPolicy};
 use futures_util::future::BoxFuture;
 use layout::{Op, TreeId};
 use std::path::{Path, PathBuf};
@@ -31,7 +31,7 @@ use std::time::Duration;
 pub struct Options {
     pub shards: u32,
     pub durability: Durability,
-    /// Under periodic durability, how often sled flushes.
+    /// Under periodic durability, how often the commit log is synced.
     pub flush_interval_ms: u64,
     pub cache_bytes: u64,
     /// Threads for listings no index serves, and how long each may scan.
@@ -153,11 +153,13 @@ impl Trees {
         self.flush()
     }
 
-    /// Take the counts a clean stop saved (None after a crash), or count every user.
-    fn load_state_counts(&self) -> Result<(), StoreError> {
+    /// Take the counts a clean stop saved (None after a crash), or count every user (also when
+    /// `stale`).
+    fn load_state_counts(&self, stale: bool) -> Result<(), StoreError> {
         let saved = self.meta.remove(layout::META_STATE_COUNTS).map_err(io)?;
         // Once anything changes users the saved counts are stale: a crash must not leave them.
         self.flush()?;
+        let saved = saved.filter(|_| !stale);
         let counts = match saved.and_then(|b| layout::decode::<Vec<i64>>(b"counts", &b).ok()) {
             Some(saved) if saved.len() == 6 => saved,
             _ => {
@@ -219,11 +221,8 @@ impl SledStore {
         let shard_count = u16::try_from(options.shards)
             .map_err(|_| StoreError::Mismatch("storage.shards must be at most 65535".into()))?;
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(e.to_string()))?;
-        let periodic = match options.durability {
-            Durability::Fsync => None,
-            Durability::Periodic => Some(options.flush_interval_ms),
-        };
-        let db = open_db(dir, options.cache_bytes, periodic)?;
+        // Sled flushes at checkpoints only: the commit log makes changes durable.
+        let db = open_db(dir, options.cache_bytes, None)?;
         let meta = db.open_tree(layout::META_TREE).map_err(io)?;
         let format = check_meta(&meta, dir, options.shards)?;
         let open = |id: TreeId| db.open_tree(id.name()).map_err(io);
@@ -243,7 +242,8 @@ impl SledStore {
         });
         // Changes the log holds that sled may not: apply them all (again), then start over.
         let (mut wal, records) = wal::Wal::open(dir)?;
-        if !records.is_empty() {
+        let replayed = !records.is_empty();
+        if replayed {
             log::info!("replaying {} commits from the commit log", records.len());
             for op in records.iter().flatten() {
                 trees.apply(op)?;
@@ -266,12 +266,16 @@ impl SledStore {
             trees.flush()?;
         }
         import::recover(&trees)?;
-        trees.load_state_counts()?;
+        // Counts saved by a clean stop do not cover commits replayed from the log.
+        trees.load_state_counts(replayed)?;
         let committer = Committer::start(
             trees.clone(),
+            wal,
             match options.durability {
-                Durability::Fsync => Some(wal),
-                Durability::Periodic => None,
+                Durability::Fsync => SyncPolicy::EveryCommit,
+                Durability::Periodic => {
+                    SyncPolicy::Every(Duration::from_millis(options.flush_interval_ms))
+                }
             },
         )?;
         let scans = listing::ScanPool::start(options.scan_threads, options.scan_budget)?;

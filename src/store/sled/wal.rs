@@ -1,6 +1,8 @@
-//! The commit log: under `durability = "fsync"`, every commit is appended here and synced
-//! before any of it reaches sled's trees, so sled only ever holds durable changes (reads never
-//! see one that may be undone) and a failed write leaves nothing to undo.
+//! The commit log: every commit is appended here before any of it reaches sled's trees. Under
+//! `durability = "fsync"` each append is synced before the commit counts, so sled only ever
+//! holds durable changes (reads never see one that may be undone) and a failed write leaves
+//! nothing to undo; under `periodic` the appends are synced every `flush_interval_ms`, so a
+//! process crash loses nothing and a power loss at most that window.
 //!
 //! A record is `len u32 LE, crc32 u32 LE, lsn u64 LE, payload`; the CRC covers the LSN and the
 //! payload, and LSNs count up by one. Recovery replays records from the start of the file up to
@@ -21,6 +23,15 @@ const HEADER: usize = 16;
 
 fn io(e: std::io::Error) -> StoreError {
     StoreError::Io(format!("commit log: {e}"))
+}
+
+/// Why an append did not count.
+#[derive(Debug)]
+pub enum AppendError {
+    /// Nothing of the record is in the log; the next append may succeed.
+    Failed(StoreError),
+    /// The record could not be cut off after a failure: the log must not be written again.
+    Broken(StoreError),
 }
 
 /// The open log and the end of its last good record.
@@ -57,6 +68,7 @@ impl Wal {
     /// caller applies them before writing anything new. A torn tail is cut off.
     pub fn open(dir: &Path) -> Result<(Wal, Vec<Vec<Op>>), StoreError> {
         let path = dir.join(FILE_NAME);
+        let created = !path.exists();
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -64,6 +76,10 @@ impl Wal {
             .truncate(false)
             .open(&path)
             .map_err(io)?;
+        if created {
+            // The new file's name must survive a power loss too.
+            File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+        }
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(io)?;
         let mut records = Vec::new();
@@ -119,13 +135,15 @@ impl Wal {
         self.len == 0
     }
 
-    /// Append one record holding `payload` (from [`encode_ops`]) and sync it. On failure nothing
-    /// counts as written: the next record goes where this one started.
-    pub fn append(&mut self, payload: &[u8]) -> Result<(), StoreError> {
+    /// Append one record holding `payload` (from [`encode_ops`]), synced if `sync`. On failure
+    /// nothing counts as written: the record is cut off again (the next one goes where it
+    /// started). If even that fails, the log is unusable: [`AppendError::Broken`].
+    pub fn append(&mut self, payload: &[u8], sync: bool) -> Result<(), AppendError> {
         let lsn = self.next_lsn;
         let mut record = Vec::with_capacity(HEADER + payload.len());
-        let len = u32::try_from(payload.len())
-            .map_err(|_| StoreError::Io("commit log: record too large".into()))?;
+        let len = u32::try_from(payload.len()).map_err(|_| {
+            AppendError::Failed(StoreError::Io("commit log: record too large".into()))
+        })?;
         let lsn_bytes = lsn.to_le_bytes();
         let mut hasher = crc32fast::Hasher::new();
         hasher.update(&lsn_bytes);
@@ -135,22 +153,38 @@ impl Wal {
         record.extend_from_slice(&lsn_bytes);
         record.extend_from_slice(payload);
         let written = faults::check(&faults::WRITE, "write")
-            .and_then(|()| self.file.write_all_at(&record, self.len).map_err(io))
-            .and_then(|()| faults::check(&faults::FLUSH, "flush"))
-            .and_then(|()| self.file.sync_data().map_err(io));
-        match written {
+            .and_then(|()| self.file.write_all_at(&record, self.len).map_err(io));
+        let synced = written.and_then(|()| match sync {
+            true => self.sync(),
+            false => Ok(()),
+        });
+        match synced {
             Ok(()) => {
                 self.len += record.len() as u64;
                 self.next_lsn += 1;
                 Ok(())
             }
             Err(e) => {
-                // Best effort: the torn record is overwritten by the next one anyway, and a
-                // recovery stops at it because its CRC or LSN does not follow.
-                let _ = self.file.set_len(self.len);
-                Err(e)
+                // A record whose sync failed may still reach the disk: cut it off durably, or a
+                // recovery would replay a commit that was answered 503.
+                match self
+                    .file
+                    .set_len(self.len)
+                    .and_then(|()| self.file.sync_all())
+                {
+                    Ok(()) => Err(AppendError::Failed(e)),
+                    Err(cut) => Err(AppendError::Broken(StoreError::Io(format!(
+                        "{e}; and the failed record could not be cut off: {cut}"
+                    )))),
+                }
             }
         }
+    }
+
+    /// Make every record appended so far durable.
+    pub fn sync(&mut self) -> Result<(), StoreError> {
+        faults::check(&faults::FLUSH, "flush")?;
+        self.file.sync_data().map_err(io)
     }
 
     /// Start over after a checkpoint (sled holds everything the log held, durably).
@@ -187,8 +221,8 @@ mod tests {
         {
             let (mut wal, old) = Wal::open(dir.path()).unwrap();
             assert!(old.is_empty());
-            wal.append(&payload(&[op(1), op(2)])).unwrap();
-            wal.append(&payload(&[op(3)])).unwrap();
+            wal.append(&payload(&[op(1), op(2)]), true).unwrap();
+            wal.append(&payload(&[op(3)]), false).unwrap();
         }
         let path = dir.path().join(FILE_NAME);
         let good = std::fs::metadata(&path).unwrap().len();
@@ -200,7 +234,7 @@ mod tests {
         assert_eq!(records, vec![vec![op(1), op(2)], vec![op(3)]]);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), good);
         // New records follow the good ones.
-        wal.append(&payload(&[op(4)])).unwrap();
+        wal.append(&payload(&[op(4)]), true).unwrap();
         drop(wal);
         let (mut wal, records) = Wal::open(dir.path()).unwrap();
         assert_eq!(records.len(), 3);
@@ -213,14 +247,14 @@ mod tests {
     fn a_stale_record_after_the_tail_is_not_replayed() {
         let dir = tempfile::tempdir().unwrap();
         let (mut wal, _) = Wal::open(dir.path()).unwrap();
-        wal.append(&payload(&[op(1)])).unwrap();
+        wal.append(&payload(&[op(1)]), true).unwrap();
         let after_first = wal.len();
-        wal.append(&payload(&[op(2), op(2), op(2)])).unwrap();
+        wal.append(&payload(&[op(2), op(2), op(2)]), true).unwrap();
         // As if the second record's sync had failed: the next one is written over it, shorter,
         // leaving the end of the old one behind.
         wal.len = after_first;
         wal.next_lsn -= 1;
-        wal.append(&payload(&[op(3)])).unwrap();
+        wal.append(&payload(&[op(3)]), true).unwrap();
         drop(wal);
         let (_, records) = Wal::open(dir.path()).unwrap();
         assert_eq!(records, vec![vec![op(1)], vec![op(3)]]);
