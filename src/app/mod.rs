@@ -41,7 +41,7 @@ pub struct Core {
     verifier: Verifier,
     ids: IdGenerator,
     /// Usernames claimed by creates in flight (with the store's index, names are unique).
-    claims: Mutex<HashSet<String>>,
+    claims: Arc<Mutex<HashSet<String>>>,
     /// Password hashes computed at once, at most (Argon2id takes 19 MiB and tens of ms each).
     hashing: tokio::sync::Semaphore,
 }
@@ -54,7 +54,7 @@ impl Core {
             shards,
             verifier,
             ids: IdGenerator::new(),
-            claims: Mutex::new(HashSet::new()),
+            claims: Arc::default(),
             hashing: tokio::sync::Semaphore::new(cores),
         }
     }
@@ -111,7 +111,7 @@ impl Core {
         if !caller.scope(Permission::Write).allows(&org) {
             return Err(ErrorCode::PermissionDenied.into());
         }
-        let (profile, initial_state, _claim) = match request.profile {
+        let (profile, initial_state, claim) = match request.profile {
             NewProfile::Schema {
                 schema_id,
                 data_json,
@@ -136,6 +136,9 @@ impl Core {
                 (Profile::V2(Box::new(human)), state, claim)
             }
         };
+        // The claim lives until the create is decided, even if this caller goes away: by then
+        // the store's index holds the name (or the create failed).
+        let claim = claim.map(|c| Arc::new(c) as Arc<dyn std::any::Any + Send + Sync>);
         // A generated id that is taken (the clock stepped back) is drawn again.
         for _ in 0..8 {
             let id = request
@@ -148,7 +151,8 @@ impl Core {
                 initial_state,
                 profile: profile.clone(),
             };
-            match self.shards.create(user).await {
+            let hold = claim.clone().map(|c| Box::new(c) as crate::shard::Hold);
+            match self.shards.create(user, hold).await {
                 Ok(details) => {
                     return Ok(Created {
                         user_id: id,
@@ -226,7 +230,7 @@ impl Core {
     /// Claim `name` for a create in flight: 409 if a live user holds it or another create in
     /// this process is claiming it. Released when the guard drops (after the create is
     /// answered, by which time the store's index holds the name if the create succeeded).
-    async fn claim_username(&self, name: &str) -> Result<UsernameClaim<'_>, ApiError> {
+    async fn claim_username(&self, name: &str) -> Result<UsernameClaim, ApiError> {
         let fresh = self
             .claims
             .lock()
@@ -236,7 +240,7 @@ impl Core {
             return Err(ErrorCode::UserAlreadyExists.into());
         }
         let claim = UsernameClaim {
-            claims: &self.claims,
+            claims: self.claims.clone(),
             name: name.to_string(),
         };
         let holder = self
@@ -285,12 +289,12 @@ fn access(caller: &Caller, permission: Permission, self_service: SelfService) ->
 }
 
 /// A username claimed by a create in flight; the claim ends when this drops.
-struct UsernameClaim<'a> {
-    claims: &'a Mutex<HashSet<String>>,
+struct UsernameClaim {
+    claims: Arc<Mutex<HashSet<String>>>,
     name: String,
 }
 
-impl Drop for UsernameClaim<'_> {
+impl Drop for UsernameClaim {
     fn drop(&mut self) {
         self.claims
             .lock()

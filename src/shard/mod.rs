@@ -53,12 +53,17 @@ impl Request {
     }
 }
 
+/// Something a request keeps alive until it is decided (and committed), whatever happens to
+/// the caller meanwhile: a claim on a username, say.
+pub type Hold = Box<dyn std::any::Any + Send>;
+
 /// A request waiting to be decided, where its answer goes, and how often it met a conflict.
-#[derive(Debug)]
 struct Pending {
     request: Request,
     reply: oneshot::Sender<Reply>,
     attempts: u32,
+    /// Dropped with the request, after its answer was sent.
+    _hold: Option<Hold>,
 }
 
 macro_rules! lifecycle_messages {
@@ -82,7 +87,7 @@ macro_rules! lifecycle_messages {
 
             fn handle(&mut self, msg: $name, ctx: &mut Context<Self>) {
                 let request = Request::Change { op: $op, user_id: msg.user_id, access: msg.access };
-                self.queue(request, msg.reply, ctx);
+                self.queue(request, msg.reply, None, ctx);
             }
         }
     )*};
@@ -102,10 +107,19 @@ lifecycle_messages! {
 }
 
 /// Create a user. The caller has already checked the permission on `user.org`.
-#[derive(Debug)]
 pub struct Create {
     pub user: NewUser,
     pub reply: oneshot::Sender<Reply>,
+    /// Kept until the creation is decided and durable.
+    pub hold: Option<Hold>,
+}
+
+impl std::fmt::Debug for Create {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Create")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Message for Create {
@@ -116,7 +130,7 @@ impl Handler<Create> for UserActor {
     type Result = ();
 
     fn handle(&mut self, msg: Create, ctx: &mut Context<Self>) {
-        self.queue(Request::Create(msg.user), msg.reply, ctx);
+        self.queue(Request::Create(msg.user), msg.reply, msg.hold, ctx);
     }
 }
 
@@ -209,11 +223,18 @@ impl Actor for UserActor {
 type Records = HashMap<String, Result<Option<User>, ApiError>>;
 
 impl UserActor {
-    fn queue(&mut self, request: Request, reply: oneshot::Sender<Reply>, ctx: &mut Context<Self>) {
+    fn queue(
+        &mut self,
+        request: Request,
+        reply: oneshot::Sender<Reply>,
+        hold: Option<Hold>,
+        ctx: &mut Context<Self>,
+    ) {
         self.pending.push(Pending {
             request,
             reply,
             attempts: 0,
+            _hold: hold,
         });
         if !self.launch_scheduled {
             self.launch_scheduled = true;
@@ -492,10 +513,12 @@ impl Shards {
         }
     }
 
-    /// Create `user` (its id not yet taken, or 409).
-    pub async fn create(&self, user: NewUser) -> Reply {
+    /// Create `user` (its id not yet taken, or 409), keeping `hold` alive until the creation is
+    /// decided and durable, even if the caller stops waiting.
+    pub async fn create(&self, user: NewUser, hold: Option<Hold>) -> Reply {
         let id = user.id.clone();
-        self.request(&id, |reply| Create { user, reply }).await
+        self.request(&id, |reply| Create { user, reply, hold })
+            .await
     }
 
     /// Whether every actor answers within `timeout`.

@@ -202,13 +202,19 @@ async fn null_fields_read_as_their_defaults() {
         .post(
             "/v3alpha/users",
             &admin,
-            Some(&json!({"userId": "nulls", "organization": {"orgId": "org-a"}, "schemaId": "s",
-                          "data": {"kept": null}, "contact": null, "user": null})),
+            Some(
+                &json!({"userId": "nulls", "organization": {"orgId": "org-a"}, "schemaId": "s",
+                          "data": {"kept": null}, "contact": null, "user": null}),
+            ),
         )
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let got = app.get("/v3alpha/users/nulls", &admin).await;
-    assert_eq!(got.body["user"]["data"], json!({"kept": null}), "null inside data is data");
+    assert_eq!(
+        got.body["user"]["data"],
+        json!({"kept": null}),
+        "null inside data is data"
+    );
     let r = app
         .post(
             "/v3alpha/users/search",
