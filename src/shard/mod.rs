@@ -1,12 +1,14 @@
 //! Shards: one `UserActor` per shard is the only writer of that shard's users. It decides every
 //! change with the pure state machine in `domain` and hands its groups to the store.
 //!
-//! Group commit: messages wait in the actor until the mailbox is drained; then the actor reads
-//! the users they name (durable records), decides them all in order (a later change of the
-//! same user sees the earlier one), and commits them as one group. A shard has at most one group
-//! in flight: what arrives meanwhile waits for it, so every record the actor reads is durable,
-//! and a group that fails takes nothing else with it. Every answer of a group, refusals
-//! included, leaves once the group is decided: after its commit, or at once if it wrote nothing.
+//! Group commit: each message is decided as it arrives, on its user as the decisions before it
+//! left it (this group's, else the group in flight's, else the durable record), and staged;
+//! once the mailbox is drained and nothing is in flight, the staged changes are committed as one
+//! group. A shard has at most one group in flight, so deciding overlaps the commit before it.
+//! Every answer, refusals included, leaves only once what it saw is durable: with its group's
+//! commit, or at once when nothing it saw was pending. If a group does not commit, the
+//! decisions staged on top of it are void and answer 503 too. A store whose reads are
+//! asynchronous makes the actor read first and decide at launch instead.
 
 use crate::domain::{self, Access, ChangeDetails, NewUser, Operation, Timestamp, User};
 use crate::error::{ApiError, ErrorCode};
@@ -166,9 +168,11 @@ impl Handler<Launch> for UserActor {
     }
 }
 
-/// From the store, through the group's completion: the group is decided. Requests that met
-/// another writer's change come back to be decided again.
+/// From the store, through the group's completion: the group in flight is decided. If it did
+/// not commit, what was decided on top of it is void too; requests that met another writer's
+/// change come back to be decided again.
 struct Committed {
+    committed: bool,
     retry: Vec<Pending>,
 }
 
@@ -180,27 +184,51 @@ impl Handler<Committed> for UserActor {
     type Result = ();
 
     fn handle(&mut self, msg: Committed, ctx: &mut Context<Self>) {
-        self.in_flight = false;
-        if !msg.retry.is_empty() {
-            if let Some(gauge) = &self.mailbox {
-                gauge.add(msg.retry.len() as i64);
+        self.in_flight = None;
+        let mut again = msg.retry;
+        if !msg.committed {
+            // Decided on records that never became durable.
+            let staged = std::mem::take(&mut self.staged);
+            for (p, _) in staged.decided {
+                if again.is_empty() {
+                    let _ = p.reply.send(Err(ErrorCode::StoreUnavailable.into()));
+                } else {
+                    again.push(p);
+                }
             }
-            let mut retry = msg.retry;
-            retry.append(&mut self.pending);
-            self.pending = retry;
+        }
+        if !again.is_empty() {
+            if let Some(gauge) = &self.mailbox {
+                gauge.add(again.len() as i64);
+            }
+            again.append(&mut self.undecided);
+            self.undecided = again;
         }
         self.launch(ctx);
     }
+}
+
+/// The next group: decided requests, the records as their decisions left them, the changes.
+#[derive(Default)]
+struct Staged {
+    records: Records,
+    changes: Vec<Change>,
+    decided: Vec<(Pending, Reply)>,
 }
 
 /// The only writer of one shard.
 pub struct UserActor {
     shard: usize,
     store: Arc<dyn Backend>,
-    /// Requests not decided yet, in arrival order.
-    pending: Vec<Pending>,
-    /// A group (or the read before it) has not finished yet.
-    in_flight: bool,
+    /// Requests waiting for their users to be read (from a store that answers asynchronously,
+    /// or queued behind such a read), in arrival order.
+    undecided: Vec<Pending>,
+    /// Decided requests, committed as one group once nothing is in flight.
+    staged: Staged,
+    /// The records the group in flight leaves, not durable yet (None: nothing in flight).
+    in_flight: Option<HashMap<String, User>>,
+    /// An asynchronous read for `undecided` is running.
+    reading: bool,
     launch_scheduled: bool,
     /// Messages sent to this actor and not yet decided (a metric).
     mailbox: Option<prometheus::IntGauge>,
@@ -210,8 +238,9 @@ impl std::fmt::Debug for UserActor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UserActor")
             .field("shard", &self.shard)
-            .field("pending", &self.pending.len())
-            .field("in_flight", &self.in_flight)
+            .field("undecided", &self.undecided.len())
+            .field("staged", &self.staged.decided.len())
+            .field("in_flight", &self.in_flight.is_some())
             .finish()
     }
 }
@@ -230,30 +259,76 @@ impl UserActor {
         hold: Option<Hold>,
         ctx: &mut Context<Self>,
     ) {
-        self.pending.push(Pending {
+        let p = Pending {
             request,
             reply,
             attempts: 0,
             _hold: hold,
-        });
+        };
+        // Decided at once when its user can be read now (after anything queued before it).
+        if self.undecided.is_empty() && !self.reading {
+            if let Some(record) = self.read_now(p.request.user_id()) {
+                self.stage(p, record);
+            } else {
+                self.undecided.push(p);
+            }
+        } else {
+            self.undecided.push(p);
+        }
         if !self.launch_scheduled {
             self.launch_scheduled = true;
             ctx.notify(Launch);
         }
     }
 
-    /// With nothing in flight, read the pending requests' users and decide them as one group.
+    /// The record a decision must see, if it can be had without waiting: as this group left
+    /// it, else as the group in flight leaves it, else the durable one.
+    fn read_now(&self, id: &str) -> Option<Result<Option<User>, ApiError>> {
+        if let Some(record) = self.staged.records.get(id) {
+            return Some(record.clone());
+        }
+        if let Some(user) = self.in_flight.as_ref().and_then(|f| f.get(id)) {
+            return Some(Ok(Some(user.clone())));
+        }
+        self.store
+            .user(id)
+            .now_or_never()
+            .map(|r| r.map_err(|e| store_error(&e)))
+    }
+
+    /// Decide `p` on `record` (its user as the decision must see it) into the next group.
+    fn stage(&mut self, p: Pending, record: Result<Option<User>, ApiError>) {
+        if let Some(gauge) = &self.mailbox {
+            gauge.dec();
+        }
+        let staged = &mut self.staged;
+        staged
+            .records
+            .entry(p.request.user_id().to_string())
+            .or_insert(record);
+        let reply = decide_one(
+            &p.request,
+            &mut staged.records,
+            Timestamp::now(),
+            &mut staged.changes,
+        );
+        staged.decided.push((p, reply));
+    }
+
+    /// With nothing in flight: decide what waits for a read (reading first), then commit the
+    /// next group.
     fn launch(&mut self, ctx: &mut Context<Self>) {
-        if self.in_flight || self.pending.is_empty() {
+        if self.in_flight.is_some() || self.reading {
             return;
         }
-        let pending = std::mem::take(&mut self.pending);
-        if let Some(gauge) = &self.mailbox {
-            gauge.sub(pending.len() as i64);
+        if self.undecided.is_empty() {
+            return self.submit(ctx);
         }
-        let mut ids: Vec<String> = pending
+        let mut ids: Vec<String> = self
+            .undecided
             .iter()
             .map(|p| p.request.user_id().to_string())
+            .filter(|id| !self.staged.records.contains_key(id))
             .collect();
         ids.sort_unstable();
         ids.dedup();
@@ -266,50 +341,68 @@ impl UserActor {
             }
             records
         });
-        // An embedded store answers at once; one over the network makes the shard wait.
         match read.as_mut().now_or_never() {
-            Some(records) => self.decide(pending, records, ctx),
+            Some(records) => self.decide_read(records, ctx),
             None => {
-                self.in_flight = true;
+                self.reading = true;
                 ctx.wait(actix::fut::wrap_future(read).map(
                     move |records, actor: &mut Self, ctx| {
-                        actor.in_flight = false;
-                        actor.decide(pending, records, ctx);
+                        actor.reading = false;
+                        actor.decide_read(records, ctx);
                     },
                 ));
             }
         }
     }
 
-    /// Decide `pending` in order on `records` (and on each other), then commit the group.
-    fn decide(&mut self, pending: Vec<Pending>, mut records: Records, ctx: &mut Context<Self>) {
-        let now = Timestamp::now();
-        let mut changes = Vec::new();
-        let mut decided = Vec::with_capacity(pending.len());
-        for p in pending {
-            let reply = decide_one(&p.request, &mut records, now, &mut changes);
-            decided.push((p, reply));
+    /// Decide every request that waited for `records`, in order, then commit.
+    fn decide_read(&mut self, records: Records, ctx: &mut Context<Self>) {
+        for p in std::mem::take(&mut self.undecided) {
+            let id = p.request.user_id();
+            let record = records
+                .get(id)
+                .cloned()
+                .or_else(|| self.staged.records.get(id).cloned())
+                .unwrap_or(Ok(None));
+            self.stage(p, record);
+        }
+        self.submit(ctx);
+    }
+
+    /// Commit what is staged as one group; with nothing to write, answer at once (nothing is
+    /// in flight, so every record a decision saw was durable).
+    fn submit(&mut self, ctx: &mut Context<Self>) {
+        let staged = std::mem::take(&mut self.staged);
+        if staged.decided.is_empty() {
+            return;
         }
         if let Some(m) = crate::metrics::get() {
-            m.batch_size.observe(decided.len() as f64);
+            m.batch_size.observe(staged.decided.len() as f64);
         }
-        if changes.is_empty() {
-            // Nothing to write: every state read was durable.
-            for (p, reply) in decided {
+        if staged.changes.is_empty() {
+            for (p, reply) in staged.decided {
                 let _ = p.reply.send(reply);
             }
             return;
         }
-        self.in_flight = true;
+        self.in_flight = Some(
+            staged
+                .changes
+                .iter()
+                .map(|c| (c.after.id.clone(), c.after.clone()))
+                .collect(),
+        );
         let me = ctx.address();
+        let decided = staged.decided;
         let group = Group {
             shard: self.shard,
-            changes,
+            changes: staged.changes,
         };
         self.store.commit(
             group,
             Box::new(move |outcome| {
                 let mut retry = Vec::new();
+                let committed = outcome.is_ok();
                 match outcome {
                     Ok(()) => {
                         for (p, reply) in decided {
@@ -340,7 +433,7 @@ impl UserActor {
                         }
                     }
                 }
-                me.do_send(Committed { retry });
+                me.do_send(Committed { committed, retry });
             }),
         );
     }
@@ -425,8 +518,10 @@ impl Shards {
             let actor = UserActor {
                 shard,
                 store: store.clone(),
-                pending: Vec::new(),
-                in_flight: false,
+                undecided: Vec::new(),
+                staged: Staged::default(),
+                in_flight: None,
+                reading: false,
                 launch_scheduled: false,
                 mailbox: mailbox.clone(),
             };
