@@ -19,9 +19,10 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 /// Log size past which a checkpoint starts it over.
-const CHECKPOINT_BYTES: u64 = 32 << 20;
-/// An idle log older than this is checkpointed, so a restart has little to replay.
-const CHECKPOINT_AGE: Duration = Duration::from_secs(5);
+const CHECKPOINT_BYTES: u64 = 8 << 20;
+/// A log older than this is checkpointed: sled's dirty pages (memory) and what a restart
+/// replays stay small.
+const CHECKPOINT_AGE: Duration = Duration::from_secs(1);
 
 /// When appended commits are synced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,7 +144,7 @@ impl Run {
                 Ok(message) => message,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     self.sync_if_due();
-                    self.checkpoint_if_due(true);
+                    self.checkpoint_if_due();
                     continue;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
@@ -164,7 +165,7 @@ impl Run {
             if !jobs.is_empty() {
                 self.commit(jobs);
                 self.sync_if_due();
-                self.checkpoint_if_due(false);
+                self.checkpoint_if_due();
             }
             if let Some(reply) = close {
                 let _ = reply.send(self.close());
@@ -286,14 +287,14 @@ impl Run {
         }
     }
 
-    /// Flush sled and start the log over, when it is large (or, `idle`, old). Never while
-    /// degraded: the log then holds commits the trees may lack.
-    fn checkpoint_if_due(&mut self, idle: bool) {
+    /// Flush sled and start the log over, when it is large or old. Never while degraded: the
+    /// log then holds commits the trees may lack.
+    fn checkpoint_if_due(&mut self) {
         if self.trees.degraded.load(Ordering::SeqCst) {
             return;
         }
         let due = self.wal.len() >= CHECKPOINT_BYTES
-            || (idle && !self.wal.is_empty() && self.last_checkpoint.elapsed() >= CHECKPOINT_AGE);
+            || (!self.wal.is_empty() && self.last_checkpoint.elapsed() >= CHECKPOINT_AGE);
         if due {
             if let Err(e) = self.checkpoint() {
                 log::error!("checkpoint failed, keeping the commit log: {e}");
