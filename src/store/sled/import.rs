@@ -1,6 +1,7 @@
 //! Bulk loading, with the server stopped: each user gets the same record, creation event and
 //! index keys a create through the API would write, straight into the trees with plain inserts
-//! by one thread per core over disjoint shards (sled serializes batches behind a global lock).
+//! in key order, one thread per core over disjoint trees (sled serializes batches behind a
+//! global lock).
 //!
 //! A marker in `meta` is set before the first write and cleared when the import is closed; a
 //! store opened with the marker still set (an import that crashed) rebuilds its indexes and
@@ -67,16 +68,28 @@ pub fn import(
         trees.state_moved(None, change.after.state);
         counts.imported += 1;
     }
+    // One list per tree, in key order: sled appends to pages in order far faster (and with far
+    // less garbage on disk) than it inserts in random order. The marker set above makes the
+    // order within a chunk irrelevant to crash safety.
+    let mut by_tree: std::collections::HashMap<layout::TreeId, Vec<Op>> = Default::default();
+    for op in writes.into_iter().flatten() {
+        by_tree.entry(op.tree).or_default().push(op);
+    }
+    let mut lists: Vec<Vec<Op>> = by_tree.into_values().collect();
+    for list in &mut lists {
+        list.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+    lists.sort_by_key(|list| std::cmp::Reverse(list.len()));
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .clamp(1, shards.max(1));
+        .clamp(1, lists.len().max(1));
     std::thread::scope(|scope| {
         let writers: Vec<_> = (0..threads)
             .map(|t| {
-                let writes = &writes;
+                let lists = &lists;
                 scope.spawn(move || -> Result<(), StoreError> {
-                    for shard in (t..shards).step_by(threads) {
-                        for op in writes.get(shard).into_iter().flatten() {
+                    for list in lists.iter().skip(t).step_by(threads) {
+                        for op in list {
                             trees.apply(op)?;
                         }
                     }
