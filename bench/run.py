@@ -77,6 +77,8 @@ def peak_rss_mb(pid):
 
 
 def wrk(url, script, seconds, env):
+    # Imports and data copies leave dirty pages; their writeback would slow the syncs measured.
+    os.sync()
     out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "-s", os.path.join(ROOT, "bench", script), url],
                          capture_output=True, text=True, env=dict(os.environ, **env), check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
