@@ -76,17 +76,28 @@ def peak_rss_mb(pid):
     return 0.0
 
 
-def wrk(url, script, seconds, env):
+def cpu_seconds(pid):
+    """User plus system CPU time the process has used, from its own accounting."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url, script, seconds, env, pid=None):
+    """One wrk load; with the server's `pid`, also its CPU microseconds per request."""
     # Imports and data copies leave dirty pages; their writeback would slow the syncs measured.
     os.sync()
+    cpu0 = cpu_seconds(pid) if pid else None
     out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "-s", os.path.join(ROOT, "bench", script), url],
                          capture_output=True, text=True, env=dict(os.environ, **env), check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
     lat = re.search(r"latency p50 ([\d.]+) ms, p99 ([\d.]+) ms, p99.9 ([\d.]+) ms", out)
     bad = int(re.search(r"non-200 answers: (\d+)", out).group(1))
     errors = re.search(r"Socket errors: (.*)", out)
+    cpu_us = (cpu_seconds(pid) - cpu0) * 1e6 / max(total, 1) if pid else None
     return {"rps": rps, "p50": float(lat.group(1)), "p99": float(lat.group(2)), "p999": float(lat.group(3)),
-            "non200": bad, "socket_errors": errors.group(1) if errors else ""}
+            "non200": bad, "socket_errors": errors.group(1) if errors else "", "cpu_us": cpu_us}
 
 
 def userd_env(data_dir, durability, extra=None):
@@ -144,7 +155,7 @@ def listing_latency(url, token, calls):
     return out
 
 
-def gets_while_scanning(url, token, seconds, load_env):
+def gets_while_scanning(url, token, seconds, load_env, pid):
     """wrk's GET load while 4 clients loop on a listing no index serves (email contains)."""
     host, port = url[len("http://"):].rsplit(":", 1)
     stop = threading.Event()
@@ -165,7 +176,7 @@ def gets_while_scanning(url, token, seconds, load_env):
     for c in clients:
         c.start()
     time.sleep(0.2)
-    gets = wrk(url, "get.lua", seconds, load_env)
+    gets = wrk(url, "get.lua", seconds, load_env, pid)
     stop.set()
     for c in clients:
         c.join()
@@ -174,26 +185,41 @@ def gets_while_scanning(url, token, seconds, load_env):
     return dict(counts, gets=gets)
 
 
-def previous_rows(binary, n, seconds, tmp, rows):
-    """The toggle and GET loads of `run_users` on another userd binary (an earlier build)."""
+def before_after(previous, n, seconds, tmp, rounds=3):
+    """Toggles and GETs on this build and on `previous` in alternating rounds, each on a fresh
+    copy of freshly imported users: the medians of req/s and of server CPU per request. This
+    machine's speed drifts during a run; alternating keeps the drift out of the comparison."""
     jsonl = os.path.join(tmp, f"users-{n}.jsonl")
-    data = os.path.join(tmp, f"data-{n}-previous")
-    env = userd_env(data, "fsync")
-    sh(binary, "import", jsonl, "--data-dir", data, env=env)
-    token = sh(binary, "token", "--role", "IAM_OWNER", "--ttl", "2h", "--data-dir", data, env=env).strip()
-    load_env = {"USERS": str(n), "WRK_THREADS": "2", "TOKEN": token}
-    proc, url = start([binary, "serve", "--bind", "127.0.0.1:0", "--data-dir", data], env)
-    ready(url)
-    toggles = wrk(url, "toggle.lua", seconds, load_env)
-    gets = wrk(url, "get.lua", seconds, load_env)
-    rss = peak_rss_mb(proc.pid)
-    proc.terminate()
-    proc.wait()
-    label = f"{n:,} users"
-    rows.append((f"previous build: toggles, fsync, HS256 ({label})", toggles, rss, None, None, None))
-    rows.append((f"previous build: GET, HS256 ({label})", gets, None, None, None, None))
+    builds = {"this build": BIN, "previous build": previous}
+    seeds = {}
+    for name, binary in builds.items():
+        seed = os.path.join(tmp, f"seed-{n}-{name.split()[0]}")
+        sh(binary, "import", jsonl, "--data-dir", seed, env=userd_env(seed, "fsync"))
+        seeds[name] = seed
+    results = {(name, load): [] for name in builds for load in ("toggles", "GET")}
+    for _ in range(rounds):
+        for name, binary in builds.items():
+            data = os.path.join(tmp, f"round-{n}")
+            shutil.rmtree(data, ignore_errors=True)
+            shutil.copytree(seeds[name], data)
+            env = userd_env(data, "fsync")
+            token = sh(binary, "token", "--role", "IAM_OWNER", "--ttl", "2h", "--data-dir", data, env=env).strip()
+            load_env = {"USERS": str(n), "WRK_THREADS": "2", "TOKEN": token}
+            proc, url = start([binary, "serve", "--bind", "127.0.0.1:0", "--data-dir", data], env)
+            ready(url)
+            results[(name, "toggles")].append(wrk(url, "toggle.lua", seconds, load_env, proc.pid))
+            results[(name, "GET")].append(wrk(url, "get.lua", seconds, load_env, proc.pid))
+            proc.terminate()
+            proc.wait()
+            shutil.rmtree(data, ignore_errors=True)
+    median = lambda xs: sorted(xs)[len(xs) // 2]
+    for (name, load), runs in results.items():
+        before_after_rows.append((f"{name}: {load}, fsync, HS256 ({n:,} users)",
+                                  median([r["rps"] for r in runs]), median([r["cpu_us"] for r in runs]),
+                                  median([r["p99"] for r in runs]), sum(r["non200"] for r in runs), len(runs)))
 
 
+before_after_rows = []
 listing_rows = []
 
 
@@ -215,11 +241,11 @@ def run_users(n, seconds, tmp, rows):
     t0 = time.time()
     proc, url = start([BIN, "serve", "--bind", "127.0.0.1:0", "--data-dir", data], env)
     startup = time.time() - t0 + ready(url)
-    toggles = wrk(url, "toggle.lua", seconds, load_env)
-    gets = wrk(url, "get.lua", seconds, load_env)
+    toggles = wrk(url, "toggle.lua", seconds, load_env, proc.pid)
+    gets = wrk(url, "get.lua", seconds, load_env, proc.pid)
     rss = peak_rss_mb(proc.pid)
     listings = listing_latency(url, token, calls=200)
-    scanning = gets_while_scanning(url, token, seconds, load_env)
+    scanning = gets_while_scanning(url, token, seconds, load_env, proc.pid)
     rss = max(rss, peak_rss_mb(proc.pid))
     proc.terminate()
     proc.wait()
@@ -234,14 +260,14 @@ def run_users(n, seconds, tmp, rows):
         sh(BIN, "import", jsonl, "--data-dir", d, env=env)
     proc, url = start([BIN, "serve", "--bind", "127.0.0.1:0", "--data-dir", data_rsa], userd_env(data_rsa, "fsync", {"USERD_AUTH__PUBLIC_KEY_PEM_FILE": os.path.join(ROOT, "tests/keys/rsa-a.pub.pem")}))
     ready(url)
-    rs256 = wrk(url, "toggle.lua", seconds, dict(load_env, TOKEN=rsa_token))
+    rs256 = wrk(url, "toggle.lua", seconds, dict(load_env, TOKEN=rsa_token), proc.pid)
     proc.terminate()
     proc.wait()
 
     periodic_env = userd_env(data_periodic, "periodic")
     proc, url = start([BIN, "serve", "--bind", "127.0.0.1:0", "--data-dir", data_periodic], periodic_env)
     ready(url)
-    periodic = wrk(url, "toggle.lua", seconds, dict(load_env, TOKEN=sh(BIN, "token", "--role", "IAM_OWNER", "--ttl", "2h", "--data-dir", data_periodic, env=periodic_env).strip()))
+    periodic = wrk(url, "toggle.lua", seconds, dict(load_env, TOKEN=sh(BIN, "token", "--role", "IAM_OWNER", "--ttl", "2h", "--data-dir", data_periodic, env=periodic_env).strip()), proc.pid)
     proc.terminate()
     proc.wait()
 
@@ -254,7 +280,7 @@ def run_users(n, seconds, tmp, rows):
         cache_env = userd_env(data_cache, "fsync", {"USERD_STORAGE__CACHE_MB": "64"})
         proc, url = start([BIN, "serve", "--bind", "127.0.0.1:0", "--data-dir", data_cache], cache_env)
         ready(url)
-        big_cache = wrk(url, "toggle.lua", seconds, load_env)
+        big_cache = wrk(url, "toggle.lua", seconds, load_env, proc.pid)
         big_cache_rss = peak_rss_mb(proc.pid)
         proc.terminate()
         proc.wait()
@@ -287,28 +313,34 @@ def main():
     tmp = tempfile.mkdtemp(prefix="userd-bench-")
     try:
         proc, url = start([BASELINE, "127.0.0.1:0"])
-        base = wrk(url + "/v3alpha/users/u1/reactivate", "baseline.lua", seconds, {})
+        base = wrk(url + "/v3alpha/users/u1/reactivate", "baseline.lua", seconds, {}, proc.pid)
         proc.terminate()
         proc.wait()
         rows = []
         for n in counts:
             run_users(n, seconds, tmp, rows)
             if args.previous:
-                previous_rows(args.previous, n, seconds, tmp, rows)
+                before_after(args.previous, n, seconds, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
     lines = [
-        "| load | req/s | vs baseline | p50 ms | p99 ms | p99.9 ms | non-2xx | peak RSS MB | disk bytes/user | start-up s | import users/s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-        f"| bare actix-web baseline | {base['rps']:.0f} | 1.00 | {base['p50']:.2f} | {base['p99']:.2f} | {base['p999']:.2f} | {base['non200']} | | | | |",
+        "| load | req/s | vs baseline | server CPU µs/req | p50 ms | p99 ms | p99.9 ms | non-2xx | peak RSS MB | disk bytes/user | start-up s | import users/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| bare actix-web baseline | {base['rps']:.0f} | 1.00 | {base['cpu_us']:.1f} | {base['p50']:.2f} | {base['p99']:.2f} | {base['p999']:.2f} | {base['non200']} | | | | |",
     ]
     failed = base["non200"]
     for name, r, rss, per_user, startup, rate in rows:
         failed += r["non200"]
         fmt = lambda v, f: (f.format(v) if v is not None else "")
-        lines.append(f"| {name} | {r['rps']:.0f} | {r['rps'] / base['rps']:.2f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['p999']:.2f} | "
+        lines.append(f"| {name} | {r['rps']:.0f} | {r['rps'] / base['rps']:.2f} | {r['cpu_us']:.1f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['p999']:.2f} | "
                      f"{r['non200']} | {fmt(rss, '{:.0f}')} | {fmt(per_user, '{:.0f}')} | {fmt(startup, '{:.2f}')} | {fmt(rate, '{:.0f}')} |")
+    if before_after_rows:
+        lines += ["", "| before and after (median of alternating rounds) | req/s | server CPU µs/req | p99 ms | non-2xx | rounds |",
+                  "|---|---|---|---|---|---|"]
+        for name, rps, cpu, p99, bad, rounds in before_after_rows:
+            failed += bad
+            lines.append(f"| {name} | {rps:.0f} | {cpu:.1f} | {p99:.2f} | {bad} | {rounds} |")
     lines += ["", "| listing | calls | p50 ms | p99 ms |", "|---|---|---|---|"]
     for name, lat in listing_rows:
         if lat is None:

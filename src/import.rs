@@ -1,14 +1,13 @@
 //! `userd import FILE`: bulk-load v3alpha create bodies (JSON lines) straight into the store,
 //! with the server stopped. A surface like the others: each line is read with the v3alpha codec
-//! (`api::v3alpha`) into the core's create request, then written by the store's bulk path, which
+//! (`api::v3alpha`, its `TryFrom` of the create message) into the core's create request, then written by the store's bulk path, which
 //! gives each user the record, creation event and index keys a create through the API would.
 //!
 //! Ids already in the store (or earlier in the file) are reported as duplicates and left alone,
 //! so importing a file twice changes nothing (a line without a `userId` gets an id derived from
 //! its content, for the same reason).
 
-use crate::api;
-use crate::app::NewProfile;
+use crate::app::{CreateUser, NewProfile};
 use crate::domain::{NewUser, Profile, Timestamp, UserState};
 use crate::pb::zitadel::user::v3alpha::CreateUserRequest;
 use crate::store::{fnv1a64, Backend, StoreError};
@@ -42,7 +41,7 @@ fn parse_line(text: &str, default_org: Option<&str>) -> Result<NewUser, String> 
             format!("not a create body: {e}")
         }
     })?;
-    let request = api::v3alpha::create_request(message).map_err(|e| e.text().to_string())?;
+    let request = CreateUser::try_from(message).map_err(|e| e.text().to_string())?;
     let org = request
         .org
         .or_else(|| default_org.map(str::to_string))

@@ -35,29 +35,15 @@ fn change_details(id: &str, d: &ChangeDetails) -> resource::Details {
     details(id, None, d.changed_at, &d.org)
 }
 
-/// `CreateUser`.
-#[derive(Debug)]
-pub struct CreateUser;
+impl TryFrom<pb::CreateUserRequest> for app::CreateUser {
+    type Error = ApiError;
 
-impl Method for CreateUser {
-    type Request = pb::CreateUserRequest;
-    type Response = pb::CreateUserResponse;
-
-    async fn call(
-        core: &Core,
-        ctx: &RequestContext,
-        r: pb::CreateUserRequest,
-    ) -> Result<pb::CreateUserResponse, ApiError> {
+    fn try_from(r: pb::CreateUserRequest) -> Result<Self, ApiError> {
         let user = r.user.unwrap_or_default();
+        // An org domain is not served; the header or the token's organization applies.
         let org = match r.organization.and_then(|o| o.property) {
             Some(object::organization::Property::OrgId(id)) => Some(id).filter(|s| !s.is_empty()),
-            Some(object::organization::Property::OrgDomain(_)) => {
-                return Err(ApiError::with_text(
-                    ErrorCode::InvalidCreate,
-                    "organization.orgDomain is not supported: use organization.orgId",
-                ))
-            }
-            None => None,
+            _ => None,
         };
         let c = user.contact.unwrap_or_default();
         let contact = Contact {
@@ -76,12 +62,28 @@ impl Method for CreateUser {
                 ),
             }),
         };
-        let request = app::CreateUser {
+        Ok(app::CreateUser {
             user_id: app::optional_user_id(user.user_id.as_deref())?,
             org,
             profile: NewProfile::schema(user.schema_id, user.data.map(|d| d.to_json()), contact)?,
-        };
-        let created = core.create(ctx, request).await?;
+        })
+    }
+}
+
+/// `CreateUser`.
+#[derive(Debug)]
+pub struct CreateUser;
+
+impl Method for CreateUser {
+    type Request = pb::CreateUserRequest;
+    type Response = pb::CreateUserResponse;
+
+    async fn call(
+        core: &Core,
+        ctx: &RequestContext,
+        r: pb::CreateUserRequest,
+    ) -> Result<pb::CreateUserResponse, ApiError> {
+        let created = core.create(ctx, r.try_into()?).await?;
         let d = &created.details;
         Ok(pb::CreateUserResponse {
             details: Some(details(
@@ -141,6 +143,17 @@ fn user(u: &User) -> pb::GetUser {
     }
 }
 
+impl TryFrom<pb::GetUserRequest> for app::GetUser {
+    type Error = ApiError;
+
+    fn try_from(r: pb::GetUserRequest) -> Result<Self, ApiError> {
+        Ok(app::GetUser {
+            user_id: app::user_id(&r.id)?,
+            self_service: SelfService::Denied,
+        })
+    }
+}
+
 /// `GetUser`.
 #[derive(Debug)]
 pub struct GetUser;
@@ -154,11 +167,7 @@ impl Method for GetUser {
         ctx: &RequestContext,
         r: pb::GetUserRequest,
     ) -> Result<pb::GetUserResponse, ApiError> {
-        let request = app::GetUser {
-            user_id: app::user_id(&r.id)?,
-            self_service: SelfService::Denied,
-        };
-        let found = core.get(ctx, request).await?;
+        let found = core.get(ctx, r.try_into()?).await?;
         Ok(pb::GetUserResponse {
             user: Some(user(&found)),
         })
@@ -236,6 +245,23 @@ fn filter(f: pb::SearchFilter) -> Result<Filter, ApiError> {
     })
 }
 
+impl TryFrom<pb::SearchUsersRequest> for app::ListUsers {
+    type Error = ApiError;
+
+    fn try_from(r: pb::SearchUsersRequest) -> Result<Self, ApiError> {
+        let query = r.query.unwrap_or_default();
+        Ok(app::ListUsers {
+            filter: Filter::all(
+                r.filters
+                    .into_iter()
+                    .map(filter)
+                    .collect::<Result<_, _>>()?,
+            ),
+            paging: app::Paging::new(query.offset, query.limit, !query.desc),
+        })
+    }
+}
+
 /// `SearchUsers`: oldest first unless `query.desc`.
 #[derive(Debug)]
 pub struct SearchUsers;
@@ -249,21 +275,12 @@ impl Method for SearchUsers {
         ctx: &RequestContext,
         r: pb::SearchUsersRequest,
     ) -> Result<pb::SearchUsersResponse, ApiError> {
-        let query = r.query.unwrap_or_default();
-        let paging = app::Paging::new(query.offset, query.limit, !query.desc);
-        let request = app::ListUsers {
-            filter: Filter::all(
-                r.filters
-                    .into_iter()
-                    .map(filter)
-                    .collect::<Result<_, _>>()?,
-            ),
-            paging,
-        };
+        let request = app::ListUsers::try_from(r)?;
+        let applied_limit = request.paging.limit;
         let page = core.list(ctx, request).await?;
         Ok(pb::SearchUsersResponse {
             details: Some(resource::ListDetails {
-                applied_limit: paging.limit,
+                applied_limit,
                 total_result: page.total,
                 timestamp: Some(timestamp(Timestamp::now())),
             }),

@@ -24,7 +24,8 @@ fn human(
     profile: Option<pb::SetHumanProfile>,
     email: Option<pb::SetHumanEmail>,
     phone: Option<pb::SetHumanPhone>,
-    password: Option<(Option<pb::Password>, Option<pb::HashedPassword>)>,
+    password: Option<pb::Password>,
+    hashed: Option<pb::HashedPassword>,
 ) -> Result<NewProfile, ApiError> {
     let profile = profile.ok_or_else(|| invalid("profile is required"))?;
     let gender = match profile.gender {
@@ -59,18 +60,32 @@ fn human(
         ..HumanProfile::default()
     };
     let mut clear = None;
-    match password {
-        Some((Some(p), _)) => {
-            clear = Some(Password::new(p.password)?);
-            human.password_change_required = p.change_required;
-        }
-        Some((None, Some(h))) => {
-            human.password_hash = Some(h.hash);
-            human.password_change_required = h.change_required;
-        }
-        _ => {}
+    if let Some(p) = password {
+        clear = Some(Password::new(p.password)?);
+        human.password_change_required = p.change_required;
+    } else if let Some(h) = hashed {
+        human.password_hash = Some(h.hash);
+        human.password_change_required = h.change_required;
     }
     NewProfile::human(human, clear)
+}
+
+impl TryFrom<pb::AddHumanUserRequest> for app::CreateUser {
+    type Error = ApiError;
+
+    fn try_from(r: pb::AddHumanUserRequest) -> Result<Self, ApiError> {
+        use pb::add_human_user_request::PasswordType;
+        let (password, hashed) = match r.password_type {
+            Some(PasswordType::Password(p)) => (Some(p), None),
+            Some(PasswordType::HashedPassword(h)) => (None, Some(h)),
+            None => (None, None),
+        };
+        Ok(app::CreateUser {
+            user_id: app::optional_user_id(r.user_id.as_deref())?,
+            org: organization_id(r.organization, ErrorCode::InvalidV2Request)?,
+            profile: human(r.username, r.profile, r.email, r.phone, password, hashed)?,
+        })
+    }
 }
 
 /// `AddHumanUser` (`POST /v2/users/human`).
@@ -86,28 +101,38 @@ impl Method for AddHumanUser {
         ctx: &RequestContext,
         r: pb::AddHumanUserRequest,
     ) -> Result<pb::AddHumanUserResponse, ApiError> {
-        use pb::add_human_user_request::PasswordType;
-        let request = app::CreateUser {
-            user_id: app::optional_user_id(r.user_id.as_deref())?,
-            org: organization_id(r.organization, ErrorCode::InvalidV2Request)?,
-            profile: human(
-                r.username,
-                r.profile,
-                r.email,
-                r.phone,
-                Some(match r.password_type {
-                    Some(PasswordType::Password(p)) => (Some(p), None),
-                    Some(PasswordType::HashedPassword(h)) => (None, Some(h)),
-                    None => (None, None),
-                }),
-            )?,
-        };
-        let created = core.create(ctx, request).await?;
+        let created = core.create(ctx, r.try_into()?).await?;
         Ok(pb::AddHumanUserResponse {
             details: Some(change_details(&created.user_id, &created.details)),
             user_id: created.user_id,
             email_code: None,
             phone_code: None,
+        })
+    }
+}
+
+impl TryFrom<pb::CreateUserRequest> for app::CreateUser {
+    type Error = ApiError;
+
+    fn try_from(r: pb::CreateUserRequest) -> Result<Self, ApiError> {
+        use pb::create_user_request::human::PasswordType;
+        use pb::create_user_request::UserType;
+        let h = match r.user_type {
+            Some(UserType::Human(h)) => h,
+            Some(UserType::Machine(_)) => {
+                return Err(invalid("machine users are not supported by userd"))
+            }
+            None => return Err(invalid("human is required")),
+        };
+        let (password, hashed) = match h.password_type {
+            Some(PasswordType::Password(p)) => (Some(p), None),
+            Some(PasswordType::HashedPassword(h)) => (None, Some(h)),
+            None => (None, None),
+        };
+        Ok(app::CreateUser {
+            user_id: app::optional_user_id(r.user_id.as_deref())?,
+            org: Some(r.organization_id).filter(|o| !o.is_empty()),
+            profile: human(r.username, h.profile, h.email, h.phone, password, hashed)?,
         })
     }
 }
@@ -125,31 +150,7 @@ impl Method for CreateUser {
         ctx: &RequestContext,
         r: pb::CreateUserRequest,
     ) -> Result<pb::CreateUserResponse, ApiError> {
-        use pb::create_user_request::human::PasswordType;
-        use pb::create_user_request::UserType;
-        let h = match r.user_type {
-            Some(UserType::Human(h)) => h,
-            Some(UserType::Machine(_)) => {
-                return Err(invalid("machine users are not supported by userd"))
-            }
-            None => return Err(invalid("human is required")),
-        };
-        let request = app::CreateUser {
-            user_id: app::optional_user_id(r.user_id.as_deref())?,
-            org: Some(r.organization_id).filter(|o| !o.is_empty()),
-            profile: human(
-                r.username,
-                h.profile,
-                h.email,
-                h.phone,
-                Some(match h.password_type {
-                    Some(PasswordType::Password(p)) => (Some(p), None),
-                    Some(PasswordType::HashedPassword(h)) => (None, Some(h)),
-                    None => (None, None),
-                }),
-            )?,
-        };
-        let created = core.create(ctx, request).await?;
+        let created = core.create(ctx, r.try_into()?).await?;
         Ok(pb::CreateUserResponse {
             id: created.user_id,
             creation_date: Some(timestamp(created.details.changed_at)),
@@ -205,6 +206,17 @@ pub fn user(u: &User) -> pb::User {
 #[derive(Debug)]
 pub struct GetUserById;
 
+impl TryFrom<pb::GetUserByIdRequest> for app::GetUser {
+    type Error = ApiError;
+
+    fn try_from(r: pb::GetUserByIdRequest) -> Result<Self, ApiError> {
+        Ok(app::GetUser {
+            user_id: app::user_id(&r.user_id)?,
+            self_service: SelfService::Allowed,
+        })
+    }
+}
+
 impl Method for GetUserById {
     type Request = pb::GetUserByIdRequest;
     type Response = pb::GetUserByIdResponse;
@@ -214,11 +226,7 @@ impl Method for GetUserById {
         ctx: &RequestContext,
         r: pb::GetUserByIdRequest,
     ) -> Result<pb::GetUserByIdResponse, ApiError> {
-        let request = app::GetUser {
-            user_id: app::user_id(&r.user_id)?,
-            self_service: SelfService::Allowed,
-        };
-        let found = core.get(ctx, request).await?;
+        let found = core.get(ctx, r.try_into()?).await?;
         Ok(pb::GetUserByIdResponse {
             details: Some(user_details(&found)),
             user: Some(user(&found)),
@@ -279,6 +287,23 @@ fn filter(q: pb::SearchQuery) -> Result<Filter, ApiError> {
     })
 }
 
+impl TryFrom<pb::ListUsersRequest> for app::ListUsers {
+    type Error = ApiError;
+
+    fn try_from(r: pb::ListUsersRequest) -> Result<Self, ApiError> {
+        let query = r.query.unwrap_or_default();
+        Ok(app::ListUsers {
+            filter: Filter::all(
+                r.queries
+                    .into_iter()
+                    .map(filter)
+                    .collect::<Result<_, _>>()?,
+            ),
+            paging: app::Paging::new(query.offset, query.limit, query.asc),
+        })
+    }
+}
+
 /// `ListUsers` (`POST /v2/users`): newest first unless `query.asc`.
 #[derive(Debug)]
 pub struct ListUsers;
@@ -292,17 +317,7 @@ impl Method for ListUsers {
         ctx: &RequestContext,
         r: pb::ListUsersRequest,
     ) -> Result<pb::ListUsersResponse, ApiError> {
-        let query = r.query.unwrap_or_default();
-        let request = app::ListUsers {
-            filter: Filter::all(
-                r.queries
-                    .into_iter()
-                    .map(filter)
-                    .collect::<Result<_, _>>()?,
-            ),
-            paging: app::Paging::new(query.offset, query.limit, query.asc),
-        };
-        let page = core.list(ctx, request).await?;
+        let page = core.list(ctx, r.try_into()?).await?;
         Ok(pb::ListUsersResponse {
             details: Some(list_details(page.total)),
             sorting_column: 0,

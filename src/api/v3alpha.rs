@@ -29,24 +29,28 @@ fn contact(c: Option<pb::SetContact>) -> Contact {
 
 /// A create request as the core's: flat, or with the user nested under `user` (whose fields
 /// win), as ZITADEL's `CreateUserRequest` has it.
-pub fn create_request(r: pb::CreateUserRequest) -> Result<app::CreateUser, ApiError> {
-    let nested = r.user.unwrap_or_default();
-    let user_id = nested.user_id.or(r.user_id).filter(|id| !id.is_empty());
-    let schema_id = Some(nested.schema_id)
-        .filter(|s| !s.is_empty())
-        .unwrap_or(r.schema_id);
-    let data = nested.data.or(r.data).map(|d| d.to_json());
-    let contact = contact(nested.contact.or(r.contact));
-    // An org domain is not served here; the header or the token's organization applies.
-    let org = match r.organization.and_then(|o| o.org) {
-        Some(object::organization::Org::OrgId(id)) => Some(id).filter(|id| !id.is_empty()),
-        _ => None,
-    };
-    Ok(app::CreateUser {
-        user_id: app::optional_user_id(user_id.as_deref())?,
-        org,
-        profile: NewProfile::schema(schema_id, data, contact)?,
-    })
+impl TryFrom<pb::CreateUserRequest> for app::CreateUser {
+    type Error = ApiError;
+
+    fn try_from(r: pb::CreateUserRequest) -> Result<Self, ApiError> {
+        let nested = r.user.unwrap_or_default();
+        let user_id = nested.user_id.or(r.user_id).filter(|id| !id.is_empty());
+        let schema_id = Some(nested.schema_id)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(r.schema_id);
+        let data = nested.data.or(r.data).map(|d| d.to_json());
+        let contact = contact(nested.contact.or(r.contact));
+        // An org domain is not served here; the header or the token's organization applies.
+        let org = match r.organization.and_then(|o| o.org) {
+            Some(object::organization::Org::OrgId(id)) => Some(id).filter(|id| !id.is_empty()),
+            _ => None,
+        };
+        Ok(app::CreateUser {
+            user_id: app::optional_user_id(user_id.as_deref())?,
+            org,
+            profile: NewProfile::schema(schema_id, data, contact)?,
+        })
+    }
 }
 
 /// `CreateUser` (`POST /v3alpha/users`): the user starts ACTIVE with sequence 1.
@@ -62,7 +66,7 @@ impl Method for CreateUser {
         ctx: &RequestContext,
         r: pb::CreateUserRequest,
     ) -> Result<pb::CreateUserResponse, ApiError> {
-        let created = core.create(ctx, create_request(r)?).await?;
+        let created = core.create(ctx, r.try_into()?).await?;
         Ok(pb::CreateUserResponse {
             details: Some(change_details(&created.user_id, &created.details)),
             user_id: created.user_id,
@@ -102,6 +106,17 @@ pub fn user(u: &User) -> pb::User {
     }
 }
 
+impl TryFrom<pb::GetUserByIdRequest> for app::GetUser {
+    type Error = ApiError;
+
+    fn try_from(r: pb::GetUserByIdRequest) -> Result<Self, ApiError> {
+        Ok(app::GetUser {
+            user_id: app::user_id(&r.user_id)?,
+            self_service: SelfService::Denied,
+        })
+    }
+}
+
 /// `GetUserByID` (`GET /v3alpha/users/{userId}`).
 #[derive(Debug)]
 pub struct GetUserById;
@@ -115,11 +130,7 @@ impl Method for GetUserById {
         ctx: &RequestContext,
         r: pb::GetUserByIdRequest,
     ) -> Result<pb::GetUserByIdResponse, ApiError> {
-        let request = app::GetUser {
-            user_id: app::user_id(&r.user_id)?,
-            self_service: SelfService::Denied,
-        };
-        let found = core.get(ctx, request).await?;
+        let found = core.get(ctx, r.try_into()?).await?;
         Ok(pb::GetUserByIdResponse {
             details: Some(user_details(&found)),
             user: Some(user(&found)),
@@ -152,6 +163,22 @@ fn filter(f: pb::SearchFilter) -> Result<Option<Filter>, ApiError> {
     })
 }
 
+impl TryFrom<pb::ListUsersRequest> for app::ListUsers {
+    type Error = ApiError;
+
+    fn try_from(r: pb::ListUsersRequest) -> Result<Self, ApiError> {
+        let query = r.query.unwrap_or_default();
+        let mut filters = Vec::new();
+        for f in r.filters {
+            filters.extend(filter(f)?);
+        }
+        Ok(app::ListUsers {
+            filter: Filter::all(filters),
+            paging: app::Paging::new(query.offset, query.limit, query.asc),
+        })
+    }
+}
+
 /// `ListUsers`, also `SearchUsers` (`POST /v3alpha/users/search`): newest first unless
 /// `query.asc`.
 #[derive(Debug)]
@@ -166,16 +193,7 @@ impl Method for ListUsers {
         ctx: &RequestContext,
         r: pb::ListUsersRequest,
     ) -> Result<pb::ListUsersResponse, ApiError> {
-        let query = r.query.unwrap_or_default();
-        let mut filters = Vec::new();
-        for f in r.filters {
-            filters.extend(filter(f)?);
-        }
-        let request = app::ListUsers {
-            filter: Filter::all(filters),
-            paging: app::Paging::new(query.offset, query.limit, query.asc),
-        };
-        let page = core.list(ctx, request).await?;
+        let page = core.list(ctx, r.try_into()?).await?;
         Ok(pb::ListUsersResponse {
             details: Some(list_details(page.total)),
             result: page.users.iter().map(user).collect(),

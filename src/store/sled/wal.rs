@@ -25,7 +25,7 @@ const MAGIC: u32 = 0x7573_6431; // "usd1"
 const FILE_HEADER: u64 = 16;
 const HEADER: usize = 16;
 /// Bytes allocated ahead, so that appends between checkpoints do not grow the file.
-const ALLOCATED: u64 = 64 << 20;
+const ALLOCATED: u64 = 16 << 20;
 
 fn io(e: std::io::Error) -> StoreError {
     StoreError::Io(format!("commit log: {e}"))
