@@ -138,6 +138,8 @@ error_codes! {
     // Server side.
     Internal = Internal, 500, "USERD-INTERNAL", "Internal error";
     StoreUnavailable = Unavailable, 503, "USERD-STORE-0001", "Store is unavailable, the change was not applied";
+    /// A write failed and could not be taken back: the change may reappear after a restart.
+    StoreOutcomeUnknown = Unavailable, 503, "USERD-STORE-0002", "Store failed while writing; the change may or may not be applied";
     ShuttingDown = Unavailable, 503, "USERD-SHUTDOWN", "Server is shutting down";
 }
 

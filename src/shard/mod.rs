@@ -402,6 +402,7 @@ impl UserActor {
             group,
             Box::new(move |outcome| {
                 let mut retry = Vec::new();
+                let mut failed = Vec::new();
                 let committed = outcome.is_ok();
                 match outcome {
                     Ok(()) => {
@@ -417,7 +418,7 @@ impl UserActor {
                         for (mut p, _) in decided {
                             p.attempts += 1;
                             if p.attempts > CONFLICT_RETRIES {
-                                let _ = p.reply.send(Err(ErrorCode::StoreUnavailable.into()));
+                                failed.push((p, ErrorCode::StoreUnavailable));
                             } else {
                                 retry.push(p);
                             }
@@ -428,12 +429,29 @@ impl UserActor {
                             "a group of {} answers was not committed: {e}",
                             decided.len()
                         );
-                        for (p, _) in decided {
-                            let _ = p.reply.send(Err(ErrorCode::StoreUnavailable.into()));
-                        }
+                        failed.extend(
+                            decided
+                                .into_iter()
+                                .map(|(p, _)| (p, ErrorCode::StoreUnavailable)),
+                        );
+                    }
+                    Err(CommitError::Unknown(e)) => {
+                        log::error!(
+                            "a group of {} answers may or may not be committed: {e}",
+                            decided.len()
+                        );
+                        failed.extend(
+                            decided
+                                .into_iter()
+                                .map(|(p, _)| (p, ErrorCode::StoreOutcomeUnknown)),
+                        );
                     }
                 }
+                // The actor first, so that a caller retrying at once meets a shard that knows.
                 me.do_send(Committed { committed, retry });
+                for (p, code) in failed {
+                    let _ = p.reply.send(Err(code.into()));
+                }
             }),
         );
     }

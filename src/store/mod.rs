@@ -91,6 +91,9 @@ pub enum CommitError {
     Conflict(Vec<String>),
     /// The store cannot write now.
     Unavailable(StoreError),
+    /// The store failed in a way that leaves it unknown whether the group will survive a
+    /// restart (a write that could not be taken back).
+    Unknown(StoreError),
 }
 
 /// Called once, from any thread, when a group is durable (and visible to reads) or failed.

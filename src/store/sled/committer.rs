@@ -112,7 +112,10 @@ struct Run {
     policy: SyncPolicy,
     /// Live users per organization as applied (loaded from `org-counts` on first use).
     org_counts: HashMap<String, u64>,
+    /// The last checkpoint, or the last failed try.
     last_checkpoint: Instant,
+    /// When the first record since the last checkpoint was appended.
+    first_unsaved: Option<Instant>,
     last_sync: Instant,
     /// Records appended since the last sync (periodic durability).
     unsynced: bool,
@@ -128,6 +131,7 @@ impl Run {
             policy,
             org_counts: HashMap::new(),
             last_checkpoint: Instant::now(),
+            first_unsaved: None,
             last_sync: Instant::now(),
             unsynced: false,
             closed: false,
@@ -247,9 +251,13 @@ impl Run {
             }
             Err(AppendError::Broken(e)) => {
                 self.degrade(&format!("the commit log cannot be written: {e}"));
-                return fail(jobs, &e);
+                for job in jobs {
+                    (job.done)(Err(CommitError::Unknown(StoreError::Io(e.to_string()))));
+                }
+                return;
             }
         }
+        self.first_unsaved.get_or_insert_with(Instant::now);
         if let Some(m) = crate::metrics::get() {
             m.flush_seconds.observe(started.elapsed().as_secs_f64());
         }
@@ -293,8 +301,12 @@ impl Run {
         if self.trees.degraded.load(Ordering::SeqCst) {
             return;
         }
-        let due = self.wal.len() >= CHECKPOINT_BYTES
-            || (!self.wal.is_empty() && self.last_checkpoint.elapsed() >= CHECKPOINT_AGE);
+        // Old: the first record since the last checkpoint (or a failed try) is a second old.
+        let old = self
+            .first_unsaved
+            .is_some_and(|t| t.elapsed() >= CHECKPOINT_AGE)
+            && self.last_checkpoint.elapsed() >= CHECKPOINT_AGE;
+        let due = !self.wal.is_empty() && (self.wal.len() >= CHECKPOINT_BYTES || old);
         if due {
             if let Err(e) = self.checkpoint() {
                 log::error!("checkpoint failed, keeping the commit log: {e}");
@@ -303,10 +315,11 @@ impl Run {
     }
 
     fn checkpoint(&mut self) -> Result<(), StoreError> {
-        self.trees.flush()?;
-        self.wal.reset()?;
-        self.unsynced = false;
+        // Tried again after a pause, not after every commit, if it fails.
         self.last_checkpoint = Instant::now();
+        self.first_unsaved = None;
+        self.trees.checkpoint(&mut self.wal)?;
+        self.unsynced = false;
         Ok(())
     }
 
@@ -315,7 +328,6 @@ impl Run {
     fn close(&mut self) -> Result<(), StoreError> {
         self.closed = true;
         if self.trees.degraded.load(Ordering::SeqCst) {
-            let _ = self.wal.sync();
             return Err(StoreError::Io(
                 "the store is degraded: its commit log is kept for the next start".into(),
             ));

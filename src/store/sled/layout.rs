@@ -9,8 +9,9 @@ use super::super::{Change, StoreError};
 use crate::domain::{Event, User};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-/// Version byte in front of every stored value.
-pub const VALUE_FORMAT: u8 = 1;
+/// Version byte in front of every stored value. Format 1 records and events (earlier builds)
+/// have no creator scope; they read as created by an instance-wide role.
+pub const VALUE_FORMAT: u8 = 2;
 /// Version of the layout, recorded in `meta`. Format 1 had no index trees and no commit log;
 /// opening it builds the indexes once.
 pub const STORE_FORMAT: u64 = 2;
@@ -21,6 +22,8 @@ pub const OLD_USERNAMES_TREE: &str = "usernames";
 pub const META_FORMAT: &[u8] = b"format";
 pub const META_SHARDS: &[u8] = b"shards";
 pub const META_STATE_COUNTS: &[u8] = b"state-counts";
+/// The commit log's next LSN at the last checkpoint: LSNs never go below it.
+pub const META_WAL_LSN: &[u8] = b"wal-lsn";
 
 const USER_PREFIX: u8 = b'u';
 const EVENT_PREFIX: u8 = b'e';
@@ -286,13 +289,14 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     out
 }
 
-pub fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+/// The bincode of `T` after a value's format byte.
+fn decode_as<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
     let corrupt = |reason: String| StoreError::Corrupt {
         key: String::from_utf8_lossy(key).into_owned(),
         reason,
     };
     match bytes.split_first() {
-        Some((&VALUE_FORMAT, rest)) => {
+        Some((&format, rest)) if format == 1 || format == VALUE_FORMAT => {
             let (value, used) =
                 bincode::serde::decode_from_slice(rest, bincode::config::standard())
                     .map_err(|e| corrupt(e.to_string()))?;
@@ -306,11 +310,104 @@ pub fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreE
     }
 }
 
+/// A value whose layout is the same in every format.
+pub fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    decode_as::<T>(key, bytes)
+}
+
+/// Format 1 (earlier builds): no creator scope.
+mod v1 {
+    use crate::domain::{Event, EventKind, OrgScope, Profile, Timestamp, User, UserState};
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    pub struct UserV1 {
+        id: String,
+        org: String,
+        state: UserState,
+        sequence: u64,
+        created_at: Timestamp,
+        changed_at: Timestamp,
+        revoked_at: Option<Timestamp>,
+        profile: Profile,
+    }
+
+    impl From<UserV1> for User {
+        fn from(u: UserV1) -> User {
+            User {
+                id: u.id,
+                org: u.org,
+                state: u.state,
+                sequence: u.sequence,
+                created_at: u.created_at,
+                changed_at: u.changed_at,
+                revoked_at: u.revoked_at,
+                profile: u.profile,
+                creator_scope: OrgScope::Everywhere,
+            }
+        }
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct EventV1 {
+        sequence: u64,
+        at: Timestamp,
+        kind: KindV1,
+    }
+
+    #[derive(Debug, Deserialize)]
+    enum KindV1 {
+        Created {
+            org: String,
+            state: UserState,
+            profile: Profile,
+        },
+        Deactivated,
+        Reactivated,
+        Locked,
+        Unlocked,
+        Deleted,
+    }
+
+    impl From<EventV1> for Event {
+        fn from(e: EventV1) -> Event {
+            let kind = match e.kind {
+                KindV1::Created {
+                    org,
+                    state,
+                    profile,
+                } => EventKind::Created {
+                    org,
+                    state,
+                    profile,
+                    creator_scope: OrgScope::Everywhere,
+                },
+                KindV1::Deactivated => EventKind::Deactivated,
+                KindV1::Reactivated => EventKind::Reactivated,
+                KindV1::Locked => EventKind::Locked,
+                KindV1::Unlocked => EventKind::Unlocked,
+                KindV1::Deleted => EventKind::Deleted,
+            };
+            Event {
+                sequence: e.sequence,
+                at: e.at,
+                kind,
+            }
+        }
+    }
+}
+
 pub fn decode_user(key: &[u8], bytes: &[u8]) -> Result<User, StoreError> {
+    if bytes.first() == Some(&1) {
+        return decode::<v1::UserV1>(key, bytes).map(User::from);
+    }
     decode::<User>(key, bytes)
 }
 
 pub fn decode_event(key: &[u8], bytes: &[u8]) -> Result<Event, StoreError> {
+    if bytes.first() == Some(&1) {
+        return decode::<v1::EventV1>(key, bytes).map(Event::from);
+    }
     decode::<Event>(key, bytes)
 }
 
@@ -332,6 +429,7 @@ mod tests {
                 id: id.into(),
                 org: org.into(),
                 initial_state: UserState::Active,
+                creator_scope: crate::domain::OrgScope::Everywhere,
                 profile: Profile::V2(Box::new(HumanProfile {
                     username: username.into(),
                     email: Some(Email {
@@ -371,6 +469,7 @@ mod tests {
                 id: "42".into(),
                 org: "o".into(),
                 initial_state: UserState::Active,
+                creator_scope: crate::domain::OrgScope::Everywhere,
                 profile: Profile::V3 {
                     schema_id: "s".into(),
                     data_json: "{\"a\":1}".into(),
@@ -386,6 +485,40 @@ mod tests {
         let mut truncated = encode(&user);
         truncated.truncate(5);
         assert!(decode_user(b"k", &truncated).is_err());
+    }
+
+    #[test]
+    fn format_1_records_read_as_created_by_an_instance_role() {
+        #[derive(serde::Serialize)]
+        struct OldUser<'a> {
+            id: &'a str,
+            org: &'a str,
+            state: UserState,
+            sequence: u64,
+            created_at: Timestamp,
+            changed_at: Timestamp,
+            revoked_at: Option<Timestamp>,
+            profile: Profile,
+        }
+        let old = OldUser {
+            id: "u1",
+            org: "o1",
+            state: UserState::Inactive,
+            sequence: 2,
+            created_at: Timestamp(1),
+            changed_at: Timestamp(2),
+            revoked_at: Some(Timestamp(2)),
+            profile: Profile::V3 {
+                schema_id: "s".into(),
+                data_json: "{}".into(),
+                contact: Contact::default(),
+            },
+        };
+        let mut bytes = vec![1u8];
+        bytes.extend(bincode::serde::encode_to_vec(&old, bincode::config::standard()).unwrap());
+        let user = decode_user(b"k", &bytes).unwrap();
+        assert_eq!(user.state, UserState::Inactive);
+        assert_eq!(user.creator_scope, crate::domain::OrgScope::Everywhere);
     }
 
     #[test]

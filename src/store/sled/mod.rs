@@ -11,7 +11,6 @@ mod committer;
 mod import;
 pub mod layout;
 mod listing;
-#[cfg(test)]
 mod model_tests;
 mod wal;
 
@@ -90,6 +89,16 @@ impl Trees {
 
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(|_| ()).map_err(io)
+    }
+
+    /// Make everything applied durable in sled, then start the commit log over. The log's next
+    /// LSN is recorded with the flush, so a later log never starts below it.
+    fn checkpoint(&self, wal: &mut wal::Wal) -> Result<(), StoreError> {
+        self.meta
+            .insert(layout::META_WAL_LSN, &wal.next_lsn().to_be_bytes())
+            .map_err(io)?;
+        self.flush()?;
+        wal.reset()
     }
 
     fn shard_of(&self, id: &str) -> usize {
@@ -241,16 +250,21 @@ impl SledStore {
             degraded: AtomicBool::new(false),
         });
         // Changes the log holds that sled may not: apply them all (again), then start over.
-        let (mut wal, records) = wal::Wal::open(dir)?;
+        let lsn_floor = trees
+            .meta
+            .get(layout::META_WAL_LSN)
+            .map_err(io)?
+            .and_then(|v| layout::be_u64(&v))
+            .unwrap_or(0);
+        let (mut wal, records) = wal::Wal::open(dir, lsn_floor)?;
         let replayed = !records.is_empty();
         if replayed {
             log::info!("replaying {} commits from the commit log", records.len());
             for op in records.iter().flatten() {
                 trees.apply(op)?;
             }
-            trees.flush()?;
         }
-        wal.reset()?;
+        trees.checkpoint(&mut wal)?;
         if format < layout::STORE_FORMAT {
             log::info!(
                 "{}: building the listing indexes (store format {format} to {})",

@@ -36,7 +36,8 @@ fn io(e: std::io::Error) -> StoreError {
 pub enum AppendError {
     /// Nothing of the record counts; the next append may succeed.
     Failed(StoreError),
-    /// The record could not be voided after a failure: the log must not be written again.
+    /// The record could not be voided after a failure: it may or may not be replayed, and the
+    /// log must not be written again.
     Broken(StoreError),
 }
 
@@ -47,6 +48,8 @@ pub struct Wal {
     /// End of the last good record; the next record is written here.
     end: u64,
     next_lsn: u64,
+    /// The header names `next_lsn` durably; until it does, nothing is appended.
+    header_ok: bool,
 }
 
 /// Encode ops the way a record's payload holds them: one after the other.
@@ -123,7 +126,9 @@ fn read_records(bytes: &[u8], first_lsn: u64) -> Result<(Vec<Vec<Op>>, u64), Sto
 impl Wal {
     /// Open (or create) the log in `dir` and read back every record since its last checkpoint,
     /// oldest first; the caller applies them, then calls [`Wal::reset`] before writing anything.
-    pub fn open(dir: &Path) -> Result<(Wal, Vec<Vec<Op>>), StoreError> {
+    /// `lsn_floor` is the next LSN the store recorded at its last checkpoint: LSNs never start
+    /// below it, so a record left from an earlier generation can never pass for a new one.
+    pub fn open(dir: &Path, lsn_floor: u64) -> Result<(Wal, Vec<Vec<Op>>), StoreError> {
         let path = dir.join(FILE_NAME);
         let created = !path.exists();
         let mut file = OpenOptions::new()
@@ -156,12 +161,19 @@ impl Wal {
             // The new file's name must survive a power loss too.
             File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
         }
+        let next_lsn = first_lsn.unwrap_or(1) + records.len() as u64;
         let wal = Wal {
             file,
             end,
-            next_lsn: first_lsn.unwrap_or(1) + records.len() as u64,
+            next_lsn: next_lsn.max(lsn_floor),
+            header_ok: false,
         };
         Ok((wal, records))
+    }
+
+    /// The LSN the next record gets.
+    pub fn next_lsn(&self) -> u64 {
+        self.next_lsn
     }
 
     /// Bytes of records since the last checkpoint.
@@ -177,6 +189,11 @@ impl Wal {
     /// nothing counts as written: the record's header is zeroed (the next one goes where it
     /// started). If even that fails, the log is unusable: [`AppendError::Broken`].
     pub fn append(&mut self, payload: &[u8], sync: bool) -> Result<(), AppendError> {
+        if !self.header_ok {
+            // A checkpoint's header did not reach the disk; nothing was applied since, so
+            // sled still holds everything and the header can be written now.
+            self.reset().map_err(AppendError::Failed)?;
+        }
         let lsn = self.next_lsn;
         let len = u32::try_from(payload.len()).map_err(|_| {
             AppendError::Failed(StoreError::Io("commit log: record too large".into()))
@@ -222,13 +239,16 @@ impl Wal {
     }
 
     /// Start over after a checkpoint (sled holds everything the log held, durably): a new
-    /// header names the next LSN, so the old records are never replayed again.
+    /// header names the next LSN, so the old records are never replayed again. Until it is
+    /// durable, appends wait for it.
     pub fn reset(&mut self) -> Result<(), StoreError> {
+        self.header_ok = false;
         self.file
             .write_all_at(&file_header(self.next_lsn), 0)
             .map_err(io)?;
         self.file.sync_data().map_err(io)?;
         self.end = FILE_HEADER;
+        self.header_ok = true;
         Ok(())
     }
 }
@@ -253,7 +273,7 @@ mod tests {
     }
 
     fn open(dir: &Path) -> (Wal, Vec<Vec<Op>>) {
-        Wal::open(dir).unwrap()
+        Wal::open(dir, 0).unwrap()
     }
 
     #[test]
@@ -262,6 +282,7 @@ mod tests {
         let (mut wal, old) = open(dir.path());
         assert!(old.is_empty());
         wal.reset().unwrap();
+        assert_eq!(wal.next_lsn(), 1);
         wal.append(&payload(&[op(1), op(2)]), true).unwrap();
         wal.append(&payload(&[op(3)]), false).unwrap();
         let end = wal.end;
@@ -270,13 +291,13 @@ mod tests {
         let path = dir.path().join(FILE_NAME);
         let file = OpenOptions::new().write(true).open(&path).unwrap();
         file.write_all_at(&[40, 0, 0, 0, 1, 2, 3], end).unwrap();
-        let (mut wal, records) = open(dir.path());
+        let (wal, records) = open(dir.path());
         assert_eq!(records, vec![vec![op(1), op(2)], vec![op(3)]]);
-        // New records follow the good ones, over the torn one.
-        wal.append(&payload(&[op(4)]), true).unwrap();
+        assert_eq!(wal.next_lsn(), 3);
         drop(wal);
+        // Until the replayed records are checkpointed, opening again replays them again.
         let (mut wal, records) = open(dir.path());
-        assert_eq!(records.len(), 3);
+        assert_eq!(records.len(), 2);
         // After a checkpoint nothing is replayed, though the old bytes are still there.
         wal.reset().unwrap();
         drop(wal);
@@ -284,8 +305,32 @@ mod tests {
         assert!(records.is_empty());
         wal.append(&payload(&[op(5)]), true).unwrap();
         drop(wal);
-        assert_eq!(open(dir.path()).1, vec![vec![op(5)]]);
+        let (wal, records) = open(dir.path());
+        assert_eq!(records, vec![vec![op(5)]]);
+        assert_eq!(wal.next_lsn(), 4);
         assert!(std::fs::metadata(&path).unwrap().len() >= ALLOCATED);
+    }
+
+    #[test]
+    fn without_a_header_lsns_start_above_the_floor_and_old_records_stay_dead() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut wal, _) = open(dir.path());
+        wal.reset().unwrap();
+        wal.append(&payload(&[op(1)]), true).unwrap();
+        wal.append(&payload(&[op(2)]), true).unwrap();
+        drop(wal);
+        // The header torn (a crash while a checkpoint rewrote it): nothing is replayed, and the
+        // next generation starts at the floor the store recorded, above every old record.
+        let path = dir.path().join(FILE_NAME);
+        let file = OpenOptions::new().write(true).open(&path).unwrap();
+        file.write_all_at(&[0xff; 4], 0).unwrap();
+        let (mut wal, records) = Wal::open(dir.path(), 3).unwrap();
+        assert!(records.is_empty());
+        wal.append(&payload(&[op(9)]), true).unwrap();
+        drop(wal);
+        let (wal, records) = Wal::open(dir.path(), 3).unwrap();
+        assert_eq!(records, vec![vec![op(9)]]);
+        assert_eq!(wal.next_lsn(), 4);
     }
 
     #[test]
