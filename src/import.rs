@@ -58,6 +58,7 @@ fn parse_line(text: &str, default_org: Option<&str>) -> Result<NewUser, String> 
         id: request.user_id.unwrap_or_else(|| id_for_line(text)),
         org,
         initial_state: UserState::Active,
+        creator_scope: crate::domain::OrgScope::Everywhere,
         profile: Profile::V3 {
             schema_id,
             data_json,

@@ -150,6 +150,7 @@ impl Core {
                 org: org.clone(),
                 initial_state,
                 profile: profile.clone(),
+                creator_scope: caller.scope(Permission::Write),
             };
             let hold = claim.clone().map(|c| Box::new(c) as crate::shard::Hold);
             match self.shards.create(user, hold).await {

@@ -38,6 +38,14 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Every organization the caller holds any permission in.
+    pub fn authority(&self) -> OrgScope {
+        self.scopes
+            .values()
+            .cloned()
+            .fold(OrgScope::Orgs(Vec::new()), OrgScope::union)
+    }
+
     /// Where the caller holds `permission`.
     pub fn scope(&self, permission: Permission) -> OrgScope {
         self.scopes
@@ -329,10 +337,17 @@ pub fn verifier_from_config(config: &Config, create_dev_secret: bool) -> Result<
 /// May a token of `caller` act, given the stored user named by its `sub` (if any)? A subject
 /// that is INACTIVE, LOCKED or DELETED is refused, and so is a token issued before the
 /// subject's latest deactivate, lock or delete, for good: reactivation never revives it.
+///
+/// A user's state speaks for a token only if the token's authority stays within where the
+/// user's creator could create users: an organization's owner who creates a user whose id is
+/// another principal's `sub` cannot lock out a token with authority beyond that organization.
 pub fn check_subject(caller: &Caller, subject: Option<&User>) -> Result<(), ApiError> {
     let Some(user) = subject else {
         return Ok(());
     };
+    if !caller.authority().within(&user.creator_scope) {
+        return Ok(());
+    }
     if !matches!(user.state, UserState::Active | UserState::Initial) {
         return Err(ErrorCode::SubjectNotActive.into());
     }
@@ -549,6 +564,7 @@ mod tests {
                 id: "me".into(),
                 org: "o1".into(),
                 initial_state: UserState::Active,
+                creator_scope: crate::domain::OrgScope::Everywhere,
                 profile: Profile::V3 {
                     schema_id: "s".into(),
                     data_json: "{}".into(),

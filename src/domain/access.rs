@@ -32,7 +32,7 @@ impl Permission {
 }
 
 /// The organizations in which a caller holds one permission.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum OrgScope {
     /// An instance role: every organization.
     Everywhere,
@@ -45,6 +45,30 @@ impl OrgScope {
         match self {
             OrgScope::Everywhere => true,
             OrgScope::Orgs(orgs) => orgs.iter().any(|o| o == org),
+        }
+    }
+
+    /// Whether every organization of `self` is one of `other`'s.
+    pub fn within(&self, other: &OrgScope) -> bool {
+        match (self, other) {
+            (_, OrgScope::Everywhere) => true,
+            (OrgScope::Everywhere, OrgScope::Orgs(_)) => false,
+            (OrgScope::Orgs(mine), OrgScope::Orgs(theirs)) => {
+                mine.iter().all(|o| theirs.contains(o))
+            }
+        }
+    }
+
+    /// Every organization of either.
+    pub fn union(self, other: OrgScope) -> OrgScope {
+        match (self, other) {
+            (OrgScope::Everywhere, _) | (_, OrgScope::Everywhere) => OrgScope::Everywhere,
+            (OrgScope::Orgs(mut a), OrgScope::Orgs(b)) => {
+                a.extend(b);
+                a.sort();
+                a.dedup();
+                OrgScope::Orgs(a)
+            }
         }
     }
 }

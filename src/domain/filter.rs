@@ -148,6 +148,7 @@ mod tests {
                 id: id.into(),
                 org: "o1".into(),
                 initial_state: UserState::Active,
+                creator_scope: crate::domain::OrgScope::Everywhere,
                 profile: Profile::V2(Box::new(HumanProfile {
                     username: username.into(),
                     given_name: "Ada".into(),

@@ -170,6 +170,9 @@ pub struct User {
     /// Time of the latest deactivate, lock or delete: tokens issued before it are void.
     pub revoked_at: Option<Timestamp>,
     pub profile: Profile,
+    /// Where whoever created the user could create users: the user's state speaks only for
+    /// tokens whose authority stays within it (see `auth::check_subject`).
+    pub creator_scope: OrgScope,
 }
 
 /// The lifecycle operations on an existing user.
@@ -215,6 +218,7 @@ pub enum EventKind {
         org: String,
         state: UserState,
         profile: Profile,
+        creator_scope: OrgScope,
     },
     Deactivated,
     Reactivated,
@@ -292,6 +296,8 @@ pub struct NewUser {
     pub org: String,
     pub initial_state: UserState,
     pub profile: Profile,
+    /// The creator's write scope (`OrgScope::Everywhere` for an operator's import).
+    pub creator_scope: OrgScope,
 }
 
 /// Create a user: the first event (sequence 1) and the record it produces.
@@ -303,6 +309,7 @@ pub fn create(new: NewUser, now: Timestamp) -> (User, Event) {
             org: new.org.clone(),
             state: new.initial_state,
             profile: new.profile.clone(),
+            creator_scope: new.creator_scope.clone(),
         },
     };
     let user = User {
@@ -314,6 +321,7 @@ pub fn create(new: NewUser, now: Timestamp) -> (User, Event) {
         changed_at: now,
         revoked_at: None,
         profile: new.profile,
+        creator_scope: new.creator_scope,
     };
     (user, event)
 }
@@ -371,10 +379,12 @@ pub fn apply(user: &User, event: &Event) -> User {
             org,
             state,
             profile,
+            creator_scope,
         } => {
             next.org = org.clone();
             next.state = *state;
             next.profile = profile.clone();
+            next.creator_scope = creator_scope.clone();
             next.created_at = event.at;
         }
         EventKind::Reactivated | EventKind::Unlocked => next.state = UserState::Active,
@@ -412,6 +422,7 @@ pub fn replay(id: &str, events: &[Event]) -> Result<User, ReplayError> {
             org,
             state,
             profile,
+            creator_scope,
         } if first.sequence == 1 => {
             create(
                 NewUser {
@@ -419,6 +430,7 @@ pub fn replay(id: &str, events: &[Event]) -> Result<User, ReplayError> {
                     org: org.clone(),
                     initial_state: *state,
                     profile: profile.clone(),
+                    creator_scope: creator_scope.clone(),
                 },
                 first.at,
             )
@@ -465,6 +477,7 @@ mod tests {
                 id: "u1".into(),
                 org: "o1".into(),
                 initial_state: Active,
+                creator_scope: crate::domain::OrgScope::Everywhere,
                 profile: Profile::V3 {
                     schema_id: "s".into(),
                     data_json: "{}".into(),
@@ -548,6 +561,7 @@ mod tests {
                 id: "u1".into(),
                 org: "o1".into(),
                 initial_state: Active,
+                creator_scope: crate::domain::OrgScope::Everywhere,
                 profile: Profile::V3 {
                     schema_id: "s".into(),
                     data_json: "{}".into(),

@@ -253,3 +253,69 @@ async fn userd_token_mints_tokens_the_server_accepts() {
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert_eq!(app.change("minted", "reactivate", &token).await.status, 403);
 }
+
+#[tokio::test]
+async fn an_org_owner_cannot_lock_out_a_principal_with_wider_authority() {
+    // The attack: an owner of org-b creates, in org-b, a user whose id is the instance
+    // administrator's `sub`, then deactivates and deletes it.
+    let app = spawn_app().await;
+    let admin = admin_token();
+    app.create_user("bystander", "org-a").await;
+    let owner_b = sign(&claims("owner-b", &[("ORG_OWNER", Some("org-b"))]));
+    let r = app
+        .post(
+            "/v3alpha/users",
+            &owner_b,
+            Some(&json!({"userId": "admin", "organization": {"orgId": "org-b"}, "schemaId": "s", "data": {}})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(
+        app.change("admin", "deactivate", &owner_b).await.status,
+        200
+    );
+    // The administrator's tokens, old and new, keep working.
+    assert_eq!(
+        app.get("/v3alpha/users/bystander", &admin).await.status,
+        200
+    );
+    assert_eq!(app.change("admin", "delete", &owner_b).await.status, 200);
+    assert_eq!(
+        app.get("/v3alpha/users/bystander", &admin).await.status,
+        200
+    );
+    assert_eq!(
+        app.get("/v3alpha/users/bystander", &admin_token())
+            .await
+            .status,
+        200
+    );
+
+    // Within the creator's authority the user's state still speaks for the token: a member of
+    // org-b, created by org-b's owner, loses its token when the owner deactivates it.
+    let r = app
+        .post(
+            "/v3alpha/users",
+            &owner_b,
+            Some(&json!({"userId": "member-b", "organization": {"orgId": "org-b"}, "schemaId": "s", "data": {}})),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let mut member = claims("member-b", &[("ORG_USER_MANAGER", Some("org-b"))]);
+    member["iat"] = json!(now_secs_f64());
+    let member = sign(&member);
+    assert_eq!(
+        app.get("/v3alpha/users/member-b", &member).await.status,
+        200
+    );
+    assert_eq!(
+        app.change("member-b", "deactivate", &owner_b).await.status,
+        200
+    );
+    assert_error(
+        &app.get("/v3alpha/users/member-b", &member).await,
+        401,
+        16,
+        None,
+    );
+}
