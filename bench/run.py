@@ -42,7 +42,7 @@ def use_profile(profile):
     global BIN, BASELINE
     BIN = os.path.join(ROOT, "target", profile, "userd")
     BASELINE = os.path.join(ROOT, "target", profile, "examples", "baseline")
-SECRET = "bench-secret"
+SECRET = "bench-secret-0123456789abcdef0123456789"
 
 
 def sh(*args, **kw):

@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 
-SECRET = "soak-secret"
+SECRET = "soak-secret-0123456789abcdef0123456789"
 
 
 def start(binary, data_dir):

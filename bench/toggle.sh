@@ -11,7 +11,7 @@ BIN=${USERD_BIN:-target/release/userd}
 [ -x "$BIN" ] || cargo build --release
 dir=$(mktemp -d)
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
-export USERD_AUTH__HS256_SECRET=bench-secret USERD_LOG__LEVEL=${USERD_LOG__LEVEL:-warn}
+export USERD_AUTH__HS256_SECRET=bench-secret-0123456789abcdef0123456789 USERD_LOG__LEVEL=${USERD_LOG__LEVEL:-warn}
 "$BIN" serve --bind 127.0.0.1:0 --data-dir "$dir/data" > "$dir/out" 2> "${ERRLOG:-$dir/err}" &
 pid=$!
 for _ in $(seq 100); do grep -q listening "$dir/out" 2>/dev/null && break; sleep 0.05; done

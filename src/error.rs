@@ -117,6 +117,8 @@ error_codes! {
     OrganizationMissing = InvalidArgument, 400, "USERD-ORG-0001", "Organization missing: set organization.orgId, the x-zitadel-orgid header or the token's resource owner";
     BodyNotJson = InvalidArgument, 400, "USERD-BODY-0001", "Request body is not valid JSON";
     BodyTooLarge = InvalidArgument, 413, "USERD-BODY-0002", "Request body is larger than server.max_body_bytes";
+    /// The same on gRPC and gRPC-Web, where a message over the limit is RESOURCE_EXHAUSTED.
+    MessageTooLarge = ResourceExhausted, 413, "USERD-BODY-0004", "Request message is larger than server.max_body_bytes";
     UnsupportedContentType = InvalidArgument, 415, "USERD-BODY-0003", "Content type is not supported: send application/json";
     /// A create request whose fields break the rules (the text says which).
     InvalidCreate = InvalidArgument, 400, "USERD-CREATE-0001", "Invalid user";
@@ -261,7 +263,10 @@ mod tests {
                 GrpcCode::NotFound => 404,
                 GrpcCode::AlreadyExists => 409,
                 GrpcCode::PermissionDenied => 403,
-                GrpcCode::ResourceExhausted => 429,
+                GrpcCode::ResourceExhausted => match code {
+                    ErrorCode::MessageTooLarge => 413,
+                    _ => 429,
+                },
                 GrpcCode::Unimplemented => match code {
                     ErrorCode::MethodNotAllowed => 405,
                     _ => 501,

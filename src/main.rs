@@ -96,6 +96,9 @@ enum Command {
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Everything userd creates (the data directory, the store's files, the development secret)
+    // is for the user it runs as only: the store holds password hashes, emails and phones.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve {

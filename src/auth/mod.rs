@@ -232,6 +232,10 @@ impl Verifier {
     ) -> Result<(Caller, (Option<f64>, f64)), ApiError> {
         let invalid = || ApiError::from(ErrorCode::TokenInvalid);
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
+        // RFC 7515 §4.1.11: extensions marked critical must be understood; userd knows none.
+        if header.crit.is_some() {
+            return Err(invalid());
+        }
         let mut claims = self.decode_with(token, &header, &self.static_keys);
         if claims.is_none() {
             if let Some(jwks) = &self.jwks {

@@ -129,12 +129,17 @@ pub fn org_header(req: &HttpRequest) -> Option<String> {
 
 /// What the core needs from a request's headers.
 pub fn context(req: &HttpRequest) -> crate::app::RequestContext {
+    let mut authorization = req.headers().get_all(header::AUTHORIZATION);
+    let first = authorization.next();
+    // A value that is not text, or a second Authorization header, fails as an invalid token:
+    // which of two credentials counts must never be a guess.
+    let authorization = match (first, authorization.next()) {
+        (None, _) => None,
+        (Some(v), None) => Some(v.to_str().unwrap_or("\u{0}").to_string()),
+        (Some(_), Some(_)) => Some("\u{0}".to_string()),
+    };
     crate::app::RequestContext {
-        // A value that is not text fails as an invalid token.
-        authorization: req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .map(|v| v.to_str().unwrap_or("\u{0}").to_string()),
+        authorization,
         org_header: org_header(req),
     }
 }

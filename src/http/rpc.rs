@@ -71,6 +71,14 @@ pub(crate) fn unframe(body: &[u8]) -> Result<&[u8], ApiError> {
 }
 
 impl Protocol {
+    /// gRPC or gRPC-Web, whose errors are gRPC statuses.
+    fn is_grpc(self) -> bool {
+        matches!(
+            self,
+            Protocol::Grpc | Protocol::GrpcWeb | Protocol::GrpcWebText
+        )
+    }
+
     /// The request message in this protocol's encoding.
     fn decode<T: Message + Default + serde::de::DeserializeOwned>(
         self,
@@ -216,6 +224,9 @@ pub async fn rpc(
     }
     let bytes = match body::read(&req, payload, state.max_body_bytes).await {
         Ok(bytes) => bytes,
+        Err(e) if e.code == ErrorCode::BodyTooLarge && protocol.is_grpc() => {
+            return protocol.respond::<()>(Err(ErrorCode::MessageTooLarge.into()))
+        }
         Err(e) => return protocol.respond::<()>(Err(e)),
     };
     let call = Call {

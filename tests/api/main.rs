@@ -5,6 +5,7 @@ mod codec;
 mod concurrency;
 mod crash;
 mod errors;
+mod hardening;
 mod faults;
 mod helpers;
 mod import;

@@ -9,7 +9,7 @@ bin=$2
 examples=${3:-30}
 dir=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
-export USERD_AUTH__HS256_SECRET=conformance-secret USERD_LOG__LEVEL=warn
+export USERD_AUTH__HS256_SECRET=conformance-secret-0123456789abcdef USERD_LOG__LEVEL=warn
 "$bin" serve --bind 127.0.0.1:0 --data-dir "$dir/data" > "$dir/out" 2> "$dir/err" &
 pid=$!
 for _ in $(seq 200); do grep -q listening "$dir/out" 2>/dev/null && break; sleep 0.05; done

@@ -230,6 +230,14 @@ impl SledStore {
         let shard_count = u16::try_from(options.shards)
             .map_err(|_| StoreError::Mismatch("storage.shards must be at most 65535".into()))?;
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(e.to_string()))?;
+        // A directory made by an earlier build may be open to others: close it.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            {
+                log::warn!("cannot restrict {} to its owner: {e}", dir.display());
+            }
+        }
         // Sled flushes at checkpoints only: the commit log makes changes durable.
         let db = open_db(dir, options.cache_bytes, None)?;
         let meta = db.open_tree(layout::META_TREE).map_err(io)?;

@@ -7,7 +7,7 @@ import tempfile
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-SECRET = "sdk-test-secret"
+SECRET = "sdk-test-secret-0123456789abcdef0123"
 
 
 class Userd:

@@ -19,7 +19,7 @@ import { UserState } from "@zitadel/proto/zitadel/user/v2/user_pb.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = process.env.USERD_BIN ?? resolve(here, "../../../target/debug/userd");
-const secret = "sdk-ts-secret";
+const secret = "sdk-ts-secret-0123456789abcdef0123456";
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("USERD_")));
 Object.assign(env, { USERD_AUTH__HS256_SECRET: secret, USERD_LOG__LEVEL: "warn" });
 const dir = mkdtempSync(join(tmpdir(), "userd-ts-"));
