@@ -42,6 +42,15 @@ pub struct ServerConfig {
     pub workers: usize,
     pub max_body_bytes: usize,
     pub shutdown_timeout_seconds: u64,
+    /// Open connections at most (HTTP/1.1 and HTTP/2 together); more wait in the kernel's
+    /// accept queue.
+    pub max_connections: usize,
+    /// Requests being served at once at most; more are answered 429 at once.
+    pub max_in_flight: usize,
+    /// HTTP/2 streams open at once per connection.
+    pub http2_max_streams: u32,
+    /// A request body must arrive within this many seconds.
+    pub body_timeout_seconds: u64,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +60,10 @@ impl Default for ServerConfig {
             workers: 0,
             max_body_bytes: 65_536,
             shutdown_timeout_seconds: 10,
+            max_connections: 10_000,
+            max_in_flight: 1024,
+            http2_max_streams: 100,
+            body_timeout_seconds: 10,
         }
     }
 }
@@ -344,6 +357,22 @@ fn validate(config: &Config) -> Result<(), String> {
     }
     if config.server.max_body_bytes == 0 {
         return fail("server.max_body_bytes", "must be at least 1");
+    }
+    for (key, value) in [
+        ("server.max_connections", config.server.max_connections),
+        ("server.max_in_flight", config.server.max_in_flight),
+        (
+            "server.http2_max_streams",
+            config.server.http2_max_streams as usize,
+        ),
+        (
+            "server.body_timeout_seconds",
+            config.server.body_timeout_seconds as usize,
+        ),
+    ] {
+        if value == 0 {
+            return fail(key, "must be at least 1");
+        }
     }
     if !(1..=4096).contains(&config.storage.shards) {
         return fail("storage.shards", "must be between 1 and 4096");

@@ -12,6 +12,7 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GrpcCode {
     InvalidArgument = 3,
+    DeadlineExceeded = 4,
     NotFound = 5,
     AlreadyExists = 6,
     PermissionDenied = 7,
@@ -32,6 +33,7 @@ impl GrpcCode {
     pub fn connect_name(self) -> &'static str {
         match self {
             GrpcCode::InvalidArgument => "invalid_argument",
+            GrpcCode::DeadlineExceeded => "deadline_exceeded",
             GrpcCode::NotFound => "not_found",
             GrpcCode::AlreadyExists => "already_exists",
             GrpcCode::PermissionDenied => "permission_denied",
@@ -117,6 +119,8 @@ error_codes! {
     OrganizationMissing = InvalidArgument, 400, "USERD-ORG-0001", "Organization missing: set organization.orgId, the x-zitadel-orgid header or the token's resource owner";
     BodyNotJson = InvalidArgument, 400, "USERD-BODY-0001", "Request body is not valid JSON";
     BodyTooLarge = InvalidArgument, 413, "USERD-BODY-0002", "Request body is larger than server.max_body_bytes";
+    /// The body did not arrive within `server.body_timeout_seconds`.
+    BodyTimeout = DeadlineExceeded, 408, "USERD-BODY-0005", "Request body did not arrive in time";
     /// The same on gRPC and gRPC-Web, where a message over the limit is RESOURCE_EXHAUSTED.
     MessageTooLarge = ResourceExhausted, 413, "USERD-BODY-0004", "Request message is larger than server.max_body_bytes";
     UnsupportedContentType = InvalidArgument, 415, "USERD-BODY-0003", "Content type is not supported: send application/json";
@@ -136,6 +140,9 @@ error_codes! {
     // Limits.
     /// A listing that no index serves ran past its budget, or too many such listings wait.
     ListingTooExpensive = ResourceExhausted, 429, "USERD-SEARCH-0003", "Listing needs too long a scan: narrow it with an organization, user id, username or email filter";
+
+    /// `server.max_in_flight` requests are being served already.
+    Overloaded = ResourceExhausted, 429, "USERD-LOAD-0001", "Server is busy, try again shortly";
 
     // Server side.
     Internal = Internal, 500, "USERD-INTERNAL", "Internal error";
@@ -260,6 +267,7 @@ mod tests {
                     _ => 400,
                 },
                 GrpcCode::FailedPrecondition => 400,
+                GrpcCode::DeadlineExceeded => 408,
                 GrpcCode::NotFound => 404,
                 GrpcCode::AlreadyExists => 409,
                 GrpcCode::PermissionDenied => 403,

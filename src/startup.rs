@@ -88,11 +88,23 @@ impl Application {
         let state = web::Data::new(AppState {
             core,
             max_body_bytes: config.server.max_body_bytes,
+            body_timeout: Duration::from_secs(config.server.body_timeout_seconds),
+            admission: http::Admission::new(config.server.max_in_flight),
         });
+        let limits = http::connection::Limits {
+            max_concurrent_streams: config.server.http2_max_streams,
+            body_timeout: Duration::from_secs(config.server.body_timeout_seconds),
+            ..http::connection::Limits::default()
+        };
+        let max_connections = connection_limit(config.server.max_connections);
         let server = serve(
             listener,
             state,
             workers,
+            Limits {
+                h2: limits,
+                connections_per_worker: max_connections.div_ceil(workers.max(1)),
+            },
             config.server.shutdown_timeout_seconds,
         )
         .map_err(|e| format!("cannot listen on {local}: {e}"))?;
@@ -147,12 +159,46 @@ fn app(
         .configure(http::routes)
 }
 
+/// The connection bounds of the listener.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    h2: http::connection::Limits,
+    connections_per_worker: usize,
+}
+
+/// `wanted` connections, or fewer if the process may not open that many files: the soft
+/// open-file limit is raised to the hard one first, and 256 descriptors stay for the store.
+fn connection_limit(wanted: usize) -> usize {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            log::warn!("cannot raise the open-file limit: {e}");
+        }
+    }
+    let files = getrlimit(Resource::Nofile)
+        .current
+        .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    let usable = files.saturating_sub(256).max(16);
+    if wanted > usable {
+        log::warn!(
+            "server.max_connections = {wanted} is more than the open-file limit allows: {usable}"
+        );
+    }
+    wanted.min(usable)
+}
+
 /// The server on `listener`: per connection, HTTP/1.1 goes to actix-http and HTTP/2 (prior
 /// knowledge, which is how gRPC clients connect) to `http::connection`, both into [`app`].
 fn serve(
     listener: TcpListener,
     state: web::Data<AppState>,
     workers: usize,
+    limits: Limits,
     shutdown_timeout_seconds: u64,
 ) -> std::io::Result<Server> {
     let builder = Server::build();
@@ -160,6 +206,7 @@ fn serve(
     let local = listener.local_addr()?;
     let server = builder
         .workers(workers)
+        .max_concurrent_connections(limits.connections_per_worker)
         .shutdown_timeout(shutdown_timeout_seconds)
         // SIGINT and SIGTERM both stop gracefully (see `run_until_stopped`).
         .disable_signals()
@@ -204,7 +251,13 @@ fn serve(
                             let _ = io.set_nodelay(true);
                             match http::connection::is_http2(&io).await {
                                 Ok(true) => {
-                                    http::connection::serve_http2(io, http2, Some(shutdown)).await;
+                                    http::connection::serve_http2(
+                                        io,
+                                        http2,
+                                        limits.h2,
+                                        Some(shutdown),
+                                    )
+                                    .await;
                                     Ok(())
                                 }
                                 Ok(false) => http1.call(io).await.map_err(|e| {

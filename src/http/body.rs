@@ -38,27 +38,39 @@ pub fn check_declared_length(req: &HttpRequest, limit: usize) -> Result<(), ApiE
     }
 }
 
-/// The body's bytes, at most `limit` of them.
+/// The body's bytes, at most `limit` of them, all within `timeout` (a client that trickles a
+/// body holds a connection no longer than that).
 pub async fn read(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
+    timeout: std::time::Duration,
 ) -> Result<web::Bytes, ApiError> {
     check_declared_length(req, limit)?;
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::with_text(
-                ErrorCode::BodyNotJson,
-                format!("Cannot read request body: {e}"),
-            )
-        })?;
-        if body.len() + chunk.len() > limit {
-            return Err(ErrorCode::BodyTooLarge.into());
+    let reading = async {
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| match e {
+                actix_web::error::PayloadError::Io(ref io)
+                    if io.kind() == std::io::ErrorKind::TimedOut =>
+                {
+                    ApiError::from(ErrorCode::BodyTimeout)
+                }
+                e => ApiError::with_text(
+                    ErrorCode::BodyNotJson,
+                    format!("Cannot read request body: {e}"),
+                ),
+            })?;
+            if body.len() + chunk.len() > limit {
+                return Err(ErrorCode::BodyTooLarge.into());
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
+        Ok(body.freeze())
+    };
+    tokio::time::timeout(timeout, reading)
+        .await
+        .unwrap_or_else(|_| Err(ErrorCode::BodyTimeout.into()))
 }
 
 /// A REST body's content type must be JSON (any charset) or absent.

@@ -6,6 +6,12 @@
 //! an actix `Request` for the same actix-web app (so routing, logging, metrics and errors are
 //! shared), and a gRPC answer's `grpc-status`/`grpc-message` headers leave as trailers after its
 //! message. No protocol logic lives here: gRPC is a codec in `rpc.rs` like Connect and gRPC-Web.
+//!
+//! Every HTTP/2 connection is bounded ([`Limits`]): streams at once, header list size (which
+//! also caps what an HPACK table can expand to), receive windows, time to send a request body,
+//! time for a whole stream, time a client may keep a response waiting on flow control, and time
+//! a connection may sit without streams. Past a bound a stream is reset or the connection is
+//! closed; nothing waits without limit.
 
 use actix_http::body::BoxBody;
 use actix_http::{Payload, Request};
@@ -26,6 +32,41 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2";
 /// How long a new HTTP/2 connection may take to send its preface and settings.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The bounds of one HTTP/2 connection.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Streams open at once (ZITADEL's gRPC servers allow 100).
+    pub max_concurrent_streams: u32,
+    /// Decoded request headers per stream, in bytes.
+    pub max_header_list_size: u32,
+    /// Receive window per stream and per connection, in bytes.
+    pub stream_window: u32,
+    pub connection_window: u32,
+    /// A request body must arrive within this.
+    pub body_timeout: Duration,
+    /// A stream must be answered and sent within this.
+    pub stream_timeout: Duration,
+    /// A client that opens no flow-control window for this long has its stream reset.
+    pub send_timeout: Duration,
+    /// A connection without streams is closed after this.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_concurrent_streams: 100,
+            max_header_list_size: 32 << 10,
+            stream_window: 256 << 10,
+            connection_window: 1 << 20,
+            body_timeout: Duration::from_secs(10),
+            stream_timeout: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
 /// Whether the client opened `io` with the HTTP/2 preface. Peeks, so nothing is consumed. A
 /// client that sends nothing within the handshake timeout gets the connection closed, as
 /// actix-http would close it for a missing request.
@@ -37,37 +78,73 @@ pub async fn is_http2(io: &TcpStream) -> std::io::Result<bool> {
     Ok(buf[..n] == *H2_PREFACE)
 }
 
-/// Serve one HTTP/2 connection: every stream is handed to `app` on this worker's thread.
-pub async fn serve_http2<S>(io: TcpStream, app: Rc<S>, mut shutdown: Option<GracefulShutdownSignal>)
-where
+/// Serve one HTTP/2 connection within `limits`: every stream is handed to `app` on this
+/// worker's thread.
+pub async fn serve_http2<S>(
+    io: TcpStream,
+    app: Rc<S>,
+    limits: Limits,
+    mut shutdown: Option<GracefulShutdownSignal>,
+) where
     S: Service<Request, Response = ServiceResponse<BoxBody>, Error = actix_web::Error> + 'static,
 {
     let peer = io.peer_addr().ok();
-    let mut connection =
-        match tokio::time::timeout(HANDSHAKE_TIMEOUT, h2::server::handshake(io)).await {
-            Ok(Ok(connection)) => connection,
-            Ok(Err(e)) => {
-                log::debug!("HTTP/2 handshake failed: {e}");
-                return;
-            }
-            Err(_) => return,
-        };
+    let handshake = h2::server::Builder::new()
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .max_header_list_size(limits.max_header_list_size)
+        .initial_window_size(limits.stream_window)
+        .initial_connection_window_size(limits.connection_window)
+        .max_send_buffer_size(64 << 10)
+        .max_concurrent_reset_streams(64)
+        .max_pending_accept_reset_streams(32)
+        .max_local_error_reset_streams(Some(256))
+        .handshake(io);
+    let mut connection = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+        Ok(Ok(connection)) => connection,
+        Ok(Err(e)) => {
+            log::debug!("HTTP/2 handshake failed: {e}");
+            return;
+        }
+        Err(_) => return,
+    };
+    let open = Rc::new(std::cell::Cell::new(0usize));
     loop {
-        let next = match shutdown.as_mut() {
-            Some(signal) => tokio::select! {
-                next = connection.accept() => next,
-                () = signal.notified() => {
-                    // Stopping: refuse new streams, finish the open ones, then close.
+        let stopping = async {
+            match shutdown.as_mut() {
+                Some(signal) => signal.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        let next = tokio::select! {
+            next = connection.accept() => next,
+            () = stopping => {
+                // Stopping: refuse new streams, finish the open ones, then close.
+                connection.graceful_shutdown();
+                shutdown = None;
+                continue;
+            }
+            () = tokio::time::sleep(limits.idle_timeout) => {
+                // A whole idle period without a new stream, and none open: close.
+                if open.get() == 0 {
                     connection.graceful_shutdown();
-                    shutdown = None;
-                    continue;
                 }
-            },
-            None => connection.accept().await,
+                continue;
+            }
         };
         match next {
             Some(Ok((request, respond))) => {
-                actix_rt::spawn(answer_stream(request, respond, peer, app.clone()));
+                open.set(open.get() + 1);
+                let open = open.clone();
+                let app = app.clone();
+                actix_rt::spawn(async move {
+                    // Past the stream's deadline its future is dropped, which resets it.
+                    let _ = tokio::time::timeout(
+                        limits.stream_timeout,
+                        answer_stream(request, respond, peer, app, limits),
+                    )
+                    .await;
+                    open.set(open.get().saturating_sub(1));
+                });
             }
             Some(Err(e)) => {
                 log::debug!("HTTP/2 connection error: {e}");
@@ -84,11 +161,12 @@ async fn answer_stream<S>(
     mut respond: SendResponse<Bytes>,
     peer: Option<SocketAddr>,
     app: Rc<S>,
+    limits: Limits,
 ) where
     S: Service<Request, Response = ServiceResponse<BoxBody>, Error = actix_web::Error>,
 {
     let (parts, body) = request.into_parts();
-    let Some(request) = to_actix_request(&parts, body, peer) else {
+    let Some(request) = to_actix_request(&parts, body, peer, limits.body_timeout) else {
         let mut head = http::Response::new(());
         *head.status_mut() = http::StatusCode::BAD_REQUEST;
         let _ = respond.send_response(head, true);
@@ -106,16 +184,53 @@ async fn answer_stream<S>(
     let Ok(mut stream) = respond.send_response(head, false) else {
         return;
     };
-    match trailers {
-        None => {
-            let _ = stream.send_data(body, true);
-        }
-        Some(trailers) => {
-            if body.is_empty() || stream.send_data(body, false).is_ok() {
-                let _ = stream.send_trailers(trailers);
-            }
+    let last = trailers.is_none();
+    if send_data(&mut stream, body, last, limits.send_timeout)
+        .await
+        .is_ok()
+    {
+        if let Some(trailers) = trailers {
+            let _ = stream.send_trailers(trailers);
         }
     }
+}
+
+/// Send `body` as the client's flow-control window allows, never buffering more than it
+/// granted; a client that grants nothing for `timeout` has the stream reset.
+async fn send_data(
+    stream: &mut h2::SendStream<Bytes>,
+    mut body: Bytes,
+    end: bool,
+    timeout: Duration,
+) -> Result<(), ()> {
+    if body.is_empty() {
+        return match end {
+            true => stream.send_data(body, true).map_err(|_| ()),
+            false => Ok(()),
+        };
+    }
+    while !body.is_empty() {
+        stream.reserve_capacity(body.len());
+        let granted =
+            tokio::time::timeout(timeout, std::future::poll_fn(|cx| stream.poll_capacity(cx)))
+                .await;
+        let granted = match granted {
+            Ok(Some(Ok(n))) => n,
+            Ok(_) => return Err(()),
+            Err(_) => {
+                stream.send_reset(h2::Reason::CANCEL);
+                return Err(());
+            }
+        };
+        if granted == 0 {
+            continue;
+        }
+        let chunk = body.split_to(granted.min(body.len()));
+        stream
+            .send_data(chunk, end && body.is_empty())
+            .map_err(|_| ())?;
+    }
+    Ok(())
 }
 
 /// The actix request for an HTTP/2 stream. The body streams through as the handler reads it
@@ -124,10 +239,21 @@ fn to_actix_request(
     parts: &http::request::Parts,
     body: RecvStream,
     peer: Option<SocketAddr>,
+    body_timeout: Duration,
 ) -> Option<Request> {
     use actix_http::header::{HeaderName, HeaderValue};
-    let stream = futures_util::stream::unfold(body, |mut body| async move {
-        let chunk = body.data().await?;
+    let deadline = tokio::time::Instant::now() + body_timeout;
+    let stream = futures_util::stream::unfold(body, move |mut body| async move {
+        let chunk = match tokio::time::timeout_at(deadline, body.data()).await {
+            Ok(chunk) => chunk?,
+            Err(_) => {
+                let late = std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the request body did not arrive in time",
+                );
+                return Some((Err(actix_http::error::PayloadError::Io(late)), body));
+            }
+        };
         let item = match chunk {
             Ok(chunk) => {
                 let _ = body.flow_control().release_capacity(chunk.len());

@@ -93,9 +93,18 @@ pub fn connect_body(e: &ApiError) -> Vec<u8> {
 
 /// A Connect error answer.
 pub fn connect_response(e: &ApiError) -> HttpResponse {
-    HttpResponse::build(status(e))
+    let mut response = HttpResponse::build(status(e));
+    retry_after(e, &mut response);
+    response
         .content_type("application/json")
         .body(connect_body(e))
+}
+
+/// Refusals for load (429) say when to try again.
+fn retry_after(e: &ApiError, response: &mut actix_web::HttpResponseBuilder) {
+    if status(e) == StatusCode::TOO_MANY_REQUESTS {
+        response.insert_header(("retry-after", "1"));
+    }
 }
 
 /// `grpc-message` is percent-encoded (the gRPC spec's rule).
@@ -118,7 +127,9 @@ impl ResponseError for HttpError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code())
+        let mut response = HttpResponse::build(self.status_code());
+        retry_after(&self.0, &mut response);
+        response
             .content_type("application/json")
             .body(rest_body(&self.0))
     }

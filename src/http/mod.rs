@@ -52,6 +52,48 @@ pub fn request_id_for(header: Option<&str>) -> Arc<str> {
 pub struct AppState {
     pub core: Arc<Core>,
     pub max_body_bytes: usize,
+    /// How long a request body may take to arrive.
+    pub body_timeout: std::time::Duration,
+    pub admission: Admission,
+}
+
+/// At most `limit` requests served at once; the next is refused at once (429 with
+/// `Retry-After`), so overload never queues without bound and what is admitted stays fast.
+#[derive(Debug)]
+pub struct Admission {
+    in_flight: std::sync::atomic::AtomicUsize,
+    limit: usize,
+}
+
+/// A request's place among those being served; given back when dropped.
+#[derive(Debug)]
+pub struct Admitted<'a>(&'a Admission);
+
+impl Admission {
+    pub fn new(limit: usize) -> Admission {
+        Admission {
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    pub fn admit(&self) -> Result<Admitted<'_>, crate::error::ApiError> {
+        use std::sync::atomic::Ordering;
+        let before = self.in_flight.fetch_add(1, Ordering::AcqRel);
+        if before >= self.limit {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return Err(ErrorCode::Overloaded.into());
+        }
+        Ok(Admitted(self))
+    }
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        self.0
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 async fn not_found() -> Result<HttpResponse, HttpError> {
@@ -123,10 +165,11 @@ async fn set_faults(body: web::Bytes) -> Result<HttpResponse, HttpError> {
 
 /// `/openapi.json`
 async fn openapi_json() -> HttpResponse {
-    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    // Built once; `Bytes` clones share the buffer, so a flood of fetches allocates nothing.
+    static DOCUMENT: std::sync::OnceLock<web::Bytes> = std::sync::OnceLock::new();
     HttpResponse::Ok().content_type("application/json").body(
         DOCUMENT
-            .get_or_init(|| openapi::document().to_string())
+            .get_or_init(|| web::Bytes::from(openapi::document().to_string()))
             .clone(),
     )
 }

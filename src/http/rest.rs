@@ -117,6 +117,7 @@ async fn handle<M: Method>(
     success: u16,
     path_id: bool,
 ) -> Result<HttpResponse, HttpError> {
+    let _admitted = state.admission.admit()?;
     let id = path_id.then(|| body::path_user_id(&req)).transpose()?;
     let limit = state.max_body_bytes;
     let mut request = match body {
@@ -125,7 +126,7 @@ async fn handle<M: Method>(
             M::Request::default()
         }
         Body::Ignored | Body::Message => {
-            let bytes = body::read(&req, payload, limit).await?;
+            let bytes = body::read(&req, payload, limit, state.body_timeout).await?;
             body::check_json_content_type(&req)?;
             if body == Body::Ignored {
                 body::ignored_object(&bytes)?;

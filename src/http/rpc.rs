@@ -222,7 +222,11 @@ pub async fn rpc(
             ErrorCode::RouteNotFound.into(),
         ));
     }
-    let bytes = match body::read(&req, payload, state.max_body_bytes).await {
+    let _admitted = match state.admission.admit() {
+        Ok(admitted) => admitted,
+        Err(e) => return protocol.respond::<()>(Err(e)),
+    };
+    let bytes = match body::read(&req, payload, state.max_body_bytes, state.body_timeout).await {
         Ok(bytes) => bytes,
         Err(e) if e.code == ErrorCode::BodyTooLarge && protocol.is_grpc() => {
             return protocol.respond::<()>(Err(ErrorCode::MessageTooLarge.into()))

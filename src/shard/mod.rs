@@ -198,9 +198,7 @@ impl Handler<Committed> for UserActor {
             }
         }
         if !again.is_empty() {
-            if let Some(gauge) = &self.mailbox {
-                gauge.add(again.len() as i64);
-            }
+            self.mailbox.requeue(again.len());
             again.append(&mut self.undecided);
             self.undecided = again;
         }
@@ -230,8 +228,62 @@ pub struct UserActor {
     /// An asynchronous read for `undecided` is running.
     reading: bool,
     launch_scheduled: bool,
-    /// Messages sent to this actor and not yet decided (a metric).
-    mailbox: Option<prometheus::IntGauge>,
+    /// Messages sent to this actor and not yet decided.
+    mailbox: Arc<Mailbox>,
+}
+
+/// How many requests may wait for one shard's actor: beyond it a request is refused at once
+/// (`Overloaded`). The in-flight bound at the door normally keeps every mailbox far below this;
+/// it holds even when callers leave and their messages stay queued.
+pub const MAILBOX_CAPACITY: usize = 4096;
+
+/// The count of requests sent to one actor and not yet decided, bounded by its capacity and
+/// mirrored into the mailbox metric.
+#[derive(Debug)]
+struct Mailbox {
+    depth: std::sync::atomic::AtomicUsize,
+    capacity: usize,
+    gauge: Option<prometheus::IntGauge>,
+}
+
+impl Mailbox {
+    fn new(capacity: usize, gauge: Option<prometheus::IntGauge>) -> Mailbox {
+        Mailbox {
+            depth: std::sync::atomic::AtomicUsize::new(0),
+            capacity,
+            gauge,
+        }
+    }
+
+    /// Take a place, or false when the mailbox is full.
+    fn try_enter(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        if self.depth.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+            self.depth.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
+        if let Some(gauge) = &self.gauge {
+            gauge.inc();
+        }
+        true
+    }
+
+    /// Requests that were decided once and wait again (their group failed and is retried):
+    /// they already held places, so the capacity does not apply.
+    fn requeue(&self, count: usize) {
+        self.depth
+            .fetch_add(count, std::sync::atomic::Ordering::AcqRel);
+        if let Some(gauge) = &self.gauge {
+            gauge.add(count as i64);
+        }
+    }
+
+    fn leave(&self) {
+        self.depth.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        if let Some(gauge) = &self.gauge {
+            gauge.dec();
+        }
+    }
 }
 
 impl std::fmt::Debug for UserActor {
@@ -298,9 +350,7 @@ impl UserActor {
 
     /// Decide `p` on `record` (its user as the decision must see it) into the next group.
     fn stage(&mut self, p: Pending, record: Result<Option<User>, ApiError>) {
-        if let Some(gauge) = &self.mailbox {
-            gauge.dec();
-        }
+        self.mailbox.leave();
         let staged = &mut self.staged;
         staged
             .records
@@ -518,7 +568,7 @@ fn decide_one(
 #[derive(Clone, Debug)]
 pub struct Shards {
     actors: Vec<Addr<UserActor>>,
-    mailboxes: Vec<Option<prometheus::IntGauge>>,
+    mailboxes: Vec<Arc<Mailbox>>,
 }
 
 impl Shards {
@@ -532,7 +582,10 @@ impl Shards {
         let mut actors = Vec::with_capacity(shard_count);
         let mut mailboxes = Vec::with_capacity(shard_count);
         for (shard, arbiter) in (0..shard_count).zip(arbiters.iter().cycle()) {
-            let mailbox = crate::metrics::get().map(|m| m.shard_mailbox(shard));
+            let mailbox = Arc::new(Mailbox::new(
+                MAILBOX_CAPACITY,
+                crate::metrics::get().map(|m| m.shard_mailbox(shard)),
+            ));
             let actor = UserActor {
                 shard,
                 store: store.clone(),
@@ -568,12 +621,14 @@ impl Shards {
     {
         let (tx, rx) = oneshot::channel();
         let shard = self.shard_of(user_id);
-        let Some(actor) = self.actors.get(shard) else {
+        let (Some(actor), Some(mailbox)) = (self.actors.get(shard), self.mailboxes.get(shard))
+        else {
             return Err(ErrorCode::Internal.into());
         };
-        if let Some(Some(depth)) = self.mailboxes.get(shard) {
-            depth.inc();
+        if !mailbox.try_enter() {
+            return Err(ErrorCode::Overloaded.into());
         }
+        // `do_send` ignores actix's own capacity; the place taken above is the bound.
         actor.do_send(make(tx));
         rx.await
             .unwrap_or_else(|_| Err(ErrorCode::ShuttingDown.into()))

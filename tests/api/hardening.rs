@@ -120,7 +120,12 @@ async fn critical_header_extensions_and_two_credentials_are_refused() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    assert_eq!(app.get("/v3alpha/users/target", &admin_token()).await.status, 200);
+    assert_eq!(
+        app.get("/v3alpha/users/target", &admin_token())
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]

@@ -233,8 +233,7 @@ impl SledStore {
         // A directory made by an earlier build may be open to others: close it.
         {
             use std::os::unix::fs::PermissionsExt;
-            if let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            {
+            if let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
                 log::warn!("cannot restrict {} to its owner: {e}", dir.display());
             }
         }
