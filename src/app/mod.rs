@@ -131,6 +131,14 @@ impl Core {
                     true => None,
                     false => Some(self.claim_username(&human.username).await?),
                 };
+                // So is a chosen id: hashing for a create bound to answer 409 would be waste
+                // an attacker could order in bulk.
+                if let (Some(id), Some(_)) = (&request.user_id, &password) {
+                    let taken = self.store.user(id).await.map_err(|e| store_error(&e))?;
+                    if taken.is_some() {
+                        return Err(ErrorCode::UserAlreadyExists.into());
+                    }
+                }
                 let human = self.with_password(human, password).await?;
                 let state = domain::initial_state_of_human(&human);
                 (Profile::V2(Box::new(human)), state, claim)

@@ -50,6 +50,10 @@ pub struct Limits {
     pub send_timeout: Duration,
     /// A connection without streams is closed after this.
     pub idle_timeout: Duration,
+    /// A PING is sent this long after the last one was answered; a peer that does not answer
+    /// within `keepalive_timeout` is gone, and its connection is closed.
+    pub keepalive_interval: Duration,
+    pub keepalive_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -63,6 +67,8 @@ impl Default for Limits {
             stream_timeout: Duration::from_secs(30),
             send_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -108,6 +114,8 @@ pub async fn serve_http2<S>(
         Err(_) => return,
     };
     let open = Rc::new(std::cell::Cell::new(0usize));
+    let mut idle_deadline = tokio::time::Instant::now() + limits.idle_timeout;
+    let mut keepalive = Keepalive::new(connection.ping_pong(), limits);
     loop {
         let stopping = async {
             match shutdown.as_mut() {
@@ -123,16 +131,25 @@ pub async fn serve_http2<S>(
                 shutdown = None;
                 continue;
             }
-            () = tokio::time::sleep(limits.idle_timeout) => {
+            () = tokio::time::sleep_until(idle_deadline) => {
                 // A whole idle period without a new stream, and none open: close.
                 if open.get() == 0 {
                     connection.graceful_shutdown();
+                }
+                idle_deadline = tokio::time::Instant::now() + limits.idle_timeout;
+                continue;
+            }
+            alive = keepalive.step() => {
+                if !alive {
+                    log::debug!("HTTP/2 peer did not answer a keepalive PING; closing");
+                    break;
                 }
                 continue;
             }
         };
         match next {
             Some(Ok((request, respond))) => {
+                idle_deadline = tokio::time::Instant::now() + limits.idle_timeout;
                 open.set(open.get() + 1);
                 let open = open.clone();
                 let app = app.clone();
@@ -151,6 +168,57 @@ pub async fn serve_http2<S>(
                 break;
             }
             None => break,
+        }
+    }
+}
+
+/// Keepalive PINGs of one connection: one outstanding at a time.
+struct Keepalive {
+    ping_pong: Option<h2::PingPong>,
+    /// When the outstanding PING must be answered by (None: none outstanding).
+    answer_by: Option<tokio::time::Instant>,
+    next_ping: tokio::time::Instant,
+    limits: Limits,
+}
+
+impl Keepalive {
+    fn new(ping_pong: Option<h2::PingPong>, limits: Limits) -> Keepalive {
+        Keepalive {
+            ping_pong,
+            answer_by: None,
+            next_ping: tokio::time::Instant::now() + limits.keepalive_interval,
+            limits,
+        }
+    }
+
+    /// Wait for the next keepalive event: a PING sent or answered (true), or the peer gone
+    /// silent (false). Cancel-safe: the state lives in `self`, so the connection loop may
+    /// drop this future whenever another branch wins.
+    async fn step(&mut self) -> bool {
+        let Some(ping_pong) = self.ping_pong.as_mut() else {
+            return std::future::pending().await;
+        };
+        match self.answer_by {
+            None => {
+                tokio::time::sleep_until(self.next_ping).await;
+                if ping_pong.send_ping(h2::Ping::opaque()).is_err() {
+                    return false;
+                }
+                self.answer_by = Some(tokio::time::Instant::now() + self.limits.keepalive_timeout);
+                true
+            }
+            Some(deadline) => {
+                let pong = std::future::poll_fn(|cx| ping_pong.poll_pong(cx));
+                match tokio::time::timeout_at(deadline, pong).await {
+                    Ok(Ok(_)) => {
+                        self.answer_by = None;
+                        self.next_ping =
+                            tokio::time::Instant::now() + self.limits.keepalive_interval;
+                        true
+                    }
+                    _ => false,
+                }
+            }
         }
     }
 }
@@ -313,12 +381,17 @@ async fn from_actix_response(
             headers.append(name, value);
         }
     }
-    let body = match actix_web::body::to_bytes(response.into_body()).await {
+    // A body that is one buffer is shared, not copied: many streams waiting on flow control
+    // for the same document then hold one copy of it.
+    let body = match actix_web::body::MessageBody::try_into_bytes(response.into_body()) {
         Ok(body) => body,
-        Err(e) => {
-            log::error!("response body failed: {e}");
-            Bytes::new()
-        }
+        Err(body) => match actix_web::body::to_bytes(body).await {
+            Ok(body) => body,
+            Err(e) => {
+                log::error!("response body failed: {e}");
+                Bytes::new()
+            }
+        },
     };
     let grpc = is_grpc(headers.get("content-type").and_then(|v| v.to_str().ok()));
     // A gRPC answer with a message sends its status after it, as trailers; without one the

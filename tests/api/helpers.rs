@@ -181,6 +181,38 @@ impl TestApp {
         self.dir.path().join("data")
     }
 
+    /// The server's process id (None once it was killed or exited).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// A memory figure of the server from `/proc/PID/status`, in KiB: `VmRSS` (now) or `VmHWM`
+    /// (the peak so far).
+    pub fn memory_kib(&self, field: &str) -> u64 {
+        let pid = self.pid().expect("server running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+    }
+
+    /// How many sockets the server holds open.
+    pub fn open_sockets(&self) -> usize {
+        let pid = self.pid().expect("server running");
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .expect("fd dir")
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter(|target| target.to_string_lossy().starts_with("socket:"))
+            .count()
+    }
+
+    /// `host:port` of the server, for raw TCP clients.
+    pub fn socket_address(&self) -> String {
+        self.address.trim_start_matches("http://").to_string()
+    }
+
     /// Kill the process with SIGKILL and wait for it.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -8,6 +8,7 @@ mod errors;
 mod faults;
 mod hardening;
 mod helpers;
+mod hostile;
 mod import;
 mod keys;
 mod lifecycle;
