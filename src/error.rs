@@ -149,6 +149,8 @@ error_codes! {
     StoreUnavailable = Unavailable, 503, "USERD-STORE-0001", "Store is unavailable, the change was not applied";
     /// A write failed and could not be taken back: the change may reappear after a restart.
     StoreOutcomeUnknown = Unavailable, 503, "USERD-STORE-0002", "Store failed while writing; the change may or may not be applied";
+    /// A read failed (the store is recovering from a failed write, for example).
+    StoreReadUnavailable = Unavailable, 503, "USERD-STORE-0003", "Store cannot be read right now, try again shortly";
     ShuttingDown = Unavailable, 503, "USERD-SHUTDOWN", "Server is shutting down";
 }
 

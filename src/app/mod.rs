@@ -17,7 +17,7 @@ use crate::domain::{
 };
 use crate::error::{ApiError, ErrorCode};
 use crate::id::IdGenerator;
-use crate::shard::{store_error, Shards};
+use crate::shard::{read_error, store_error, Shards};
 use crate::store::{Backend, ListQuery, Page};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -69,7 +69,7 @@ impl Core {
                 .store
                 .user(&caller.subject)
                 .await
-                .map_err(|e| store_error(&e))?;
+                .map_err(|e| read_error(&e))?;
             auth::check_subject(&caller, subject.as_ref())?;
             Ok(caller)
         }
@@ -197,7 +197,7 @@ impl Core {
             .store
             .user(&request.user_id)
             .await
-            .map_err(|e| store_error(&e))?
+            .map_err(|e| read_error(&e))?
             .filter(domain::is_live)
             .ok_or(ErrorCode::ReadNotFound)?;
         if !access(&caller, Permission::Read, request.self_service).allows(&user) {
@@ -217,7 +217,7 @@ impl Core {
             limit: request.paging.limit,
             asc: request.paging.asc,
         };
-        self.store.list(query).await.map_err(|e| store_error(&e))
+        self.store.list(query).await.map_err(|e| read_error(&e))
     }
 
     /// Whether the store serves and every shard actor answers.

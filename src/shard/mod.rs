@@ -35,6 +35,17 @@ pub fn store_error(e: &StoreError) -> ApiError {
     }
 }
 
+/// The answer to a read (not on a change's path) that the store failed.
+pub fn read_error(e: &StoreError) -> ApiError {
+    match e {
+        StoreError::Io(_) | StoreError::Locked(_) => {
+            log::error!("{e}");
+            ErrorCode::StoreReadUnavailable.into()
+        }
+        _ => store_error(e),
+    }
+}
+
 /// What a message asks of the actor.
 #[derive(Debug, Clone)]
 enum Request {

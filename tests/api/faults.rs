@@ -72,8 +72,16 @@ async fn check_faults(write: bool, flush: bool) {
         .await;
     assert_error(&r, 503, 14, None);
     assert_eq!(app.state_of("ghost").await, None);
-    // The fault clears: everything works again, with gap-free sequences.
+    // Readiness says what writes do.
+    assert_eq!(app.get("/debug/ready", &admin_token()).await.status, 503);
+    // The fault clears: readiness follows by itself (the idle log is probed), and everything
+    // works again, with gap-free sequences.
     set_faults(&app, false, false).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while app.get("/debug/ready", &admin_token()).await.status != 200 {
+        assert!(std::time::Instant::now() < deadline, "never ready again");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let statuses = burst(&app, &users, "deactivate").await;
     assert!(statuses.values().all(|s| *s == 200), "{statuses:?}");
     app.create_user("ghost", "org-a").await;

@@ -146,7 +146,11 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
-    let dir = tempfile::tempdir().expect("tempdir");
+    spawn_app_in(tempfile::tempdir().expect("tempdir"), env).await
+}
+
+/// Start userd in `dir` (its data directory is `dir/data`, which may be prepared first).
+pub async fn spawn_app_in(dir: tempfile::TempDir, env: &[(&str, &str)]) -> TestApp {
     let env: Vec<(String, String)> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -4,6 +4,7 @@ mod auth;
 mod codec;
 mod concurrency;
 mod crash;
+mod disk_full;
 mod errors;
 mod faults;
 mod hardening;

@@ -4,16 +4,23 @@
 //! It takes every group queued while the previous commit ran, from all shards, writes them as
 //! one commit-log record (synced at once under `fsync` durability, every `flush_interval_ms`
 //! under `periodic`), applies their writes to the trees, and only then reports each group done.
-//! Sled itself is flushed at checkpoints, after which the log starts over. A commit that is in
-//! the log but could not be applied leaves the store degraded: no more changes, and no
-//! checkpoint (which would drop the log), until a restart replays it.
+//! Sled itself is flushed at checkpoints, after which the log starts over.
+//!
+//! Failures: a commit the log refused answers "not applied" and left nothing. sled's IO errors
+//! stick (a full disk breaks it for good), so a sled write that fails leaves the store
+//! degraded: changes are refused and no checkpoint runs (it would drop the log); the groups
+//! that were logged but not applied answer "outcome unknown". Once the disk has room again
+//! (a probe file can be written), the committer takes the trees out of service, reopens sled
+//! and replays the log into it, as a restart would, and serves again. Readiness
+//! ([`Health`]) is false while degraded or while the last write to the disk failed.
 
 use super::super::{CommitDone, CommitError, StoreError};
 use super::layout::{self, Op, TreeId};
 use super::wal::{self, AppendError, Wal};
-use super::Trees;
+use super::{Health, Slot, TreeOptions, Trees};
 use crate::domain::UserState;
 use std::collections::HashMap;
+use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -23,6 +30,14 @@ const CHECKPOINT_BYTES: u64 = 8 << 20;
 /// A log older than this is checkpointed: sled's dirty pages (memory) and what a restart
 /// replays stay small.
 const CHECKPOINT_AGE: Duration = Duration::from_secs(1);
+/// How often a degraded store tries to recover, and a failing disk is probed.
+const RECOVERY_PAUSE: Duration = Duration::from_secs(1);
+/// Room a recovery wants on the disk first: a reopened sled's checkpoint writes new segments.
+const RECOVERY_ROOM: usize = 8 << 20;
+/// How long a recovery waits for readers (a scan may run to its budget) to let go of the trees.
+const RELEASE_WAIT: Duration = Duration::from_secs(3);
+/// The file a recovery writes to learn whether the disk has room.
+pub(super) const PROBE_FILE: &str = "recovery.probe";
 
 /// When appended commits are synced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,11 +80,16 @@ fn stopped() -> StoreError {
 
 impl Committer {
     /// Start the committer thread. It ends when the queue is dropped.
-    pub fn start(trees: Arc<Trees>, wal: Wal, policy: SyncPolicy) -> Result<Committer, StoreError> {
+    pub fn start(
+        slot: Arc<Slot>,
+        reopen: TreeOptions,
+        wal: Wal,
+        policy: SyncPolicy,
+    ) -> Result<Committer, StoreError> {
         let (tx, rx) = mpsc::channel::<Message>();
         let thread = std::thread::Builder::new()
             .name("userd-committer".into())
-            .spawn(move || Run::new(trees, wal, policy).run(rx))
+            .spawn(move || Run::new(slot, reopen, wal, policy).run(rx))
             .map_err(|e| StoreError::Io(format!("cannot start the committer thread: {e}")))?;
         Ok(Committer {
             queue: Some(tx),
@@ -107,7 +127,10 @@ impl Drop for Committer {
 }
 
 struct Run {
-    trees: Arc<Trees>,
+    slot: Arc<Slot>,
+    /// How to open the trees again after a failure.
+    reopen: TreeOptions,
+    health: Arc<Health>,
     wal: Wal,
     policy: SyncPolicy,
     /// Live users per organization as applied (loaded from `org-counts` on first use).
@@ -121,12 +144,18 @@ struct Run {
     unsynced: bool,
     /// The store was closed: later commits are refused.
     closed: bool,
+    /// The last recovery try or disk probe.
+    last_recovery: Instant,
+    /// Recovery tries since the store degraded (a full disk is logged once a minute).
+    recovery_tries: u64,
 }
 
 impl Run {
-    fn new(trees: Arc<Trees>, wal: Wal, policy: SyncPolicy) -> Run {
+    fn new(slot: Arc<Slot>, reopen: TreeOptions, wal: Wal, policy: SyncPolicy) -> Run {
         Run {
-            trees,
+            slot,
+            health: reopen.health.clone(),
+            reopen,
             wal,
             policy,
             org_counts: HashMap::new(),
@@ -135,7 +164,13 @@ impl Run {
             last_sync: Instant::now(),
             unsynced: false,
             closed: false,
+            last_recovery: Instant::now(),
+            recovery_tries: 0,
         }
+    }
+
+    fn trees(&self) -> Result<Arc<Trees>, StoreError> {
+        self.slot.get()
     }
 
     fn run(mut self, rx: mpsc::Receiver<Message>) {
@@ -147,8 +182,7 @@ impl Run {
             let first = match rx.recv_timeout(tick) {
                 Ok(message) => message,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    self.sync_if_due();
-                    self.checkpoint_if_due();
+                    self.maintain();
                     continue;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
@@ -168,8 +202,7 @@ impl Run {
             }
             if !jobs.is_empty() {
                 self.commit(jobs);
-                self.sync_if_due();
-                self.checkpoint_if_due();
+                self.maintain();
             }
             if let Some(reply) = close {
                 let _ = reply.send(self.close());
@@ -199,14 +232,105 @@ impl Run {
         if let Some(n) = self.org_counts.get(org) {
             return Ok(*n);
         }
-        let n = self.trees.org_count(org)?;
+        let n = self.trees()?.org_count(org)?;
         self.org_counts.insert(org.to_string(), n);
         Ok(n)
     }
 
     fn degrade(&self, why: &str) {
-        log::error!("{why}: refusing changes until userd is restarted");
-        self.trees.degraded.store(true, Ordering::SeqCst);
+        log::error!("{why}: refusing changes until the store is reopened");
+        self.health.degraded.store(true, Ordering::SeqCst);
+        self.health.set_write_failing(true);
+    }
+
+    /// What runs between commits: the periodic sync, probing a failing disk, recovering a
+    /// degraded store, checkpoints.
+    fn maintain(&mut self) {
+        self.sync_if_due();
+        if !self.closed && self.last_recovery.elapsed() >= RECOVERY_PAUSE {
+            if self.health.is_degraded() {
+                self.last_recovery = Instant::now();
+                self.recover();
+            } else if self.health.write_failing.load(Ordering::SeqCst) {
+                self.last_recovery = Instant::now();
+                self.probe_log();
+            }
+        }
+        self.checkpoint_if_due();
+    }
+
+    /// After a failed log write, with no commits coming: an empty record (replayed as
+    /// nothing) tells whether the log takes writes again.
+    fn probe_log(&mut self) {
+        match self.wal.append(&[], true) {
+            Ok(()) => {
+                log::info!("the commit log takes writes again");
+                self.health.set_write_failing(false);
+            }
+            Err(AppendError::Failed(e)) => log::debug!("the commit log still fails: {e}"),
+            Err(AppendError::Broken(e)) => self.degrade(&format!("the commit log broke: {e}")),
+        }
+    }
+
+    /// Reopen sled and replay the log into it, once the disk has room.
+    fn recover(&mut self) {
+        self.recovery_tries += 1;
+        if let Err(e) = room_for_recovery(&self.reopen.dir) {
+            if self.recovery_tries % 60 == 1 {
+                log::warn!("the store stays degraded: the disk has no room yet ({e})");
+            }
+            return;
+        }
+        match self.reopen_trees() {
+            Ok(()) => {
+                log::info!(
+                    "the store recovered after {} tries: sled reopened and the commit log replayed",
+                    self.recovery_tries
+                );
+                self.recovery_tries = 0;
+                self.health.degraded.store(false, Ordering::SeqCst);
+                self.health.set_write_failing(false);
+            }
+            Err(e) => log::error!("recovering the store failed, trying again: {e}"),
+        }
+    }
+
+    fn reopen_trees(&mut self) -> Result<(), StoreError> {
+        // sled's files can be open in one database at a time: the old trees must be dropped
+        // first, so they leave service and readers let go of them.
+        if let Some(mut old) = self.slot.take() {
+            let deadline = Instant::now() + RELEASE_WAIT;
+            loop {
+                match Arc::try_unwrap(old) {
+                    Ok(trees) => {
+                        drop(trees);
+                        break;
+                    }
+                    Err(still_held) if Instant::now() >= deadline => {
+                        self.slot.put(still_held);
+                        return Err(StoreError::Io(
+                            "readers still hold the store's trees".into(),
+                        ));
+                    }
+                    Err(still_held) => {
+                        old = still_held;
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                }
+            }
+        }
+        // Until this succeeds the slot stays empty and reads answer unavailable.
+        let trees = self.reopen.reopen()?;
+        let replayed = super::replay_log(&trees, &self.reopen.dir);
+        // Readable either way: the trees hold everything the log held.
+        self.slot.put(trees);
+        let (wal, _) = replayed?;
+        self.wal = wal;
+        self.org_counts.clear();
+        self.first_unsaved = None;
+        self.last_checkpoint = Instant::now();
+        self.unsynced = false;
+        Ok(())
     }
 
     fn commit(&mut self, jobs: Vec<Job>) {
@@ -218,12 +342,16 @@ impl Run {
         if self.closed {
             return fail(jobs, &StoreError::Io("the store is closed".into()));
         }
-        if self.trees.degraded.load(Ordering::SeqCst) {
+        if self.health.is_degraded() {
             return fail(
                 jobs,
-                &StoreError::Io("a commit could not be applied; restart userd".into()),
+                &StoreError::Io("the store is recovering from a failed write".into()),
             );
         }
+        let trees = match self.trees() {
+            Ok(trees) => trees,
+            Err(e) => return fail(jobs, &e),
+        };
         let started = Instant::now();
         let (count_ops, counts) = match self.count_ops(&jobs) {
             Ok(x) => x,
@@ -243,10 +371,12 @@ impl Run {
             Ok(()) if sync => {
                 self.last_sync = Instant::now();
                 self.unsynced = false;
+                self.health.set_write_failing(false);
             }
             Ok(()) => self.unsynced = true,
             Err(AppendError::Failed(e)) => {
                 log::error!("commit failed, {} groups not applied: {e}", jobs.len());
+                self.health.set_write_failing(true);
                 return fail(jobs, &e);
             }
             Err(AppendError::Broken(e)) => {
@@ -261,20 +391,30 @@ impl Run {
         if let Some(m) = crate::metrics::get() {
             m.flush_seconds.observe(started.elapsed().as_secs_f64());
         }
-        // In the log now: the groups count, even if applying them fails (a restart replays it).
+        // In the log now: the groups count, even if applying them fails (a recovery or a
+        // restart replays it).
         let applied = jobs
             .iter()
             .flat_map(|j| &j.ops)
             .chain(&count_ops)
-            .try_for_each(|op| self.trees.apply(op));
-        if let Err(e) = applied {
-            self.degrade(&format!("applying a logged commit failed: {e}"));
-        }
+            .try_for_each(|op| trees.apply(op));
         self.org_counts.extend(counts);
-        for job in jobs {
+        for job in &jobs {
             for (from, to) in &job.moves {
-                self.trees.state_moved(*from, *to);
+                trees.state_moved(*from, *to);
             }
+        }
+        if let Err(e) = applied {
+            // Reads do not see these groups until the store recovers: not a success yet.
+            self.degrade(&format!("applying a logged commit failed: {e}"));
+            for job in jobs {
+                (job.done)(Err(CommitError::Unknown(StoreError::Io(format!(
+                    "logged but not applied ({e}); it is applied when the store recovers"
+                )))));
+            }
+            return;
+        }
+        for job in jobs {
             (job.done)(Ok(()));
         }
     }
@@ -289,8 +429,12 @@ impl Run {
                 Ok(()) => {
                     self.last_sync = Instant::now();
                     self.unsynced = false;
+                    self.health.set_write_failing(false);
                 }
-                Err(e) => log::error!("syncing the commit log failed, retrying: {e}"),
+                Err(e) => {
+                    log::error!("syncing the commit log failed, retrying: {e}");
+                    self.health.set_write_failing(true);
+                }
             }
         }
     }
@@ -298,7 +442,7 @@ impl Run {
     /// Flush sled and start the log over, when it is large or old. Never while degraded: the
     /// log then holds commits the trees may lack.
     fn checkpoint_if_due(&mut self) {
-        if self.trees.degraded.load(Ordering::SeqCst) {
+        if self.health.is_degraded() || self.closed {
             return;
         }
         // Old: the first record since the last checkpoint (or a failed try) is a second old.
@@ -318,7 +462,16 @@ impl Run {
         // Tried again after a pause, not after every commit, if it fails.
         self.last_checkpoint = Instant::now();
         self.first_unsaved = None;
-        self.trees.checkpoint(&mut self.wal)?;
+        let trees = self.trees()?;
+        if let Err(e) = trees.flush_at(self.wal.next_lsn()) {
+            // sled's IO errors stick: it takes no more writes until it is reopened.
+            self.degrade(&format!("flushing sled failed: {e}"));
+            return Err(e);
+        }
+        if let Err(e) = self.wal.reset() {
+            self.health.set_write_failing(true);
+            return Err(e);
+        }
         self.unsynced = false;
         Ok(())
     }
@@ -327,15 +480,31 @@ impl Run {
     /// save the state counts. A degraded store keeps its log for the next start to replay.
     fn close(&mut self) -> Result<(), StoreError> {
         self.closed = true;
-        if self.trees.degraded.load(Ordering::SeqCst) {
+        if self.health.is_degraded() {
             return Err(StoreError::Io(
                 "the store is degraded: its commit log is kept for the next start".into(),
             ));
         }
         self.checkpoint()?;
-        super::import::finish(&self.trees)?;
-        self.trees.save_state_counts()
+        let trees = self.trees()?;
+        super::import::finish(&trees)?;
+        trees.save_state_counts()
     }
+}
+
+/// Whether the disk under `dir` has room for a recovery: a probe file of that size can be
+/// written and synced.
+fn room_for_recovery(dir: &std::path::Path) -> Result<(), StoreError> {
+    let path = dir.join(PROBE_FILE);
+    let written = std::fs::File::create(&path).and_then(|mut file| {
+        let chunk = vec![0u8; 1 << 20];
+        for _ in 0..RECOVERY_ROOM / chunk.len() {
+            file.write_all(&chunk)?;
+        }
+        file.sync_all()
+    });
+    let _ = std::fs::remove_file(&path);
+    written.map_err(|e| StoreError::Io(format!("{}: {e}", path.display())))
 }
 
 /// Which tree an op names, among the trees of `trees`.

@@ -22,7 +22,7 @@ use futures_util::future::BoxFuture;
 use layout::{Op, TreeId};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 /// How to open the store.
@@ -56,6 +56,60 @@ fn io(e: sled::Error) -> StoreError {
     StoreError::Io(e.to_string())
 }
 
+/// How the store is doing; shared by the store, the committer and every generation of trees.
+#[derive(Debug, Default)]
+pub(crate) struct Health {
+    /// sled cannot take writes (its IO errors stick, and a durable commit may be missing from
+    /// it): changes are refused until the committer has reopened sled and replayed the log.
+    degraded: AtomicBool,
+    /// The last write to the disk failed (a log append or sync, or a checkpoint).
+    write_failing: AtomicBool,
+}
+
+impl Health {
+    fn is_degraded(&self) -> bool {
+        self.degraded.load(Ordering::SeqCst)
+    }
+
+    fn set_write_failing(&self, failing: bool) {
+        self.write_failing.store(failing, Ordering::SeqCst);
+    }
+
+    fn is_ready(&self) -> bool {
+        !self.is_degraded() && !self.write_failing.load(Ordering::SeqCst)
+    }
+}
+
+/// The trees in service. The committer takes them out while it reopens sled after a failure
+/// (sled's files can be opened by one database at a time); reads meanwhile answer unavailable.
+#[derive(Debug)]
+pub(crate) struct Slot(RwLock<Option<Arc<Trees>>>);
+
+impl Slot {
+    fn new(trees: Arc<Trees>) -> Slot {
+        Slot(RwLock::new(Some(trees)))
+    }
+
+    fn get(&self) -> Result<Arc<Trees>, StoreError> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or_else(|| StoreError::Io("the store is reopening after a write failure".into()))
+    }
+
+    fn take(&self) -> Option<Arc<Trees>> {
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    fn put(&self, trees: Arc<Trees>) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Some(trees);
+    }
+}
+
 /// The sled database and its trees, shared by the committer, readers and listings.
 #[derive(Debug)]
 pub(crate) struct Trees {
@@ -67,10 +121,8 @@ pub(crate) struct Trees {
     username: sled::Tree,
     email: sled::Tree,
     org_counts: sled::Tree,
-    /// Applied users by state, indexed by the state's number.
-    counts: [AtomicI64; 6],
-    /// A durable commit could not be applied: refuse changes until a restart replays the log.
-    degraded: AtomicBool,
+    /// Applied users by state, indexed by the state's number (kept across reopenings).
+    counts: Arc<[AtomicI64; 6]>,
 }
 
 impl Trees {
@@ -94,11 +146,16 @@ impl Trees {
     /// Make everything applied durable in sled, then start the commit log over. The log's next
     /// LSN is recorded with the flush, so a later log never starts below it.
     fn checkpoint(&self, wal: &mut wal::Wal) -> Result<(), StoreError> {
-        self.meta
-            .insert(layout::META_WAL_LSN, &wal.next_lsn().to_be_bytes())
-            .map_err(io)?;
-        self.flush()?;
+        self.flush_at(wal.next_lsn())?;
         wal.reset()
+    }
+
+    /// The first half of a checkpoint: record the log's next LSN and flush sled.
+    fn flush_at(&self, next_lsn: u64) -> Result<(), StoreError> {
+        self.meta
+            .insert(layout::META_WAL_LSN, &next_lsn.to_be_bytes())
+            .map_err(io)?;
+        self.flush()
     }
 
     fn shard_of(&self, id: &str) -> usize {
@@ -197,7 +254,10 @@ impl Trees {
 /// The embedded store.
 #[derive(Debug)]
 pub struct SledStore {
-    trees: Arc<Trees>,
+    slot: Arc<Slot>,
+    health: Arc<Health>,
+    counts: Arc<[AtomicI64; 6]>,
+    shard_count: usize,
     committer: Committer,
     scans: listing::ScanPool,
     dir: PathBuf,
@@ -220,30 +280,26 @@ fn open_db(dir: &Path, cache_bytes: u64, flush_ms: Option<u64>) -> Result<sled::
         })
 }
 
-impl SledStore {
-    pub fn open(dir: &Path, options: Options) -> Result<SledStore, StoreError> {
-        if options.shards == 0 {
-            return Err(StoreError::Mismatch(
-                "storage.shards must be at least 1".into(),
-            ));
-        }
-        let shard_count = u16::try_from(options.shards)
-            .map_err(|_| StoreError::Mismatch("storage.shards must be at most 65535".into()))?;
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(e.to_string()))?;
-        // A directory made by an earlier build may be open to others: close it.
-        {
-            use std::os::unix::fs::PermissionsExt;
-            if let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
-                log::warn!("cannot restrict {} to its owner: {e}", dir.display());
-            }
-        }
-        // Sled flushes at checkpoints only: the commit log makes changes durable.
-        let db = open_db(dir, options.cache_bytes, None)?;
+/// What opening (or reopening) sled's trees needs.
+#[derive(Clone, Debug)]
+pub(crate) struct TreeOptions {
+    dir: PathBuf,
+    cache_bytes: u64,
+    shards: u16,
+    counts: Arc<[AtomicI64; 6]>,
+    health: Arc<Health>,
+}
+
+impl TreeOptions {
+    /// Open sled's database and trees (sled flushes at checkpoints only: the commit log makes
+    /// changes durable); the store's format.
+    fn open(&self) -> Result<(Arc<Trees>, u64), StoreError> {
+        let db = open_db(&self.dir, self.cache_bytes, None)?;
         let meta = db.open_tree(layout::META_TREE).map_err(io)?;
-        let format = check_meta(&meta, dir, options.shards)?;
+        let format = check_meta(&meta, &self.dir, u32::from(self.shards))?;
         let open = |id: TreeId| db.open_tree(id.name()).map_err(io);
-        let trees = Arc::new(Trees {
-            shards: (0..shard_count)
+        let trees = Trees {
+            shards: (0..self.shards)
                 .map(|i| open(TreeId::Shard(i)))
                 .collect::<Result<_, _>>()?,
             created: open(TreeId::Created)?,
@@ -253,25 +309,76 @@ impl SledStore {
             org_counts: open(TreeId::OrgCounts)?,
             meta,
             db,
-            counts: Default::default(),
-            degraded: AtomicBool::new(false),
-        });
-        // Changes the log holds that sled may not: apply them all (again), then start over.
-        let lsn_floor = trees
-            .meta
-            .get(layout::META_WAL_LSN)
-            .map_err(io)?
-            .and_then(|v| layout::be_u64(&v))
-            .unwrap_or(0);
-        let (mut wal, records) = wal::Wal::open(dir, lsn_floor)?;
-        let replayed = !records.is_empty();
-        if replayed {
-            log::info!("replaying {} commits from the commit log", records.len());
-            for op in records.iter().flatten() {
-                trees.apply(op)?;
+            counts: self.counts.clone(),
+        };
+        Ok((Arc::new(trees), format))
+    }
+
+    /// Open the trees, waiting out the file lock that a database just dropped keeps for a
+    /// moment (its threads release it).
+    fn reopen(&self) -> Result<Arc<Trees>, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.open() {
+                Err(StoreError::Locked(_)) if attempt < 100 => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => return other.map(|(trees, _)| trees),
             }
         }
-        trees.checkpoint(&mut wal)?;
+    }
+}
+
+/// Apply the changes the commit log holds (sled may lack them) to `trees`, then checkpoint:
+/// the open log, and whether it held anything.
+fn replay_log(trees: &Trees, dir: &Path) -> Result<(wal::Wal, bool), StoreError> {
+    let lsn_floor = trees
+        .meta
+        .get(layout::META_WAL_LSN)
+        .map_err(io)?
+        .and_then(|v| layout::be_u64(&v))
+        .unwrap_or(0);
+    let (mut wal, records) = wal::Wal::open(dir, lsn_floor)?;
+    let replayed = !records.is_empty();
+    if replayed {
+        log::info!("replaying {} commits from the commit log", records.len());
+        for op in records.iter().flatten() {
+            trees.apply(op)?;
+        }
+    }
+    trees.checkpoint(&mut wal)?;
+    Ok((wal, replayed))
+}
+
+impl SledStore {
+    pub fn open(dir: &Path, options: Options) -> Result<SledStore, StoreError> {
+        if options.shards == 0 {
+            return Err(StoreError::Mismatch(
+                "storage.shards must be at least 1".into(),
+            ));
+        }
+        let shards = u16::try_from(options.shards)
+            .map_err(|_| StoreError::Mismatch("storage.shards must be at most 65535".into()))?;
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(e.to_string()))?;
+        // A directory made by an earlier build may be open to others: close it.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
+                log::warn!("cannot restrict {} to its owner: {e}", dir.display());
+            }
+        }
+        // A probe a recovery left behind when the process stopped.
+        let _ = std::fs::remove_file(dir.join(committer::PROBE_FILE));
+        let tree_options = TreeOptions {
+            dir: dir.to_path_buf(),
+            cache_bytes: options.cache_bytes,
+            shards,
+            counts: Default::default(),
+            health: Default::default(),
+        };
+        let (trees, format) = tree_options.open()?;
+        let (wal, replayed) = replay_log(&trees, dir)?;
         if format < layout::STORE_FORMAT {
             log::info!(
                 "{}: building the listing indexes (store format {format} to {})",
@@ -289,8 +396,10 @@ impl SledStore {
         import::recover(&trees)?;
         // Counts saved by a clean stop do not cover commits replayed from the log.
         trees.load_state_counts(replayed)?;
+        let slot = Arc::new(Slot::new(trees));
         let committer = Committer::start(
-            trees.clone(),
+            slot.clone(),
+            tree_options.clone(),
             wal,
             match options.durability {
                 Durability::Fsync => SyncPolicy::EveryCommit,
@@ -301,7 +410,10 @@ impl SledStore {
         )?;
         let scans = listing::ScanPool::start(options.scan_threads, options.scan_budget)?;
         Ok(SledStore {
-            trees,
+            slot,
+            health: tree_options.health,
+            counts: tree_options.counts,
+            shard_count: usize::from(shards),
             committer,
             scans,
             dir: dir.to_path_buf(),
@@ -348,20 +460,22 @@ impl SledStore {
     /// Write one raw key, bypassing every rule (tests that damage a store on purpose).
     #[doc(hidden)]
     pub fn put_raw(&self, tree: TreeId, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        self.trees.tree(tree)?.insert(key, value).map_err(io)?;
-        self.trees.flush()
+        let trees = self.slot.get()?;
+        trees.tree(tree)?.insert(key, value).map_err(io)?;
+        trees.flush()
     }
 
     /// Remove one raw key, bypassing every rule (tests that damage a store on purpose).
     #[doc(hidden)]
     pub fn remove_raw(&self, tree: TreeId, key: &[u8]) -> Result<(), StoreError> {
-        self.trees.tree(tree)?.remove(key).map_err(io)?;
-        self.trees.flush()
+        let trees = self.slot.get()?;
+        trees.tree(tree)?.remove(key).map_err(io)?;
+        trees.flush()
     }
 
     /// The stored record of `id`, read now (offline tools and tests).
     pub fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
-        self.trees.user(id)
+        self.slot.get()?.user(id)
     }
 }
 
@@ -441,18 +555,20 @@ fn build_indexes(trees: &Trees) -> Result<(), StoreError> {
 
 impl Backend for SledStore {
     fn shard_count(&self) -> usize {
-        self.trees.shards.len()
+        self.shard_count
     }
 
     fn user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<User>, StoreError>> {
-        Box::pin(std::future::ready(self.trees.user(id)))
+        Box::pin(std::future::ready(self.slot.get().and_then(|t| t.user(id))))
     }
 
     fn username_holder<'a>(
         &'a self,
         username: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
-        Box::pin(std::future::ready(self.trees.username_holder(username)))
+        Box::pin(std::future::ready(
+            self.slot.get().and_then(|t| t.username_holder(username)),
+        ))
     }
 
     fn commit(&self, group: Group, done: CommitDone) {
@@ -476,24 +592,30 @@ impl Backend for SledStore {
     }
 
     fn list(&self, query: ListQuery) -> BoxFuture<'static, Result<Page, StoreError>> {
-        listing::list(self.trees.clone(), &self.scans, query)
+        match self.slot.get() {
+            Ok(trees) => listing::list(trees, &self.scans, query),
+            Err(e) => Box::pin(std::future::ready(Err(e))),
+        }
     }
 
     fn state_counts(&self) -> [i64; 6] {
-        self.trees.state_counts()
+        std::array::from_fn(|i| self.counts[i].load(Ordering::Relaxed))
     }
 
     fn is_ready(&self) -> bool {
-        !self.trees.degraded.load(Ordering::SeqCst)
-            && self.trees.meta.get(layout::META_FORMAT).is_ok()
+        self.health.is_ready()
+            && self
+                .slot
+                .get()
+                .is_ok_and(|t| t.meta.get(layout::META_FORMAT).is_ok())
     }
 
     fn check(&self, max_problems: usize) -> Result<CheckReport, StoreError> {
-        check::check(&self.trees, max_problems)
+        check::check(&*self.slot.get()?, max_problems)
     }
 
     fn import(&self, users: Vec<NewUser>, now: Timestamp) -> Result<ImportCounts, StoreError> {
-        import::import(&self.trees, users, now)
+        import::import(&*self.slot.get()?, users, now)
     }
 
     fn close(&self) -> Result<(), StoreError> {
