@@ -83,12 +83,12 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wrk(url, script, seconds, env, pid=None):
+def wrk(url, script, seconds, env, pid=None, connections=64):
     """One wrk load; with the server's `pid`, also its CPU microseconds per request."""
     # Imports and data copies leave dirty pages; their writeback would slow the syncs measured.
     os.sync()
     cpu0 = cpu_seconds(pid) if pid else None
-    out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "-s", os.path.join(ROOT, "bench", script), url],
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", os.path.join(ROOT, "bench", script), url],
                          capture_output=True, text=True, env=dict(os.environ, **env), check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
@@ -185,6 +185,55 @@ def gets_while_scanning(url, token, seconds, load_env, pid):
     return dict(counts, gets=gets)
 
 
+def probed_load(url, token, n, seconds, load_env, pid, connections):
+    """wrk's GET load at `connections` while one more client GETs in a loop: the probe's
+    latency over the GETs admitted (200), and how many were shed (429)."""
+    host, port = url[len("http://"):].rsplit(":", 1)
+    stop = threading.Event()
+    probe = {"admitted": [], "shed": 0}
+
+    def loop():
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        i = 0
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            conn.request("GET", f"/v3alpha/users/bench-{i % n}", headers={"authorization": f"Bearer {token}"})
+            r = conn.getresponse()
+            r.read()
+            if r.status == 200:
+                probe["admitted"].append((time.perf_counter() - t0) * 1000)
+            elif r.status == 429:
+                probe["shed"] += 1
+            else:
+                sys.exit(f"probe GET answered {r.status}")
+            i += 1
+        conn.close()
+
+    client = threading.Thread(target=loop)
+    client.start()
+    time.sleep(0.1)
+    load = wrk(url, "get.lua", seconds, load_env, pid, connections)
+    stop.set()
+    client.join()
+    times = probe["admitted"] or [float("nan")]
+    return dict(load=load, probe_p50=percentile(times, 50), probe_p99=percentile(times, 99),
+                probe_admitted=len(probe["admitted"]), probe_shed=probe["shed"], rss=peak_rss_mb(pid))
+
+
+def overload(data, n, seconds, load_env, token):
+    """The same GETs at the in-flight bound (server.max_in_flight = 64, 64 connections) and at
+    ten times it (640 connections): admitted requests should keep their latency, the rest be
+    shed at once, and memory stay put."""
+    env = userd_env(data, "fsync", {"USERD_SERVER__MAX_IN_FLIGHT": "64"})
+    proc, url = start([BIN, "serve", "--bind", "127.0.0.1:0", "--data-dir", data], env)
+    ready(url)
+    for connections in (64, 640):
+        r = probed_load(url, token, n, seconds, load_env, proc.pid, connections)
+        overload_rows.append((f"GET, {connections} connections, max_in_flight 64 ({n:,} users)", r))
+    proc.terminate()
+    proc.wait()
+
+
 def before_after(previous, n, seconds, tmp, rounds=3):
     """Toggles and GETs on this build and on `previous` in alternating rounds, each on a fresh
     copy of freshly imported users: the medians of req/s and of server CPU per request. This
@@ -221,6 +270,7 @@ def before_after(previous, n, seconds, tmp, rounds=3):
 
 before_after_rows = []
 listing_rows = []
+overload_rows = []
 
 
 def run_users(n, seconds, tmp, rows):
@@ -249,6 +299,7 @@ def run_users(n, seconds, tmp, rows):
     rss = max(rss, peak_rss_mb(proc.pid))
     proc.terminate()
     proc.wait()
+    overload(data, n, seconds, load_env, token)
 
     # RS256 and periodic runs start from freshly imported users (toggle.lua assumes everyone
     # starts ACTIVE): the same toggles with tokens signed by an RSA key the server trusts.
@@ -347,6 +398,11 @@ def main():
             lines.append(f"| {name} | | | |")
         else:
             lines.append(f"| {name} | {lat['calls']} | {lat['p50']:.2f} | {lat['p99']:.2f} |")
+    lines += ["", "| overload | req/s | shed (429) | probe GETs admitted | probe shed | probe p50 ms | probe p99 ms | peak RSS MB |",
+              "|---|---|---|---|---|---|---|---|"]
+    for name, r in overload_rows:
+        lines.append(f"| {name} | {r['load']['rps']:.0f} | {r['load']['non200']} | {r['probe_admitted']} | {r['probe_shed']} | "
+                     f"{r['probe_p50']:.2f} | {r['probe_p99']:.2f} | {r['rss']:.0f} |")
     table = "\n".join(lines)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
     print(f"machine: {machine}\n{table}")
