@@ -101,6 +101,18 @@ error_codes! {
     UnlockNotFound = NotFound, 404, "COMMAND-x377t913pw", "User could not be found";
     DeleteNotFound = NotFound, 404, "COMMAND-bd4ir1mblj", "User could not be found";
     ReadNotFound = NotFound, 404, "USERD-QUERY-4m0v2y", "User could not be found";
+    /// An edit (metadata, ...) of a user that does not exist or is deleted.
+    UserNotFound = FailedPrecondition, 400, "COMMAND-uXHNj", "User could not be found";
+    /// A metadata key to delete is not set (nothing is deleted).
+    MetadataKeyNotFound = NotFound, 404, "META-2nnds", "One or more keys do not exist";
+    /// Set or delete metadata with an empty list.
+    MetadataEmpty = FailedPrecondition, 400, "META-9mm2d", "Metadata list is empty";
+    /// A metadata entry to set with an empty key or an empty value.
+    MetadataInvalid = InvalidArgument, 400, "META-2m00f", "Metadata is invalid";
+    /// An empty key to delete.
+    MetadataKeyInvalid = InvalidArgument, 400, "COMMAND-m29ds", "Metadata is invalid";
+    /// One user's metadata would pass its size limit.
+    MetadataTooLarge = InvalidArgument, 400, "USERD-META-0001", "Metadata of one user is limited to 256 KiB of keys and values in all";
     RouteNotFound = NotFound, 404, "USERD-HTTP-404", "Not Found", bare;
 
     // Creation.

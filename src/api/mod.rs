@@ -6,6 +6,7 @@
 //! [`dispatch`] is the one table of RPC methods; REST routes (`http::rest`) name the same method
 //! types, so a method behaves the same on every surface.
 
+pub mod metadata;
 pub mod resources;
 pub mod v2;
 pub mod v3alpha;
@@ -30,6 +31,10 @@ pub trait Method: 'static {
 
     /// Put the `{userId}` of a REST path into the request (the path wins over the body).
     fn set_user_id(_request: &mut Self::Request, _id: String) {}
+
+    /// Put one parameter of a REST query string into the request (fields a method without a
+    /// body takes from the query, as ZITADEL's gateway does; others are ignored).
+    fn set_query(_request: &mut Self::Request, _key: &str, _value: String) {}
 }
 
 /// A protocol's way of running any method: decode its request, call it, encode its answer.
@@ -70,6 +75,9 @@ services! {
         "LockUser" => v2::LockUser,
         "UnlockUser" => v2::UnlockUser,
         "DeleteUser" => v2::DeleteUser,
+        "SetUserMetadata" => metadata::SetUserMetadata,
+        "ListUserMetadata" => metadata::ListUserMetadata,
+        "DeleteUserMetadata" => metadata::DeleteUserMetadata,
     }
     "zitadel.user.v3alpha.UserService" => {
         "CreateUser" => v3alpha::CreateUser,

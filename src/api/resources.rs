@@ -66,6 +66,7 @@ impl TryFrom<pb::CreateUserRequest> for app::CreateUser {
             user_id: app::optional_user_id(user.user_id.as_deref())?,
             org,
             profile: NewProfile::schema(user.schema_id, user.data.map(|d| d.to_json()), contact)?,
+            metadata: Vec::new(),
         })
     }
 }

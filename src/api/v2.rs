@@ -84,6 +84,7 @@ impl TryFrom<pb::AddHumanUserRequest> for app::CreateUser {
             user_id: app::optional_user_id(r.user_id.as_deref())?,
             org: organization_id(r.organization, ErrorCode::InvalidV2Request)?,
             profile: human(r.username, r.profile, r.email, r.phone, password, hashed)?,
+            metadata: app::metadata(r.metadata.into_iter().map(|m| (m.key, m.value)).collect())?,
         })
     }
 }
@@ -133,6 +134,7 @@ impl TryFrom<pb::CreateUserRequest> for app::CreateUser {
             user_id: app::optional_user_id(r.user_id.as_deref())?,
             org: Some(r.organization_id).filter(|o| !o.is_empty()),
             profile: human(r.username, h.profile, h.email, h.phone, password, hashed)?,
+            metadata: app::metadata(h.metadata.into_iter().map(|m| (m.key, m.value)).collect())?,
         })
     }
 }

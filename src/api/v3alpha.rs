@@ -49,6 +49,7 @@ impl TryFrom<pb::CreateUserRequest> for app::CreateUser {
             user_id: app::optional_user_id(user_id.as_deref())?,
             org,
             profile: NewProfile::schema(schema_id, data, contact)?,
+            metadata: Vec::new(),
         })
     }
 }

@@ -161,7 +161,11 @@ impl Core {
                 creator_scope: caller.scope(Permission::Write),
             };
             let hold = claim.clone().map(|c| Box::new(c) as crate::shard::Hold);
-            match self.shards.create(user, hold).await {
+            match self
+                .shards
+                .create(user, request.metadata.clone(), hold)
+                .await
+            {
                 Ok(details) => {
                     return Ok(Created {
                         user_id: id,
@@ -188,6 +192,71 @@ impl Core {
         self.shards
             .change(request.op, request.user_id, access)
             .await
+    }
+
+    /// Set or remove metadata: token, the entries (400), then the shard checks the user (400 if
+    /// missing), the permission (`user.write` on its organization) and the edit.
+    pub async fn edit_metadata(
+        &self,
+        ctx: &RequestContext,
+        request: EditMetadata,
+    ) -> Result<ChangeDetails, ApiError> {
+        let caller = self.authenticate(ctx).await?;
+        let request = request.check()?;
+        let access = access(&caller, request.edit.permission(), SelfService::Denied);
+        self.shards
+            .edit(request.edit, request.user_id, access)
+            .await
+    }
+
+    /// A user's metadata, as ZITADEL lists it: the caller's own, or a user it may read in
+    /// `user.read`'s organizations; anything else (a missing user too) lists as empty.
+    pub async fn list_metadata(
+        &self,
+        ctx: &RequestContext,
+        request: ListMetadata,
+    ) -> Result<MetadataPage, ApiError> {
+        let caller = self.authenticate(ctx).await?;
+        let user = self
+            .store
+            .user(&request.user_id)
+            .await
+            .map_err(|e| read_error(&e))?
+            .filter(domain::is_live)
+            .filter(|u| access(&caller, Permission::Read, SelfService::Allowed).allows(u));
+        let Some(user) = user else {
+            return Ok(MetadataPage {
+                limit: request.paging.limit,
+                ..MetadataPage::default()
+            });
+        };
+        let mut entries: Vec<MetadataEntry> = user
+            .metadata
+            .into_iter()
+            .filter(|(key, _)| request.key.as_ref().is_none_or(|m| m.matches(key)))
+            .map(|(key, m)| MetadataEntry {
+                key,
+                value: m.value,
+                created_at: m.created_at,
+                changed_at: m.changed_at,
+            })
+            .collect();
+        // By creation, newest first unless ascending; the key breaks ties.
+        entries.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
+        if !request.paging.asc {
+            entries.reverse();
+        }
+        let total = entries.len() as u64;
+        let entries = entries
+            .into_iter()
+            .skip(usize::try_from(request.paging.offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(request.paging.limit).unwrap_or(usize::MAX))
+            .collect();
+        Ok(MetadataPage {
+            total,
+            limit: request.paging.limit,
+            entries,
+        })
     }
 
     /// A live user the caller may read (404 before 403).

@@ -2,7 +2,7 @@
 //! surface converts its messages into these (`TryFrom` in `api`), so each rule and each
 //! field-level error text exists once.
 
-use crate::domain::{ChangeDetails, Contact, Filter, HumanProfile, Operation};
+use crate::domain::{ChangeDetails, Contact, Edit, Filter, HumanProfile, Operation, TextMatch};
 use crate::error::{ApiError, ErrorCode};
 
 /// Longest user id (and schema id, name, username), in characters.
@@ -47,6 +47,22 @@ pub struct CreateUser {
     /// The organization named in the message (else the header's, else the token's).
     pub org: Option<String>,
     pub profile: NewProfile,
+    /// Metadata to set right after the creation (v2 `AddHumanUser`), checked by [`metadata`].
+    pub metadata: Vec<(String, Vec<u8>)>,
+}
+
+/// Metadata entries to set: none with an empty key or value (a key given twice takes its last
+/// value).
+pub fn metadata(entries: Vec<(String, Vec<u8>)>) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
+    if entries.iter().any(|(k, v)| k.is_empty() || v.is_empty()) {
+        return Err(ErrorCode::MetadataInvalid.into());
+    }
+    let mut last: Vec<(String, Vec<u8>)> = Vec::with_capacity(entries.len());
+    for (key, value) in entries {
+        last.retain(|(k, _)| *k != key);
+        last.push((key, value));
+    }
+    Ok(last)
 }
 
 /// What the new user is.
@@ -220,6 +236,84 @@ impl Paging {
 pub struct ListUsers {
     pub filter: Option<Filter>,
     pub paging: Paging,
+}
+
+/// Set or remove a user's metadata. ZITADEL asks `user.write` on the user's organization, for
+/// the user's own metadata too.
+#[derive(Clone, Debug)]
+pub struct EditMetadata {
+    pub user_id: String,
+    pub edit: Edit,
+}
+
+impl EditMetadata {
+    /// Set keys to values (checked by [`EditMetadata::check`]).
+    pub fn set(id: String, entries: Vec<(String, Vec<u8>)>) -> Result<Self, ApiError> {
+        Ok(EditMetadata {
+            user_id: user_id(&id)?,
+            edit: Edit::SetMetadata(entries),
+        })
+    }
+
+    /// Remove keys (checked by [`EditMetadata::check`]); every one must be set, else nothing is
+    /// removed.
+    pub fn remove(id: String, keys: Vec<String>) -> Result<Self, ApiError> {
+        Ok(EditMetadata {
+            user_id: user_id(&id)?,
+            edit: Edit::RemoveMetadata(keys),
+        })
+    }
+
+    /// ZITADEL's checks of the entries, which it makes once the caller is authenticated: at
+    /// least one entry, no empty key or value (a key given twice takes its last value).
+    pub fn check(self) -> Result<Self, ApiError> {
+        let edit = match self.edit {
+            Edit::SetMetadata(entries) if entries.is_empty() => {
+                return Err(ErrorCode::MetadataEmpty.into())
+            }
+            Edit::SetMetadata(entries) => Edit::SetMetadata(metadata(entries)?),
+            Edit::RemoveMetadata(keys) if keys.is_empty() => {
+                return Err(ErrorCode::MetadataEmpty.into())
+            }
+            Edit::RemoveMetadata(keys) if keys.iter().any(String::is_empty) => {
+                return Err(ErrorCode::MetadataKeyInvalid.into())
+            }
+            Edit::RemoveMetadata(mut keys) => {
+                keys.sort_unstable();
+                keys.dedup();
+                Edit::RemoveMetadata(keys)
+            }
+        };
+        Ok(EditMetadata {
+            user_id: self.user_id,
+            edit,
+        })
+    }
+}
+
+/// A user's metadata, the keys passing `key` (all if None), a page of them by creation date.
+#[derive(Clone, Debug)]
+pub struct ListMetadata {
+    pub user_id: String,
+    pub key: Option<TextMatch>,
+    pub paging: Paging,
+}
+
+/// One metadata entry of an answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetadataEntry {
+    pub key: String,
+    pub value: Vec<u8>,
+    pub created_at: crate::domain::Timestamp,
+    pub changed_at: crate::domain::Timestamp,
+}
+
+/// A page of metadata and how many entries pass the filter in all.
+#[derive(Clone, Debug, Default)]
+pub struct MetadataPage {
+    pub total: u64,
+    pub limit: u64,
+    pub entries: Vec<MetadataEntry>,
 }
 
 #[cfg(test)]

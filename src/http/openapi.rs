@@ -138,12 +138,24 @@ pub fn document() -> Value {
                 "default": error_response("An unexpected error response.")
             }
         });
+        let mut parameters = Vec::new();
         if op.path.contains("{userId}") {
-            operation["parameters"] = json!([{
+            parameters.push(json!({
                 "name": "userId", "in": "path", "required": true,
                 "description": "unique identifier of the user.",
                 "schema": {"type": "string", "minLength": 1, "maxLength": 200}
-            }]);
+            }));
+        }
+        // The one method that takes fields from the query string (it has no body).
+        if op.id == "DeleteUserMetadata" {
+            parameters.push(json!({
+                "name": "keys", "in": "query", "required": true, "explode": true,
+                "description": "the metadata keys to delete; every one must be set.",
+                "schema": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}
+            }));
+        }
+        if !parameters.is_empty() {
+            operation["parameters"] = Value::Array(parameters);
         }
         match op.body {
             Body::None => {}

@@ -106,6 +106,12 @@ operations! {
         "Lock a user (v2)", "ACTIVE or INITIAL to LOCKED.";
     post "/v2/users/{userId}/unlock" => api::v2::UnlockUser, "UnlockUserV2", 200, Ignored,
         "Unlock a user (v2)", "LOCKED to ACTIVE.";
+    post "/v2/users/{userId}/metadata" => api::metadata::SetUserMetadata, "SetUserMetadata", 200, Message,
+        "Set metadata of a user", "Adds or replaces metadata keys (values base64); needs user.write on the user's organization.";
+    post "/v2/users/{userId}/metadata/search" => api::metadata::ListUserMetadata, "ListUserMetadata", 200, Message,
+        "List metadata of a user", "A page of the user's metadata, newest first unless pagination.asc; empty for a user the caller may not read.";
+    delete "/v2/users/{userId}/metadata" => api::metadata::DeleteUserMetadata, "DeleteUserMetadata", 200, None,
+        "Delete metadata of a user", "Removes the keys given as query parameters (?keys=a&keys=b); if one is not set, nothing is removed.";
 }
 
 /// One REST request through method `M`: path, body, then the core; the answer in protojson.
@@ -136,6 +142,9 @@ async fn handle<M: Method>(
             }
         }
     };
+    for (key, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
+        M::set_query(&mut request, &key, value.into_owned());
+    }
     if let Some(id) = id {
         M::set_user_id(&mut request, id);
     }

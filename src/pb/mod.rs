@@ -19,6 +19,18 @@ pub use json_struct::JsonStruct;
 pub use timestamp::Timestamp;
 
 pub mod zitadel {
+    pub mod filter {
+        pub mod v2 {
+            include!(concat!(env!("OUT_DIR"), "/zitadel.filter.v2.rs"));
+            include!(concat!(env!("OUT_DIR"), "/zitadel.filter.v2.serde.rs"));
+        }
+    }
+    pub mod metadata {
+        pub mod v2 {
+            include!(concat!(env!("OUT_DIR"), "/zitadel.metadata.v2.rs"));
+            include!(concat!(env!("OUT_DIR"), "/zitadel.metadata.v2.serde.rs"));
+        }
+    }
     pub mod object {
         pub mod v2 {
             include!(concat!(env!("OUT_DIR"), "/zitadel.object.v2.rs"));

@@ -10,7 +10,7 @@
 //! decisions staged on top of it are void and answer 503 too. A store whose reads are
 //! asynchronous makes the actor read first and decide at launch instead.
 
-use crate::domain::{self, Access, ChangeDetails, NewUser, Operation, Timestamp, User};
+use crate::domain::{self, Access, ChangeDetails, Edit, NewUser, Operation, Timestamp, User};
 use crate::error::{ApiError, ErrorCode};
 use crate::store::{self, Backend, Change, CommitError, Group, StoreError};
 use actix::prelude::*;
@@ -54,14 +54,20 @@ enum Request {
         user_id: String,
         access: Access,
     },
-    Create(NewUser),
+    /// A new user, and metadata to set on it at once (a second event).
+    Create(NewUser, Vec<(String, Vec<u8>)>),
+    Edit {
+        edit: Edit,
+        user_id: String,
+        access: Access,
+    },
 }
 
 impl Request {
     fn user_id(&self) -> &str {
         match self {
-            Request::Change { user_id, .. } => user_id,
-            Request::Create(user) => &user.id,
+            Request::Change { user_id, .. } | Request::Edit { user_id, .. } => user_id,
+            Request::Create(user, _) => &user.id,
         }
     }
 }
@@ -119,9 +125,38 @@ lifecycle_messages! {
     Delete => Operation::Delete;
 }
 
+/// Edit a user's data (its metadata, ...).
+#[derive(Debug)]
+pub struct EditUser {
+    pub edit: Edit,
+    pub user_id: String,
+    /// Whom the caller may act on (checked after the user is found).
+    pub access: Access,
+    pub reply: oneshot::Sender<Reply>,
+}
+
+impl Message for EditUser {
+    type Result = ();
+}
+
+impl Handler<EditUser> for UserActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: EditUser, ctx: &mut Context<Self>) {
+        let request = Request::Edit {
+            edit: msg.edit,
+            user_id: msg.user_id,
+            access: msg.access,
+        };
+        self.queue(request, msg.reply, None, ctx);
+    }
+}
+
 /// Create a user. The caller has already checked the permission on `user.org`.
 pub struct Create {
     pub user: NewUser,
+    /// Metadata the user gets right after its creation (an event of its own).
+    pub metadata: Vec<(String, Vec<u8>)>,
     pub reply: oneshot::Sender<Reply>,
     /// Kept until the creation is decided and durable.
     pub hold: Option<Hold>,
@@ -143,7 +178,12 @@ impl Handler<Create> for UserActor {
     type Result = ();
 
     fn handle(&mut self, msg: Create, ctx: &mut Context<Self>) {
-        self.queue(Request::Create(msg.user), msg.reply, msg.hold, ctx);
+        self.queue(
+            Request::Create(msg.user, msg.metadata),
+            msg.reply,
+            msg.hold,
+            ctx,
+        );
     }
 }
 
@@ -558,18 +598,65 @@ fn decide_one(
             });
             Ok(details)
         }
-        Request::Create(new) => {
+        Request::Edit {
+            edit,
+            user_id,
+            access,
+        } => {
+            let user = match current {
+                Some(user) if domain::is_live(&user) => user,
+                _ => return Err(ErrorCode::UserNotFound.into()),
+            };
+            if !access.allows(&user) {
+                return Err(ErrorCode::PermissionDenied.into());
+            }
+            let at = now.max(user.changed_at);
+            let event =
+                domain::decide_edit(edit, &user, at).map_err(|e| ApiError::from(e.error_code()))?;
+            let Some(event) = event else {
+                // Nothing changes: the answer is the user as it is.
+                return Ok(ChangeDetails::of(&user));
+            };
+            let next = domain::apply(&user, &event);
+            let details = ChangeDetails::of(&next);
+            records.insert(user_id.clone(), Ok(Some(next.clone())));
+            changes.push(Change {
+                before: Some(user),
+                event,
+                after: next,
+            });
+            Ok(details)
+        }
+        Request::Create(new, metadata) => {
             if current.is_some() {
                 return Err(ErrorCode::UserAlreadyExists.into());
             }
             let (user, event) = domain::create(new.clone(), now);
-            let details = ChangeDetails::of(&user);
-            records.insert(user.id.clone(), Ok(Some(user.clone())));
-            changes.push(Change {
+            let mut created = vec![Change {
                 before: None,
                 event,
-                after: user,
-            });
+                after: user.clone(),
+            }];
+            if !metadata.is_empty() {
+                let edit = domain::Edit::SetMetadata(metadata.clone());
+                let event = domain::decide_edit(&edit, &user, now)
+                    .map_err(|e| ApiError::from(e.error_code()))?;
+                if let Some(event) = event {
+                    let next = domain::apply(&user, &event);
+                    created.push(Change {
+                        before: Some(user),
+                        event,
+                        after: next,
+                    });
+                }
+            }
+            let last = created.last().map(|c| c.after.clone());
+            let Some(last) = last else {
+                return Err(ErrorCode::Internal.into());
+            };
+            let details = ChangeDetails::of(&last);
+            records.insert(last.id.clone(), Ok(Some(last)));
+            changes.extend(created);
             Ok(details)
         }
     }
@@ -694,10 +781,32 @@ impl Shards {
 
     /// Create `user` (its id not yet taken, or 409), keeping `hold` alive until the creation is
     /// decided and durable, even if the caller stops waiting.
-    pub async fn create(&self, user: NewUser, hold: Option<Hold>) -> Reply {
+    /// Edit a user's data; the shard checks existence, then `access`, then the edit.
+    pub async fn edit(&self, edit: Edit, user_id: String, access: Access) -> Reply {
+        let id = user_id.clone();
+        self.request(&id, |reply| EditUser {
+            edit,
+            user_id,
+            access,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn create(
+        &self,
+        user: NewUser,
+        metadata: Vec<(String, Vec<u8>)>,
+        hold: Option<Hold>,
+    ) -> Reply {
         let id = user.id.clone();
-        self.request(&id, |reply| Create { user, reply, hold })
-            .await
+        self.request(&id, |reply| Create {
+            user,
+            metadata,
+            reply,
+            hold,
+        })
+        .await
     }
 
     /// Whether every actor answers within `timeout`.

@@ -14,6 +14,7 @@ mod import;
 mod keys;
 mod lifecycle;
 mod listing;
+mod metadata;
 mod model;
 mod operations;
 mod persistence;

@@ -11,7 +11,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// Version byte in front of every stored value. Format 1 records and events (earlier builds)
 /// have no creator scope; they read as created by an instance-wide role.
-pub const VALUE_FORMAT: u8 = 2;
+pub const VALUE_FORMAT: u8 = 3;
 /// Version of the layout, recorded in `meta`. Format 1 had no index trees and no commit log;
 /// opening it builds the indexes once.
 pub const STORE_FORMAT: u64 = 2;
@@ -296,7 +296,7 @@ fn decode_as<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreEr
         reason,
     };
     match bytes.split_first() {
-        Some((&format, rest)) if format == 1 || format == VALUE_FORMAT => {
+        Some((&format, rest)) if (1..=VALUE_FORMAT).contains(&format) => {
             let (value, used) =
                 bincode::serde::decode_from_slice(rest, bincode::config::standard())
                     .map_err(|e| corrupt(e.to_string()))?;
@@ -344,6 +344,7 @@ mod v1 {
                 revoked_at: u.revoked_at,
                 profile: u.profile,
                 creator_scope: OrgScope::Everywhere,
+                metadata: Default::default(),
             }
         }
     }
@@ -397,11 +398,48 @@ mod v1 {
     }
 }
 
-pub fn decode_user(key: &[u8], bytes: &[u8]) -> Result<User, StoreError> {
-    if bytes.first() == Some(&1) {
-        return decode::<v1::UserV1>(key, bytes).map(User::from);
+/// Format 2: no metadata.
+mod v2 {
+    use crate::domain::{OrgScope, Profile, Timestamp, User, UserState};
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    pub struct UserV2 {
+        id: String,
+        org: String,
+        state: UserState,
+        sequence: u64,
+        created_at: Timestamp,
+        changed_at: Timestamp,
+        revoked_at: Option<Timestamp>,
+        profile: Profile,
+        creator_scope: OrgScope,
     }
-    decode::<User>(key, bytes)
+
+    impl From<UserV2> for User {
+        fn from(u: UserV2) -> User {
+            User {
+                id: u.id,
+                org: u.org,
+                state: u.state,
+                sequence: u.sequence,
+                created_at: u.created_at,
+                changed_at: u.changed_at,
+                revoked_at: u.revoked_at,
+                profile: u.profile,
+                creator_scope: u.creator_scope,
+                metadata: Default::default(),
+            }
+        }
+    }
+}
+
+pub fn decode_user(key: &[u8], bytes: &[u8]) -> Result<User, StoreError> {
+    match bytes.first() {
+        Some(1) => decode::<v1::UserV1>(key, bytes).map(User::from),
+        Some(2) => decode::<v2::UserV2>(key, bytes).map(User::from),
+        _ => decode::<User>(key, bytes),
+    }
 }
 
 pub fn decode_event(key: &[u8], bytes: &[u8]) -> Result<Event, StoreError> {
@@ -519,6 +557,51 @@ mod tests {
         let user = decode_user(b"k", &bytes).unwrap();
         assert_eq!(user.state, UserState::Inactive);
         assert_eq!(user.creator_scope, crate::domain::OrgScope::Everywhere);
+    }
+
+    #[test]
+    fn format_2_records_read_with_no_metadata() {
+        #[derive(serde::Serialize)]
+        struct UserV2<'a> {
+            id: &'a str,
+            org: &'a str,
+            state: UserState,
+            sequence: u64,
+            created_at: Timestamp,
+            changed_at: Timestamp,
+            revoked_at: Option<Timestamp>,
+            profile: Profile,
+            creator_scope: crate::domain::OrgScope,
+        }
+        let old = UserV2 {
+            id: "u2",
+            org: "o2",
+            state: UserState::Active,
+            sequence: 1,
+            created_at: Timestamp(1),
+            changed_at: Timestamp(1),
+            revoked_at: None,
+            profile: Profile::V3 {
+                schema_id: "s".into(),
+                data_json: "{}".into(),
+                contact: Contact::default(),
+            },
+            creator_scope: crate::domain::OrgScope::Everywhere,
+        };
+        let mut bytes = vec![2u8];
+        bytes.extend(bincode::serde::encode_to_vec(&old, bincode::config::standard()).unwrap());
+        let user = decode_user(b"k", &bytes).unwrap();
+        assert_eq!(user.org, "o2");
+        assert!(user.metadata.is_empty());
+        // Events of format 2 read as they are (their kinds only gained variants).
+        let event = Event {
+            sequence: 2,
+            at: Timestamp(3),
+            kind: crate::domain::EventKind::Locked,
+        };
+        let mut bytes = vec![2u8];
+        bytes.extend(bincode::serde::encode_to_vec(&event, bincode::config::standard()).unwrap());
+        assert_eq!(decode_event(b"k", &bytes).unwrap(), event);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The listing indexes against a model: random histories of creates, lifecycle changes and
-//! deletes, then random listings (filters, scopes, paging, order), each compared with the same
+//! The listing indexes against a model: random histories of creates, lifecycle changes,
+//! metadata edits and deletes, then random listings (filters, scopes, paging, order), each compared with the same
 //! listing computed from the model's users. `check` must find nothing wrong after any history.
 
 #[cfg(test)]
@@ -27,6 +27,22 @@ mod tests {
             user: usize,
             op: Operation,
         },
+        Edit {
+            user: usize,
+            edit: domain::Edit,
+        },
+    }
+
+    fn edit() -> impl Strategy<Value = domain::Edit> {
+        let key = prop::sample::select(vec!["a", "b", "c"]).prop_map(String::from);
+        prop_oneof![
+            prop::collection::vec(
+                (key.clone(), prop::collection::vec(any::<u8>(), 1..4)),
+                1..3
+            )
+            .prop_map(domain::Edit::SetMetadata),
+            prop::collection::vec(key, 1..3).prop_map(domain::Edit::RemoveMetadata),
+        ]
     }
 
     fn step() -> impl Strategy<Value = Step> {
@@ -35,6 +51,7 @@ mod tests {
                 .prop_map(|(org, name, human)| Step::Create { org, name, human }),
             2 => (0usize..64, prop::sample::select(Operation::ALL.to_vec()))
                 .prop_map(|(user, op)| Step::Change { user, op }),
+            1 => (0usize..64, edit()).prop_map(|(user, edit)| Step::Edit { user, edit }),
         ]
     }
 
@@ -172,6 +189,27 @@ mod tests {
                         continue;
                     };
                     let Ok(event) = domain::decide(*op, &before, Timestamp(clock)) else {
+                        continue;
+                    };
+                    let after = domain::apply(&before, &event);
+                    commit(
+                        store,
+                        crate::store::shard_of(&before.id, shards),
+                        vec![Change {
+                            before: Some(before),
+                            event,
+                            after: after.clone(),
+                        }],
+                    );
+                    model.insert(after.id.clone(), after);
+                }
+                Step::Edit { user, edit } => {
+                    let Some(before) = model.values().nth(*user % model.len().max(1)).cloned()
+                    else {
+                        continue;
+                    };
+                    let Ok(Some(event)) = domain::decide_edit(edit, &before, Timestamp(clock))
+                    else {
                         continue;
                     };
                     let after = domain::apply(&before, &event);

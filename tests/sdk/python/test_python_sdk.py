@@ -1,5 +1,6 @@
 """ZITADEL's official Python SDK (zitadel-client) against a real userd, unchanged: it sends
 Connect JSON to /zitadel.user.v2.UserService/<Method> and raises ApiError on failures."""
+import base64
 import uuid
 
 import pytest
@@ -8,18 +9,26 @@ from zitadel_client.exceptions import ApiError
 from zitadel_client.models import (
     UserServiceAddHumanUserRequest,
     UserServiceDeactivateUserRequest,
+    UserServiceDeleteUserMetadataRequest,
     UserServiceDeleteUserRequest,
     UserServiceGetUserByIDRequest,
     UserServiceInUserIDQuery,
     UserServiceListQuery,
+    UserServiceListUserMetadataRequest,
     UserServiceListUsersRequest,
     UserServiceLockUserRequest,
+    UserServiceMetadata,
+    UserServiceMetadataKeyFilter,
+    UserServiceMetadataSearchFilter,
     UserServiceOrganization,
+    UserServicePaginationRequest,
     UserServicePassword,
     UserServiceReactivateUserRequest,
     UserServiceSearchQuery,
     UserServiceSetHumanEmail,
     UserServiceSetHumanProfile,
+    UserServiceSetUserMetadataRequest,
+    UserServiceTextFilterMethod,
     UserServiceUnlockUserRequest,
 )
 
@@ -122,3 +131,54 @@ def test_bad_token(userd):
         users.get_user_by_id(UserServiceGetUserByIDRequest(user_id="x"))
     assert e.value.code == 401
     assert e.value.response_body["code"] == "unauthenticated"
+
+
+def b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def metadata_of(users, user_id, **request):
+    answer = users.list_user_metadata(UserServiceListUserMetadataRequest(user_id=user_id, **request))
+    return int(answer.pagination.total_result), {m.key: base64.b64decode(m.value).decode() for m in answer.metadata or []}
+
+
+def test_metadata(userd):
+    users = client(userd).users
+    user_id = add_user(users)
+    set_answer = users.set_user_metadata(UserServiceSetUserMetadataRequest(
+        user_id=user_id,
+        metadata=[UserServiceMetadata(key="plan", value=b64("pro")), UserServiceMetadata(key="region", value=b64("eu"))],
+    ))
+    assert set_answer.set_date is not None
+    assert metadata_of(users, user_id) == (2, {"plan": "pro", "region": "eu"})
+    total, found = metadata_of(
+        users, user_id,
+        pagination=UserServicePaginationRequest(limit=10, asc=True),
+        filters=[UserServiceMetadataSearchFilter(key_filter=UserServiceMetadataKeyFilter(
+            key="REG", method=UserServiceTextFilterMethod.TEXT_FILTER_METHOD_STARTS_WITH_IGNORE_CASE))],
+    )
+    assert (total, found) == (1, {"region": "eu"})
+
+    with pytest.raises(ApiError) as e:
+        users.delete_user_metadata(UserServiceDeleteUserMetadataRequest(user_id=user_id, keys=["plan", "missing"]))
+    assert e.value.code == 404
+    assert e.value.response_body["code"] == "not_found"
+    assert metadata_of(users, user_id)[0] == 2
+    deleted = users.delete_user_metadata(UserServiceDeleteUserMetadataRequest(user_id=user_id, keys=["plan"]))
+    assert deleted.deletion_date is not None
+    assert metadata_of(users, user_id) == (1, {"region": "eu"})
+
+    # Each change is one event: creation, set, delete.
+    got = users.get_user_by_id(UserServiceGetUserByIDRequest(user_id=user_id))
+    assert int(got.details.sequence) == 3
+
+    viewer = client(userd, "ORG_OWNER_VIEWER:org-a").users
+    assert metadata_of(viewer, user_id) == (1, {"region": "eu"})
+    with pytest.raises(ApiError) as e:
+        viewer.set_user_metadata(UserServiceSetUserMetadataRequest(
+            user_id=user_id, metadata=[UserServiceMetadata(key="k", value=b64("v"))]))
+    assert e.value.code == 403
+    with pytest.raises(ApiError) as e:
+        users.set_user_metadata(UserServiceSetUserMetadataRequest(user_id=user_id, metadata=[]))
+    assert e.value.code == 400
+    assert e.value.response_body["code"] == "failed_precondition"

@@ -16,6 +16,7 @@ import { NewAuthorizationBearerInterceptor } from "@zitadel/client";
 import { createUserServiceClient } from "@zitadel/client/v2";
 import { createUserServiceClient as createV3Client } from "@zitadel/client/v3alpha";
 import { UserState } from "@zitadel/proto/zitadel/user/v2/user_pb.js";
+import { TextFilterMethod } from "@zitadel/proto/zitadel/filter/v2/filter_pb.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = process.env.USERD_BIN ?? resolve(here, "../../../target/debug/userd");
@@ -119,6 +120,34 @@ for (const kind of selected) {
     await rejects(viewer.lockUser({ userId }), Code.PermissionDenied);
     const anonymous = createUserServiceClient(transports[kind]([NewAuthorizationBearerInterceptor("garbage")]));
     await rejects(anonymous.getUserByID({ userId }), Code.Unauthenticated);
+  });
+
+  test(`${kind}: metadata`, async () => {
+    const client = users(kind);
+    const userId = await addUser(client);
+    const bytes = (text) => new TextEncoder().encode(text);
+    const text = (value) => new TextDecoder().decode(value);
+    const set = await client.setUserMetadata({ userId, metadata: [{ key: "plan", value: bytes("pro") }, { key: "region", value: bytes("eu") }] });
+    assert.ok(set.setDate, "setDate");
+    const listed = await client.listUserMetadata({ userId, pagination: { asc: true } });
+    assert.equal(listed.pagination.totalResult, 2n);
+    assert.deepEqual(listed.metadata.map((m) => [m.key, text(m.value)]), [["plan", "pro"], ["region", "eu"]]);
+    assert.ok(listed.metadata[0].creationDate && listed.metadata[0].changeDate);
+    const filtered = await client.listUserMetadata({
+      userId,
+      filters: [{ filter: { case: "keyFilter", value: { key: "reg", method: TextFilterMethod.STARTS_WITH } } }],
+    });
+    assert.deepEqual(filtered.metadata.map((m) => m.key), ["region"]);
+    await rejects(client.deleteUserMetadata({ userId, keys: ["plan", "missing"] }), Code.NotFound);
+    const deleted = await client.deleteUserMetadata({ userId, keys: ["plan"] });
+    assert.ok(deleted.deletionDate, "deletionDate");
+    const left = await client.listUserMetadata({ userId });
+    assert.deepEqual(left.metadata.map((m) => m.key), ["region"]);
+    assert.equal((await client.getUserByID({ userId })).details.sequence, 3n);
+    await rejects(client.setUserMetadata({ userId, metadata: [] }), Code.FailedPrecondition);
+    await rejects(client.setUserMetadata({ userId, metadata: [{ key: "k", value: new Uint8Array() }] }), Code.InvalidArgument);
+    const viewer = users(kind, "ORG_OWNER_VIEWER:org-a");
+    await rejects(viewer.setUserMetadata({ userId, metadata: [{ key: "k", value: bytes("v") }] }), Code.PermissionDenied);
   });
 
   test(`${kind}: the v3alpha client (ZITADELUsers)`, async () => {
