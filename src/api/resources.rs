@@ -132,7 +132,7 @@ fn user(u: &User) -> pb::GetUser {
             }),
             Some(JsonStruct::from_json(data_json)),
         ),
-        Profile::V2(_) => (None, None),
+        Profile::V2(_) | Profile::Machine(_) => (None, None),
     };
     pb::GetUser {
         details: Some(details(&u.id, Some(u.created_at), u.changed_at, &u.org)),

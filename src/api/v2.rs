@@ -5,7 +5,9 @@
 use super::{change_details, lifecycle_method, list_details, organization_id, text_query, Method};
 use super::{timestamp, user_details};
 use crate::app::{self, Core, NewProfile, Password, RequestContext, SelfService};
-use crate::domain::{Email, Filter, HumanProfile, Operation, Phone, Profile, User, UserKind};
+use crate::domain::{
+    Email, Filter, HumanProfile, MachineProfile, Operation, Phone, Profile, User, UserKind,
+};
 use crate::domain::{TextMatch, UserState};
 use crate::error::{ApiError, ErrorCode};
 use crate::pb::zitadel::user::v2 as pb;
@@ -70,6 +72,35 @@ fn human(
     NewProfile::human(human, clear)
 }
 
+/// A machine's fields, from `CreateUser`: a name of 1 to 200 characters, a description of at
+/// most 500; the username defaults to the user's id (the core sets it).
+fn machine(
+    username: Option<String>,
+    m: pb::create_user_request::Machine,
+) -> Result<NewProfile, ApiError> {
+    let name_chars = m.name.chars().count();
+    if name_chars == 0 || name_chars > 200 {
+        return Err(invalid("machine.name must be 1 to 200 characters"));
+    }
+    let description = m.description.unwrap_or_default();
+    if description.chars().count() > 500 {
+        return Err(invalid(
+            "machine.description must be at most 500 characters",
+        ));
+    }
+    let username = username.unwrap_or_default();
+    if username.chars().count() > 200 || username.chars().any(char::is_control) {
+        return Err(invalid("username must be 1 to 200 characters"));
+    }
+    Ok(NewProfile::Machine(MachineProfile {
+        username,
+        name: m.name,
+        description,
+        // ZITADEL's CreateUser makes every machine a bearer-token user.
+        access_token_type: pb::AccessTokenType::Bearer as i32,
+    }))
+}
+
 impl TryFrom<pb::AddHumanUserRequest> for app::CreateUser {
     type Error = ApiError;
 
@@ -120,10 +151,15 @@ impl TryFrom<pb::CreateUserRequest> for app::CreateUser {
         use pb::create_user_request::UserType;
         let h = match r.user_type {
             Some(UserType::Human(h)) => h,
-            Some(UserType::Machine(_)) => {
-                return Err(invalid("machine users are not supported by userd"))
+            Some(UserType::Machine(m)) => {
+                return Ok(app::CreateUser {
+                    user_id: app::optional_user_id(r.user_id.as_deref())?,
+                    org: Some(r.organization_id).filter(|o| !o.is_empty()),
+                    profile: machine(r.username, m)?,
+                    metadata: Vec::new(),
+                })
             }
-            None => return Err(invalid("human is required")),
+            None => return Err(invalid("human or machine is required")),
         };
         let (password, hashed) = match h.password_type {
             Some(PasswordType::Password(p)) => (Some(p), None),
@@ -139,7 +175,7 @@ impl TryFrom<pb::CreateUserRequest> for app::CreateUser {
     }
 }
 
-/// `CreateUser`: a human, in the newer request shape. Machine users are not served yet.
+/// `CreateUser` (`POST /v2/users/new`): a human, or a machine user (ACTIVE at once).
 #[derive(Debug)]
 pub struct CreateUser;
 
@@ -186,6 +222,12 @@ pub fn user(u: &User) -> pb::User {
             }),
             password_change_required: h.password_change_required,
             ..pb::HumanUser::default()
+        })),
+        Profile::Machine(m) => Some(pb::user::Type::Machine(pb::MachineUser {
+            name: m.name.clone(),
+            description: m.description.clone(),
+            has_secret: false,
+            access_token_type: m.access_token_type,
         })),
         Profile::V3 { .. } => None,
     };

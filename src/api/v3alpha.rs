@@ -95,7 +95,7 @@ pub fn user(u: &User) -> pb::User {
             data_json,
             ..
         } => (schema_id.clone(), Some(JsonStruct::from_json(data_json))),
-        Profile::V2(_) => (String::new(), None),
+        Profile::V2(_) | Profile::Machine(_) => (String::new(), None),
     };
     pb::User {
         user_id: u.id.clone(),

@@ -111,7 +111,16 @@ impl Core {
         if !caller.scope(Permission::Write).allows(&org) {
             return Err(ErrorCode::PermissionDenied.into());
         }
-        let (profile, initial_state, claim) = match request.profile {
+        let mut user_id = request.user_id;
+        let mut new_profile = request.profile;
+        if let NewProfile::Machine(machine) = &mut new_profile {
+            if machine.username.is_empty() {
+                // ZITADEL's default: a machine without a username is named by its id.
+                let id = user_id.get_or_insert_with(|| self.ids.next_id());
+                machine.username = id.clone();
+            }
+        }
+        let (profile, initial_state, claim) = match new_profile {
             NewProfile::Schema {
                 schema_id,
                 data_json,
@@ -133,7 +142,7 @@ impl Core {
                 };
                 // So is a chosen id: hashing for a create bound to answer 409 would be waste
                 // an attacker could order in bulk.
-                if let (Some(id), Some(_)) = (&request.user_id, &password) {
+                if let (Some(id), Some(_)) = (&user_id, &password) {
                     let taken = self.store.user(id).await.map_err(|e| store_error(&e))?;
                     if taken.is_some() {
                         return Err(ErrorCode::UserAlreadyExists.into());
@@ -143,16 +152,24 @@ impl Core {
                 let state = domain::initial_state_of_human(&human);
                 (Profile::V2(Box::new(human)), state, claim)
             }
+            NewProfile::Machine(machine) => {
+                let claim = match machine.username.is_empty() {
+                    true => None,
+                    false => Some(self.claim_username(&machine.username).await?),
+                };
+                (
+                    Profile::Machine(Box::new(machine)),
+                    UserState::Active,
+                    claim,
+                )
+            }
         };
         // The claim lives until the create is decided, even if this caller goes away: by then
         // the store's index holds the name (or the create failed).
         let claim = claim.map(|c| Arc::new(c) as Arc<dyn std::any::Any + Send + Sync>);
         // A generated id that is taken (the clock stepped back) is drawn again.
         for _ in 0..8 {
-            let id = request
-                .user_id
-                .clone()
-                .unwrap_or_else(|| self.ids.next_id());
+            let id = user_id.clone().unwrap_or_else(|| self.ids.next_id());
             let user = NewUser {
                 id: id.clone(),
                 org: org.clone(),
@@ -172,9 +189,7 @@ impl Core {
                         details,
                     })
                 }
-                Err(e) if e.code == ErrorCode::UserAlreadyExists && request.user_id.is_none() => {
-                    continue
-                }
+                Err(e) if e.code == ErrorCode::UserAlreadyExists && user_id.is_none() => continue,
                 Err(e) => return Err(e),
             }
         }

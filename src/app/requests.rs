@@ -2,7 +2,9 @@
 //! surface converts its messages into these (`TryFrom` in `api`), so each rule and each
 //! field-level error text exists once.
 
-use crate::domain::{ChangeDetails, Contact, Edit, Filter, HumanProfile, Operation, TextMatch};
+use crate::domain::{
+    ChangeDetails, Contact, Edit, Filter, HumanProfile, MachineProfile, Operation, TextMatch,
+};
 use crate::error::{ApiError, ErrorCode};
 
 /// Longest user id (and schema id, name, username), in characters.
@@ -79,6 +81,8 @@ pub enum NewProfile {
         human: HumanProfile,
         password: Option<Password>,
     },
+    /// A v2 machine user (a service account); it starts ACTIVE.
+    Machine(MachineProfile),
 }
 
 impl NewProfile {

@@ -105,7 +105,7 @@ impl Filter {
     pub fn keeps(&self, user: &User) -> bool {
         let human = match &user.profile {
             Profile::V2(h) => Some(h.as_ref()),
-            Profile::V3 { .. } => None,
+            Profile::V3 { .. } | Profile::Machine(_) => None,
         };
         let human_text = |t: &TextMatch, field: fn(&crate::domain::HumanProfile) -> &str| {
             human.is_some_and(|h| t.matches(field(h)))

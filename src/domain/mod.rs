@@ -90,6 +90,18 @@ pub enum Profile {
     },
     /// Created through v2 (`AddHumanUser`): a human with a username and a profile.
     V2(Box<HumanProfile>),
+    /// Created through v2 (`CreateUser` with a machine): a service account.
+    Machine(Box<MachineProfile>),
+}
+
+/// A v2 machine user's data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MachineProfile {
+    pub username: String,
+    pub name: String,
+    pub description: String,
+    /// ZITADEL's `AccessTokenType` number (0 bearer, 1 JWT).
+    pub access_token_type: i32,
 }
 
 /// A v2 human user's data. The password is kept only as an Argon2id hash (PHC string).
@@ -122,6 +134,7 @@ impl Profile {
         match self {
             Profile::V3 { contact, .. } => contact.email.as_ref(),
             Profile::V2(h) => h.email.as_ref(),
+            Profile::Machine(_) => None,
         }
     }
 
@@ -129,13 +142,15 @@ impl Profile {
         match self {
             Profile::V3 { contact, .. } => contact.phone.as_ref(),
             Profile::V2(h) => h.phone.as_ref(),
+            Profile::Machine(_) => None,
         }
     }
 
-    /// A v2 human's username.
+    /// A v2 human's or machine's username (unique across the instance).
     pub fn username(&self) -> Option<&str> {
         match self {
             Profile::V2(h) if !h.username.is_empty() => Some(&h.username),
+            Profile::Machine(m) if !m.username.is_empty() => Some(&m.username),
             _ => None,
         }
     }
@@ -144,6 +159,7 @@ impl Profile {
         match self {
             Profile::V3 { .. } => UserKind::Schema,
             Profile::V2(_) => UserKind::Human,
+            Profile::Machine(_) => UserKind::Machine,
         }
     }
 }

@@ -92,6 +92,8 @@ operations! {
         "Unlock a user", "LOCKED to ACTIVE.";
     post "/v2/users/human" => api::v2::AddHumanUser, "AddHumanUser", 200, Message,
         "Add a human user (v2)", "Creates a human user; without a password and without a verified email it starts INITIAL.";
+    post "/v2/users/new" => api::v2::CreateUser, "CreateUserV2", 200, Message,
+        "Create a user (v2)", "Creates a human or a machine user; a machine without a username is named by its id.";
     post "/v2/users" => api::v2::ListUsers, "ListUsers", 200, Message,
         "List users (v2)", "Lists the users the caller may read.";
     get "/v2/users/{userId}" => api::v2::GetUserById, "GetUserByIDV2", 200, None,

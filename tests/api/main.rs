@@ -14,6 +14,7 @@ mod import;
 mod keys;
 mod lifecycle;
 mod listing;
+mod machine;
 mod metadata;
 mod model;
 mod operations;

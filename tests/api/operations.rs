@@ -257,7 +257,7 @@ async fn openapi_and_docs_describe_exactly_what_is_served() {
             .values()
             .map(|m| m.as_object().unwrap().len())
             .sum::<usize>(),
-        19
+        20
     );
     // Every documented operation is routed: without a token it answers 401, not 404 or 405.
     for (path, methods) in paths {
@@ -267,7 +267,7 @@ async fn openapi_and_docs_describe_exactly_what_is_served() {
                 .client
                 .request(method.to_uppercase().parse().unwrap(), url)
                 .header("content-type", "application/json")
-                .body("{\"schemaId\": \"s\", \"data\": {}, \"profile\": {\"givenName\": \"a\", \"familyName\": \"b\"}, \"email\": {\"email\": \"a@b.c\"}}")
+                .body("{\"schemaId\": \"s\", \"data\": {}, \"profile\": {\"givenName\": \"a\", \"familyName\": \"b\"}, \"email\": {\"email\": \"a@b.c\"}, \"machine\": {\"name\": \"m\"}}")
                 .send()
                 .await
                 .unwrap();

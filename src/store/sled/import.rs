@@ -37,10 +37,7 @@ pub fn import(
             || trees.shards[shard]
                 .contains_key(layout::user_key(&user.id))
                 .map_err(io)?;
-        let username = match &user.profile {
-            domain::Profile::V2(h) if !h.username.is_empty() => Some(h.username.clone()),
-            _ => None,
-        };
+        let username = user.profile.username().map(str::to_string);
         let taken_name = match &username {
             Some(name) => {
                 !seen_names.insert(name.clone()) || trees.username_holder(name)?.is_some()

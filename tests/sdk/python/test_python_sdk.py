@@ -8,6 +8,7 @@ import zitadel_client as zitadel
 from zitadel_client.exceptions import ApiError
 from zitadel_client.models import (
     UserServiceAddHumanUserRequest,
+    UserServiceCreateUserRequest,
     UserServiceDeactivateUserRequest,
     UserServiceDeleteUserMetadataRequest,
     UserServiceDeleteUserRequest,
@@ -17,6 +18,7 @@ from zitadel_client.models import (
     UserServiceListUserMetadataRequest,
     UserServiceListUsersRequest,
     UserServiceLockUserRequest,
+    UserServiceMachine,
     UserServiceMetadata,
     UserServiceMetadataKeyFilter,
     UserServiceMetadataSearchFilter,
@@ -29,6 +31,8 @@ from zitadel_client.models import (
     UserServiceSetHumanProfile,
     UserServiceSetUserMetadataRequest,
     UserServiceTextFilterMethod,
+    UserServiceType,
+    UserServiceTypeQuery,
     UserServiceUnlockUserRequest,
 )
 
@@ -182,3 +186,37 @@ def test_metadata(userd):
         users.set_user_metadata(UserServiceSetUserMetadataRequest(user_id=user_id, metadata=[]))
     assert e.value.code == 400
     assert e.value.response_body["code"] == "failed_precondition"
+
+
+def test_machine_user(userd):
+    users = client(userd).users
+    name = "bot-" + uuid.uuid4().hex[:8]
+    created = users.create_user(UserServiceCreateUserRequest(
+        organization_id="org-a", username=name,
+        machine=UserServiceMachine(name="Build bot", description="runs CI")))
+    assert created.id and created.creation_date is not None
+    got = users.get_user_by_id(UserServiceGetUserByIDRequest(user_id=created.id)).user
+    assert got.username == name
+    assert got.machine.name == "Build bot"
+    assert got.machine.description == "runs CI"
+    assert got.human is None
+    assert str(got.state).endswith("USER_STATE_ACTIVE")
+
+    # Without a username the machine is named by its id.
+    plain = users.create_user(UserServiceCreateUserRequest(
+        organization_id="org-a", machine=UserServiceMachine(name="Plain bot")))
+    assert users.get_user_by_id(UserServiceGetUserByIDRequest(user_id=plain.id)).user.username == plain.id
+
+    found = users.list_users(UserServiceListUsersRequest(
+        query=UserServiceListQuery(limit=1000),
+        queries=[UserServiceSearchQuery(type_query=UserServiceTypeQuery(type=UserServiceType.TYPE_MACHINE))]))
+    ids = {u.user_id for u in found.result}
+    assert {created.id, plain.id} <= ids
+    assert all(u.machine is not None for u in found.result)
+
+    users.lock_user(UserServiceLockUserRequest(user_id=created.id))
+    assert str(state_of(users, created.id)).endswith("USER_STATE_LOCKED")
+    users.delete_user(UserServiceDeleteUserRequest(user_id=created.id))
+    with pytest.raises(ApiError) as e:
+        users.get_user_by_id(UserServiceGetUserByIDRequest(user_id=created.id))
+    assert e.value.code == 404

@@ -17,6 +17,7 @@ import { createUserServiceClient } from "@zitadel/client/v2";
 import { createUserServiceClient as createV3Client } from "@zitadel/client/v3alpha";
 import { UserState } from "@zitadel/proto/zitadel/user/v2/user_pb.js";
 import { TextFilterMethod } from "@zitadel/proto/zitadel/filter/v2/filter_pb.js";
+import { Type } from "@zitadel/proto/zitadel/user/v2/query_pb.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = process.env.USERD_BIN ?? resolve(here, "../../../target/debug/userd");
@@ -148,6 +149,29 @@ for (const kind of selected) {
     await rejects(client.setUserMetadata({ userId, metadata: [{ key: "k", value: new Uint8Array() }] }), Code.InvalidArgument);
     const viewer = users(kind, "ORG_OWNER_VIEWER:org-a");
     await rejects(viewer.setUserMetadata({ userId, metadata: [{ key: "k", value: bytes("v") }] }), Code.PermissionDenied);
+  });
+
+  test(`${kind}: machine users`, async () => {
+    const client = users(kind);
+    const username = `ts-bot-${process.pid}-${n++}`;
+    const created = await client.createUser({
+      organizationId: "org-a",
+      username,
+      userType: { case: "machine", value: { name: "TS bot", description: "from the SDK" } },
+    });
+    assert.ok(created.id.length > 0 && created.creationDate);
+    const got = (await client.getUserByID({ userId: created.id })).user;
+    assert.equal(got.username, username);
+    assert.equal(got.type.case, "machine");
+    assert.equal(got.type.value.name, "TS bot");
+    assert.equal(got.type.value.description, "from the SDK");
+    assert.equal(got.state, UserState.ACTIVE);
+    const listed = await client.listUsers({ query: { limit: 1000 }, queries: [{ query: { case: "typeQuery", value: { type: Type.MACHINE } } }] });
+    assert.ok(listed.result.some((u) => u.userId === created.id));
+    assert.ok(listed.result.every((u) => u.type.case === "machine"));
+    await client.lockUser({ userId: created.id });
+    assert.equal((await client.getUserByID({ userId: created.id })).user.state, UserState.LOCKED);
+    await rejects(client.createUser({ organizationId: "org-a", username, userType: { case: "machine", value: { name: "again" } } }), Code.AlreadyExists);
   });
 
   test(`${kind}: the v3alpha client (ZITADELUsers)`, async () => {
