@@ -79,6 +79,17 @@ services! {
         "ListUserMetadata" => metadata::ListUserMetadata,
         "DeleteUserMetadata" => metadata::DeleteUserMetadata,
     }
+    // v2beta's messages for these methods are v2's, field for field.
+    "zitadel.user.v2beta.UserService" => {
+        "AddHumanUser" => v2::AddHumanUser,
+        "GetUserByID" => v2::GetUserById,
+        "ListUsers" => v2::ListUsers,
+        "DeactivateUser" => v2::DeactivateUser,
+        "ReactivateUser" => v2::ReactivateUser,
+        "LockUser" => v2::LockUser,
+        "UnlockUser" => v2::UnlockUser,
+        "DeleteUser" => v2::DeleteUser,
+    }
     "zitadel.user.v3alpha.UserService" => {
         "CreateUser" => v3alpha::CreateUser,
         "GetUserByID" => v3alpha::GetUserById,

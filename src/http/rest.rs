@@ -108,6 +108,22 @@ operations! {
         "Lock a user (v2)", "ACTIVE or INITIAL to LOCKED.";
     post "/v2/users/{userId}/unlock" => api::v2::UnlockUser, "UnlockUserV2", 200, Ignored,
         "Unlock a user (v2)", "LOCKED to ACTIVE.";
+    post "/v2beta/users/human" => api::v2::AddHumanUser, "AddHumanUserV2beta", 201, Message,
+        "Add a human user (v2beta)", "v2's AddHumanUser on v2beta's path, answering 201 as v2beta does.";
+    post "/v2beta/users" => api::v2::ListUsers, "ListUsersV2beta", 200, Message,
+        "List users (v2beta)", "v2's ListUsers on v2beta's path.";
+    get "/v2beta/users/{userId}" => api::v2::GetUserById, "GetUserByIDV2beta", 200, None,
+        "Get a user (v2beta)", "v2's GetUserByID on v2beta's path.";
+    delete "/v2beta/users/{userId}" => api::v2::DeleteUser, "DeleteUserV2beta", 200, Ignored,
+        "Delete a user (v2beta)", "Any live state to DELETED.";
+    post "/v2beta/users/{userId}/deactivate" => api::v2::DeactivateUser, "DeactivateUserV2beta", 200, Ignored,
+        "Deactivate a user (v2beta)", "ACTIVE or LOCKED to INACTIVE.";
+    post "/v2beta/users/{userId}/reactivate" => api::v2::ReactivateUser, "ReactivateUserV2beta", 200, Ignored,
+        "Reactivate a user (v2beta)", "INACTIVE to ACTIVE.";
+    post "/v2beta/users/{userId}/lock" => api::v2::LockUser, "LockUserV2beta", 200, Ignored,
+        "Lock a user (v2beta)", "ACTIVE or INITIAL to LOCKED.";
+    post "/v2beta/users/{userId}/unlock" => api::v2::UnlockUser, "UnlockUserV2beta", 200, Ignored,
+        "Unlock a user (v2beta)", "LOCKED to ACTIVE.";
     post "/v2/users/{userId}/metadata" => api::metadata::SetUserMetadata, "SetUserMetadata", 200, Message,
         "Set metadata of a user", "Adds or replaces metadata keys (values base64); needs user.write on the user's organization.";
     post "/v2/users/{userId}/metadata/search" => api::metadata::ListUserMetadata, "ListUserMetadata", 200, Message,

@@ -436,3 +436,62 @@ async fn usernames_are_unique_until_their_user_is_deleted() {
     let r = add(&app, &human("taken", json!({"userId": "fourth"}))).await;
     assert_error(&r, 409, 6, Some("V3-DKcYh"));
 }
+
+/// ZITADEL's v2beta paths (its load tests use them): the same methods, with v2beta's 201 for
+/// AddHumanUser, over REST and Connect.
+#[tokio::test]
+async fn v2beta_paths_serve_the_same_methods() {
+    let app = spawn_app().await;
+    let admin = admin_token();
+    let body = json!({
+        "userId": "beta-1",
+        "username": "beta-1",
+        "organization": {"orgId": "org-a"},
+        "profile": {"givenName": "Beta", "familyName": "User"},
+        "email": {"email": "beta@example.com", "isVerified": true},
+    });
+    let r = app.post("/v2beta/users/human", &admin, Some(&body)).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["userId"], json!("beta-1"));
+    let r = app.get("/v2beta/users/beta-1", &admin).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body["user"]["human"]["profile"]["givenName"],
+        json!("Beta")
+    );
+    let r = app
+        .post(
+            "/v2beta/users",
+            &admin,
+            Some(&json!({"queries": [{"userNameQuery": {"userName": "beta-1"}}]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["result"][0]["userId"], json!("beta-1"));
+    for action in ["lock", "unlock", "deactivate", "reactivate"] {
+        let r = app
+            .post(&format!("/v2beta/users/beta-1/{action}"), &admin, None)
+            .await;
+        assert_eq!(r.status, 200, "{action}: {:?}", r.body);
+    }
+    let r = app
+        .send(
+            reqwest::Method::POST,
+            "/zitadel.user.v2beta.UserService/GetUserByID",
+            Some(&admin),
+            Some(&json!({"userId": "beta-1"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["details"]["sequence"], json!("5"));
+    let r = app
+        .send(
+            reqwest::Method::DELETE,
+            "/v2beta/users/beta-1",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(app.get("/v2beta/users/beta-1", &admin).await.status, 404);
+}
