@@ -27,7 +27,7 @@ const CONFLICT_RETRIES: u32 = 3;
 /// Map a store failure to the wire: unreadable data is an internal error (logged with its key),
 /// anything else means the store cannot serve right now.
 pub fn store_error(e: &StoreError) -> ApiError {
-    log::error!("{e}");
+    log_store_error(e);
     match e {
         StoreError::Corrupt { .. } => ErrorCode::Internal.into(),
         StoreError::OverBudget | StoreError::Busy => ErrorCode::ListingTooExpensive.into(),
@@ -39,10 +39,63 @@ pub fn store_error(e: &StoreError) -> ApiError {
 pub fn read_error(e: &StoreError) -> ApiError {
     match e {
         StoreError::Io(_) | StoreError::Locked(_) => {
-            log::error!("{e}");
+            log_store_error(e);
             ErrorCode::StoreReadUnavailable.into()
         }
         _ => store_error(e),
+    }
+}
+
+/// Log a store failure: every one that names data (a value that does not decode), and IO
+/// failures at most once a second (while the disk fails, each request would add a line).
+fn log_store_error(e: &StoreError) {
+    match e {
+        StoreError::Io(_) | StoreError::Locked(_) => {
+            if let Some(held_back) = STORE_ERROR_LOG.allow() {
+                log::error!("{e} ({held_back} more store errors in the last second)");
+            }
+        }
+        _ => log::error!("{e}"),
+    }
+}
+
+static STORE_ERROR_LOG: LogLimit = LogLimit::new();
+
+/// At most one line a second about groups the store refused: while it cannot write (a full
+/// disk), every group fails, and one line each would flood the log.
+static FAILED_GROUP_LOG: LogLimit = LogLimit::new();
+
+/// Lets a log line through at most once a second, counting the ones held back.
+struct LogLimit {
+    last_second: std::sync::atomic::AtomicU64,
+    held_back: std::sync::atomic::AtomicU64,
+}
+
+impl LogLimit {
+    const fn new() -> LogLimit {
+        LogLimit {
+            last_second: std::sync::atomic::AtomicU64::new(0),
+            held_back: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Some(lines held back since the last one let through), or None to hold this one back.
+    fn allow(&self) -> Option<u64> {
+        use std::sync::atomic::Ordering;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = self.last_second.load(Ordering::Relaxed);
+        if now != last
+            && self
+                .last_second
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            return Some(self.held_back.swap(0, Ordering::Relaxed));
+        }
+        self.held_back.fetch_add(1, Ordering::Relaxed);
+        None
     }
 }
 
@@ -526,10 +579,12 @@ impl UserActor {
                         }
                     }
                     Err(CommitError::Unavailable(e)) => {
-                        log::error!(
-                            "a group of {} answers was not committed: {e}",
-                            decided.len()
-                        );
+                        if let Some(suppressed) = FAILED_GROUP_LOG.allow() {
+                            log::error!(
+                                "a group of {} answers was not committed: {e} ({suppressed} more such groups in the last second)",
+                                decided.len()
+                            );
+                        }
                         failed.extend(
                             decided
                                 .into_iter()
@@ -818,5 +873,23 @@ impl Shards {
             }
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogLimit;
+    use std::sync::atomic::Ordering;
+
+    #[test]
+    fn log_limit_lets_one_line_through_a_second_and_counts_the_rest() {
+        let limit = LogLimit::new();
+        assert_eq!(limit.allow(), Some(0));
+        assert_eq!(limit.allow(), None);
+        assert_eq!(limit.allow(), None);
+        // A second later (the clock moved past the recorded second).
+        limit.last_second.store(0, Ordering::Relaxed);
+        assert_eq!(limit.allow(), Some(2));
+        assert_eq!(limit.allow(), None);
     }
 }
