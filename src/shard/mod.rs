@@ -627,11 +627,7 @@ fn decide_one(
     match request {
         // Exists (404), then permission (403), then state (400): a caller without permission
         // never learns a user's state.
-        Request::Change {
-            op,
-            user_id,
-            access,
-        } => {
+        Request::Change { op, access, .. } => {
             let user = match current {
                 Some(user) if domain::is_live(&user) => user,
                 _ => return Err(domain::not_found_error(*op).into()),
@@ -643,21 +639,9 @@ fn decide_one(
             let at = now.max(user.changed_at);
             let event =
                 domain::decide(*op, &user, at).map_err(|e| ApiError::from(e.error_code()))?;
-            let next = domain::apply(&user, &event);
-            let details = ChangeDetails::of(&next);
-            records.insert(user_id.clone(), Ok(Some(next.clone())));
-            changes.push(Change {
-                before: Some(user),
-                event,
-                after: next,
-            });
-            Ok(details)
+            Ok(stage_event(user, event, records, changes))
         }
-        Request::Edit {
-            edit,
-            user_id,
-            access,
-        } => {
+        Request::Edit { edit, access, .. } => {
             let user = match current {
                 Some(user) if domain::is_live(&user) => user,
                 _ => return Err(ErrorCode::UserNotFound.into()),
@@ -668,53 +652,56 @@ fn decide_one(
             let at = now.max(user.changed_at);
             let event =
                 domain::decide_edit(edit, &user, at).map_err(|e| ApiError::from(e.error_code()))?;
-            let Some(event) = event else {
+            match event {
+                Some(event) => Ok(stage_event(user, event, records, changes)),
                 // Nothing changes: the answer is the user as it is.
-                return Ok(ChangeDetails::of(&user));
-            };
-            let next = domain::apply(&user, &event);
-            let details = ChangeDetails::of(&next);
-            records.insert(user_id.clone(), Ok(Some(next.clone())));
-            changes.push(Change {
-                before: Some(user),
-                event,
-                after: next,
-            });
-            Ok(details)
+                None => Ok(ChangeDetails::of(&user)),
+            }
         }
         Request::Create(new, metadata) => {
             if current.is_some() {
                 return Err(ErrorCode::UserAlreadyExists.into());
             }
             let (user, event) = domain::create(new.clone(), now);
-            let mut created = vec![Change {
+            // Decided in full before anything is staged: a refused metadata refuses the create.
+            let with_metadata = match metadata.is_empty() {
+                true => None,
+                false => {
+                    domain::decide_edit(&domain::Edit::SetMetadata(metadata.clone()), &user, now)
+                        .map_err(|e| ApiError::from(e.error_code()))?
+                }
+            };
+            records.insert(user.id.clone(), Ok(Some(user.clone())));
+            changes.push(Change {
                 before: None,
                 event,
                 after: user.clone(),
-            }];
-            if !metadata.is_empty() {
-                let edit = domain::Edit::SetMetadata(metadata.clone());
-                let event = domain::decide_edit(&edit, &user, now)
-                    .map_err(|e| ApiError::from(e.error_code()))?;
-                if let Some(event) = event {
-                    let next = domain::apply(&user, &event);
-                    created.push(Change {
-                        before: Some(user),
-                        event,
-                        after: next,
-                    });
-                }
-            }
-            let last = created.last().map(|c| c.after.clone());
-            let Some(last) = last else {
-                return Err(ErrorCode::Internal.into());
-            };
-            let details = ChangeDetails::of(&last);
-            records.insert(last.id.clone(), Ok(Some(last)));
-            changes.extend(created);
-            Ok(details)
+            });
+            Ok(match with_metadata {
+                Some(event) => stage_event(user, event, records, changes),
+                None => ChangeDetails::of(&user),
+            })
         }
     }
+}
+
+/// Stage `event` on `user` (its record as the decision saw it): the record it leaves is what
+/// later decisions of this group see, and the change joins the group.
+fn stage_event(
+    user: User,
+    event: domain::Event,
+    records: &mut Records,
+    changes: &mut Vec<Change>,
+) -> ChangeDetails {
+    let next = domain::apply(&user, &event);
+    let details = ChangeDetails::of(&next);
+    records.insert(next.id.clone(), Ok(Some(next.clone())));
+    changes.push(Change {
+        before: Some(user),
+        event,
+        after: next,
+    });
+    details
 }
 
 /// Every shard's actor address.
