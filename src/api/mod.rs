@@ -78,6 +78,7 @@ services! {
         "SetUserMetadata" => metadata::SetUserMetadata,
         "ListUserMetadata" => metadata::ListUserMetadata,
         "DeleteUserMetadata" => metadata::DeleteUserMetadata,
+        "ListAuthenticationMethodTypes" => v2::ListAuthenticationMethodTypes,
     }
     // v2beta's messages for these methods are v2's, field for field.
     "zitadel.user.v2beta.UserService" => {

@@ -395,3 +395,37 @@ lifecycle_method!(
     DeleteUser: pb::DeleteUserRequest => pb::DeleteUserResponse,
     Operation::Delete, SelfService::Allowed, id: user_id, change_details
 );
+
+/// `ListAuthenticationMethodTypes` (`GET /v2/users/{userId}/authentication_methods`).
+#[derive(Debug)]
+pub struct ListAuthenticationMethodTypes;
+
+impl Method for ListAuthenticationMethodTypes {
+    type Request = pb::ListAuthenticationMethodTypesRequest;
+    type Response = pb::ListAuthenticationMethodTypesResponse;
+
+    async fn call(
+        core: &Core,
+        ctx: &RequestContext,
+        r: pb::ListAuthenticationMethodTypesRequest,
+    ) -> Result<pb::ListAuthenticationMethodTypesResponse, ApiError> {
+        let request = app::GetUser {
+            user_id: app::user_id(&r.user_id)?,
+            self_service: SelfService::Allowed,
+        };
+        let methods = core.authentication_methods(ctx, request).await?;
+        Ok(pb::ListAuthenticationMethodTypesResponse {
+            details: Some(list_details(methods.len() as u64)),
+            auth_method_types: methods
+                .into_iter()
+                .map(|m| match m {
+                    app::AuthMethod::Password => pb::AuthenticationMethodType::Password as i32,
+                })
+                .collect(),
+        })
+    }
+
+    fn set_user_id(request: &mut pb::ListAuthenticationMethodTypesRequest, id: String) {
+        request.user_id = id;
+    }
+}

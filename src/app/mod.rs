@@ -274,6 +274,32 @@ impl Core {
         })
     }
 
+    /// The ways a user can authenticate, as ZITADEL lists them: the caller's own user, or one
+    /// it may read (403 otherwise); a missing or deleted user has none.
+    pub async fn authentication_methods(
+        &self,
+        ctx: &RequestContext,
+        request: GetUser,
+    ) -> Result<Vec<AuthMethod>, ApiError> {
+        let caller = self.authenticate(ctx).await?;
+        let user = self
+            .store
+            .user(&request.user_id)
+            .await
+            .map_err(|e| read_error(&e))?
+            .filter(domain::is_live);
+        let Some(user) = user else {
+            return Ok(Vec::new());
+        };
+        if !access(&caller, Permission::Read, SelfService::Allowed).allows(&user) {
+            return Err(ErrorCode::PermissionDenied.into());
+        }
+        Ok(match &user.profile {
+            Profile::V2(human) if human.password_hash.is_some() => vec![AuthMethod::Password],
+            _ => Vec::new(),
+        })
+    }
+
     /// A live user the caller may read (404 before 403).
     pub async fn get(&self, ctx: &RequestContext, request: GetUser) -> Result<User, ApiError> {
         let caller = self.authenticate(ctx).await?;

@@ -303,6 +303,13 @@ pub struct ListMetadata {
     pub paging: Paging,
 }
 
+/// A way a user can authenticate (userd stores passwords only; passkeys, identity providers
+/// and second factors need a login UI it does not have).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMethod {
+    Password,
+}
+
 /// One metadata entry of an answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MetadataEntry {

@@ -124,6 +124,8 @@ operations! {
         "Lock a user (v2beta)", "ACTIVE or INITIAL to LOCKED.";
     post "/v2beta/users/{userId}/unlock" => api::v2::UnlockUser, "UnlockUserV2beta", 200, Ignored,
         "Unlock a user (v2beta)", "LOCKED to ACTIVE.";
+    get "/v2/users/{userId}/authentication_methods" => api::v2::ListAuthenticationMethodTypes, "ListAuthenticationMethodTypes", 200, None,
+        "List a user's authentication methods", "The ways the user can authenticate: PASSWORD when it has one; empty for a missing user.";
     post "/v2/users/{userId}/metadata" => api::metadata::SetUserMetadata, "SetUserMetadata", 200, Message,
         "Set metadata of a user", "Adds or replaces metadata keys (values base64); needs user.write on the user's organization.";
     post "/v2/users/{userId}/metadata/search" => api::metadata::ListUserMetadata, "ListUserMetadata", 200, Message,

@@ -495,3 +495,58 @@ async fn v2beta_paths_serve_the_same_methods() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(app.get("/v2beta/users/beta-1", &admin).await.status, 404);
 }
+
+/// `ListAuthenticationMethodTypes`: PASSWORD for a user with one, nothing without; the own
+/// user may ask; a caller who may not read the user gets 403; a missing user has none.
+#[tokio::test]
+async fn authentication_method_types_list_passwords() {
+    let app = spawn_app().await;
+    let admin = admin_token();
+    let human = |id: &str, password: bool| {
+        let mut body = json!({
+            "userId": id, "username": id, "organization": {"orgId": "org-a"},
+            "profile": {"givenName": "A", "familyName": "B"},
+            "email": {"email": format!("{id}@example.com"), "isVerified": true},
+        });
+        if password {
+            body["password"] = json!({"password": "Secr3t!pass", "changeRequired": true});
+        }
+        body
+    };
+    for (id, password) in [("am-1", true), ("am-2", false)] {
+        let r = app
+            .post("/v2/users/human", &admin, Some(&human(id, password)))
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+    let methods = |r: &Reply| r.body["authMethodTypes"].clone();
+    let r = app
+        .get("/v2/users/am-1/authentication_methods", &admin)
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(methods(&r), json!(["AUTHENTICATION_METHOD_TYPE_PASSWORD"]));
+    assert_eq!(r.body["details"]["totalResult"], json!("1"));
+    let r = app
+        .get("/v2/users/am-2/authentication_methods", &admin)
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(
+        methods(&r).is_null() || methods(&r) == json!([]),
+        "{:?}",
+        r.body
+    );
+    let r = app
+        .get("/v2/users/nobody/authentication_methods", &admin)
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(methods(&r).is_null(), "{:?}", r.body);
+    // The own user without any role; an outsider is refused.
+    let own = sign(&claims("am-1", &[]));
+    let r = app.get("/v2/users/am-1/authentication_methods", &own).await;
+    assert_eq!(methods(&r), json!(["AUTHENTICATION_METHOD_TYPE_PASSWORD"]));
+    let outsider = org_token("ORG_OWNER", "org-b");
+    let r = app
+        .get("/v2/users/am-1/authentication_methods", &outsider)
+        .await;
+    assert_error(&r, 403, 7, None);
+}

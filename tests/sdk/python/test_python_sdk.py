@@ -13,6 +13,7 @@ from zitadel_client.models import (
     UserServiceDeleteUserMetadataRequest,
     UserServiceDeleteUserRequest,
     UserServiceGetUserByIDRequest,
+    UserServiceListAuthenticationMethodTypesRequest,
     UserServiceInUserIDQuery,
     UserServiceListQuery,
     UserServiceListUserMetadataRequest,
@@ -220,3 +221,15 @@ def test_machine_user(userd):
     with pytest.raises(ApiError) as e:
         users.get_user_by_id(UserServiceGetUserByIDRequest(user_id=created.id))
     assert e.value.code == 404
+
+
+def test_authentication_method_types(userd):
+    users = client(userd).users
+    with_password = add_user(users)
+    without = add_user(users, password=False)
+    found = users.list_authentication_method_types(UserServiceListAuthenticationMethodTypesRequest(user_id=with_password))
+    assert len(found.auth_method_types) == 1
+    assert str(found.auth_method_types[0]).endswith("AUTHENTICATION_METHOD_TYPE_PASSWORD")
+    assert int(found.details.total_result) == 1
+    none = users.list_authentication_method_types(UserServiceListAuthenticationMethodTypesRequest(user_id=without))
+    assert not none.auth_method_types

@@ -18,6 +18,7 @@ import { createUserServiceClient as createV3Client } from "@zitadel/client/v3alp
 import { UserState } from "@zitadel/proto/zitadel/user/v2/user_pb.js";
 import { TextFilterMethod } from "@zitadel/proto/zitadel/filter/v2/filter_pb.js";
 import { Type } from "@zitadel/proto/zitadel/user/v2/query_pb.js";
+import { AuthenticationMethodType } from "@zitadel/proto/zitadel/user/v2/user_service_pb.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = process.env.USERD_BIN ?? resolve(here, "../../../target/debug/userd");
@@ -149,6 +150,16 @@ for (const kind of selected) {
     await rejects(client.setUserMetadata({ userId, metadata: [{ key: "k", value: new Uint8Array() }] }), Code.InvalidArgument);
     const viewer = users(kind, "ORG_OWNER_VIEWER:org-a");
     await rejects(viewer.setUserMetadata({ userId, metadata: [{ key: "k", value: bytes("v") }] }), Code.PermissionDenied);
+  });
+
+  test(`${kind}: authentication method types`, async () => {
+    const client = users(kind);
+    const withPassword = await addUser(client);
+    const found = await client.listAuthenticationMethodTypes({ userId: withPassword });
+    assert.deepEqual(found.authMethodTypes, [AuthenticationMethodType.PASSWORD]);
+    assert.equal(found.details.totalResult, 1n);
+    const without = await addUser(client, { password: false });
+    assert.deepEqual((await client.listAuthenticationMethodTypes({ userId: without })).authMethodTypes, []);
   });
 
   test(`${kind}: machine users`, async () => {
