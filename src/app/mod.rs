@@ -233,11 +233,8 @@ impl Core {
     ) -> Result<MetadataPage, ApiError> {
         let caller = self.authenticate(ctx).await?;
         let user = self
-            .store
-            .user(&request.user_id)
-            .await
-            .map_err(|e| read_error(&e))?
-            .filter(domain::is_live)
+            .live_user(&request.user_id)
+            .await?
             .filter(|u| access(&caller, Permission::Read, SelfService::Allowed).allows(u));
         let Some(user) = user else {
             return Ok(MetadataPage {
@@ -282,13 +279,7 @@ impl Core {
         request: GetUser,
     ) -> Result<Vec<AuthMethod>, ApiError> {
         let caller = self.authenticate(ctx).await?;
-        let user = self
-            .store
-            .user(&request.user_id)
-            .await
-            .map_err(|e| read_error(&e))?
-            .filter(domain::is_live);
-        let Some(user) = user else {
+        let Some(user) = self.live_user(&request.user_id).await? else {
             return Ok(Vec::new());
         };
         if !access(&caller, Permission::Read, SelfService::Allowed).allows(&user) {
@@ -300,15 +291,23 @@ impl Core {
         })
     }
 
+    /// The durable record of `id` unless it is missing or deleted (a read: a failing store
+    /// answers 503 "cannot be read").
+    async fn live_user(&self, id: &str) -> Result<Option<User>, ApiError> {
+        Ok(self
+            .store
+            .user(id)
+            .await
+            .map_err(|e| read_error(&e))?
+            .filter(domain::is_live))
+    }
+
     /// A live user the caller may read (404 before 403).
     pub async fn get(&self, ctx: &RequestContext, request: GetUser) -> Result<User, ApiError> {
         let caller = self.authenticate(ctx).await?;
         let user = self
-            .store
-            .user(&request.user_id)
-            .await
-            .map_err(|e| read_error(&e))?
-            .filter(domain::is_live)
+            .live_user(&request.user_id)
+            .await?
             .ok_or(ErrorCode::ReadNotFound)?;
         if !access(&caller, Permission::Read, request.self_service).allows(&user) {
             return Err(ErrorCode::PermissionDenied.into());
