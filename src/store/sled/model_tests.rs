@@ -183,33 +183,20 @@ mod tests {
                     );
                     model.insert(id, user);
                 }
-                Step::Change { user, op } => {
+                Step::Change { user, .. } | Step::Edit { user, .. } => {
                     let Some(before) = model.values().nth(*user % model.len().max(1)).cloned()
                     else {
                         continue;
                     };
-                    let Ok(event) = domain::decide(*op, &before, Timestamp(clock)) else {
-                        continue;
+                    let at = Timestamp(clock);
+                    let event = match step {
+                        Step::Change { op, .. } => domain::decide(*op, &before, at).ok(),
+                        Step::Edit { edit, .. } => {
+                            domain::decide_edit(edit, &before, at).ok().flatten()
+                        }
+                        Step::Create { .. } => None,
                     };
-                    let after = domain::apply(&before, &event);
-                    commit(
-                        store,
-                        crate::store::shard_of(&before.id, shards),
-                        vec![Change {
-                            before: Some(before),
-                            event,
-                            after: after.clone(),
-                        }],
-                    );
-                    model.insert(after.id.clone(), after);
-                }
-                Step::Edit { user, edit } => {
-                    let Some(before) = model.values().nth(*user % model.len().max(1)).cloned()
-                    else {
-                        continue;
-                    };
-                    let Ok(Some(event)) = domain::decide_edit(edit, &before, Timestamp(clock))
-                    else {
+                    let Some(event) = event else {
                         continue;
                     };
                     let after = domain::apply(&before, &event);
