@@ -5,11 +5,16 @@
 //! a DELETED user is not found for every operation; no transition is idempotent.
 
 pub mod access;
+pub mod edit;
 pub mod filter;
 pub mod time;
 
 use crate::error::ErrorCode;
 pub use access::{Access, OrgScope, Permission};
+pub use edit::{
+    decide_edit, CodeKind, Credentials, Edit, MachinePatch, OneTimeCode, PasswordProof,
+    ProfilePatch, Verification, MAX_METADATA_BYTES,
+};
 pub use filter::{Filter, TextMatch, TextMethod, UserKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -192,6 +197,14 @@ pub struct User {
     pub creator_scope: OrgScope,
     /// Metadata by key.
     pub metadata: BTreeMap<String, MetadataValue>,
+    /// Pending one-time codes.
+    pub credentials: Credentials,
+}
+
+impl User {
+    pub fn kind(&self) -> UserKind {
+        self.profile.kind()
+    }
 }
 
 /// One metadata value: bytes, with when its key was first set and when it last changed.
@@ -200,22 +213,6 @@ pub struct MetadataValue {
     pub value: Vec<u8>,
     pub created_at: Timestamp,
     pub changed_at: Timestamp,
-}
-
-/// A change to an existing user's data (its state aside). Each is one event.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Edit {
-    /// Set these keys to these values (added or replaced).
-    SetMetadata(Vec<(String, Vec<u8>)>),
-    /// Remove these keys; each must be set.
-    RemoveMetadata(Vec<String>),
-}
-
-impl Edit {
-    /// The permission an edit needs on the user's organization.
-    pub fn permission(&self) -> Permission {
-        Permission::Write
-    }
 }
 
 /// The lifecycle operations on an existing user.
@@ -276,6 +273,37 @@ pub enum EventKind {
     MetadataRemoved {
         keys: Vec<String>,
     },
+    /// A v2 human's or machine's username changed.
+    UsernameChanged {
+        username: String,
+    },
+    /// A human's names or preferences changed (the values given).
+    ProfileChanged(ProfilePatch),
+    /// A human's email was set (any pending email code is void).
+    EmailChanged {
+        address: String,
+        verified: bool,
+    },
+    /// A one-time code was made (it replaces the pending one of its kind).
+    CodeAdded(edit::StoredCodeKind, OneTimeCode),
+    EmailVerified,
+    PhoneChanged {
+        number: String,
+        verified: bool,
+    },
+    PhoneRemoved,
+    PhoneVerified,
+    /// A human's password was set (as its hash; a pending reset code is void).
+    PasswordChanged {
+        hash: String,
+        change_required: bool,
+    },
+    /// A machine's name, description or token type changed (the values after).
+    MachineChanged {
+        name: String,
+        description: String,
+        access_token_type: i32,
+    },
 }
 
 /// Why the domain refused an operation.
@@ -288,12 +316,6 @@ pub enum DomainError {
         operation: Operation,
         state: UserState,
     },
-    /// An edit's user does not exist, or is deleted.
-    EditNotFound,
-    /// A metadata key to remove is not set.
-    MetadataKeyNotFound,
-    /// The user's metadata would pass [`MAX_METADATA_BYTES`].
-    MetadataTooLarge,
 }
 
 impl DomainError {
@@ -312,9 +334,6 @@ impl DomainError {
                 // Delete is allowed from every live state; a deleted user is not found.
                 Operation::Delete => not_found_error(Operation::Delete),
             },
-            DomainError::EditNotFound => ErrorCode::UserNotFound,
-            DomainError::MetadataKeyNotFound => ErrorCode::MetadataKeyNotFound,
-            DomainError::MetadataTooLarge => ErrorCode::MetadataTooLarge,
         }
     }
 }
@@ -383,6 +402,7 @@ pub fn create(new: NewUser, now: Timestamp) -> (User, Event) {
         profile: new.profile,
         creator_scope: new.creator_scope,
         metadata: BTreeMap::new(),
+        credentials: Credentials::default(),
     };
     (user, event)
 }
@@ -425,57 +445,6 @@ pub fn decide(op: Operation, user: &User, now: Timestamp) -> Result<Event, Domai
     })
 }
 
-/// The most metadata one user may hold, keys and values together: every change rewrites the
-/// user's record, so it must stay small.
-pub const MAX_METADATA_BYTES: usize = 256 * 1024;
-
-/// Decide an edit of an existing, live user: the event it produces (None: the edit changes
-/// nothing, as when every value is already set), or why it is refused.
-pub fn decide_edit(edit: &Edit, user: &User, now: Timestamp) -> Result<Option<Event>, DomainError> {
-    if !is_live(user) {
-        return Err(DomainError::EditNotFound);
-    }
-    let kind = match edit {
-        Edit::SetMetadata(entries) => {
-            let changed: Vec<(String, Vec<u8>)> = entries
-                .iter()
-                .filter(|(k, v)| user.metadata.get(k).is_none_or(|m| m.value != *v))
-                .cloned()
-                .collect();
-            if changed.is_empty() {
-                return Ok(None);
-            }
-            let mut after = user.metadata.clone();
-            for (k, v) in &changed {
-                after.insert(
-                    k.clone(),
-                    MetadataValue {
-                        value: v.clone(),
-                        created_at: now,
-                        changed_at: now,
-                    },
-                );
-            }
-            let size: usize = after.iter().map(|(k, m)| k.len() + m.value.len()).sum();
-            if size > MAX_METADATA_BYTES {
-                return Err(DomainError::MetadataTooLarge);
-            }
-            EventKind::MetadataSet { entries: changed }
-        }
-        Edit::RemoveMetadata(keys) => {
-            if keys.iter().any(|k| !user.metadata.contains_key(k)) {
-                return Err(DomainError::MetadataKeyNotFound);
-            }
-            EventKind::MetadataRemoved { keys: keys.clone() }
-        }
-    };
-    Ok(Some(Event {
-        sequence: user.sequence + 1,
-        at: now,
-        kind,
-    }))
-}
-
 /// `POST /v3alpha/users/{id}/reactivate`: INACTIVE to ACTIVE.
 pub fn reactivate(user: &User, now: Timestamp) -> Result<Event, DomainError> {
     decide(Operation::Reactivate, user, now)
@@ -512,23 +481,8 @@ pub fn apply(user: &User, event: &Event) -> User {
             next.state = UserState::Deleted;
             next.revoked_at = Some(event.at);
         }
-        EventKind::MetadataSet { entries } => {
-            for (key, value) in entries {
-                let created_at = next.metadata.get(key).map_or(event.at, |m| m.created_at);
-                next.metadata.insert(
-                    key.clone(),
-                    MetadataValue {
-                        value: value.clone(),
-                        created_at,
-                        changed_at: event.at,
-                    },
-                );
-            }
-        }
-        EventKind::MetadataRemoved { keys } => {
-            for key in keys {
-                next.metadata.remove(key);
-            }
+        _ => {
+            edit::apply_edit(&mut next, event);
         }
     }
     next
@@ -539,9 +493,18 @@ pub fn apply(user: &User, event: &Event) -> User {
 pub enum ReplayError {
     Empty,
     FirstIsNotCreation,
-    Gap { expected: u64, found: u64 },
-    CreatedTwice { sequence: u64 },
-    Refused { sequence: u64, error: DomainError },
+    Gap {
+        expected: u64,
+        found: u64,
+    },
+    CreatedTwice {
+        sequence: u64,
+    },
+    /// The event could not have been decided on the user as it was: the row it would answer.
+    Refused {
+        sequence: u64,
+        error: ErrorCode,
+    },
 }
 
 /// Rebuild a user from its whole history, checking that every change was allowed.
@@ -576,7 +539,7 @@ pub fn replay(id: &str, events: &[Event]) -> Result<User, ReplayError> {
                 found: event.sequence,
             });
         }
-        let refused = |error| ReplayError::Refused {
+        let refused = |error: ErrorCode| ReplayError::Refused {
             sequence: event.sequence,
             error,
         };
@@ -591,18 +554,12 @@ pub fn replay(id: &str, events: &[Event]) -> Result<User, ReplayError> {
             EventKind::Locked => Operation::Lock,
             EventKind::Unlocked => Operation::Unlock,
             EventKind::Deleted => Operation::Delete,
-            EventKind::MetadataSet { entries } => {
-                decide_edit(&Edit::SetMetadata(entries.clone()), &user, event.at)
-                    .map_err(refused)?;
-                return Ok(apply(&user, event));
-            }
-            EventKind::MetadataRemoved { keys } => {
-                decide_edit(&Edit::RemoveMetadata(keys.clone()), &user, event.at)
-                    .map_err(refused)?;
+            _ => {
+                edit::check_edit_event(&user, event).map_err(refused)?;
                 return Ok(apply(&user, event));
             }
         };
-        decide(op, &user, event.at).map_err(refused)?;
+        decide(op, &user, event.at).map_err(|e| refused(e.error_code()))?;
         Ok(apply(&user, event))
     })
 }
@@ -727,85 +684,5 @@ mod tests {
             replay("u1", &[created, refused]),
             Err(ReplayError::Refused { .. })
         ));
-    }
-
-    #[test]
-    fn metadata_edits_keep_dates_skip_no_ops_and_replay() {
-        let (user, created) = create(
-            NewUser {
-                id: "u1".into(),
-                org: "o1".into(),
-                initial_state: Active,
-                creator_scope: crate::domain::OrgScope::Everywhere,
-                profile: Profile::V3 {
-                    schema_id: "s".into(),
-                    data_json: "{}".into(),
-                    contact: Contact::default(),
-                },
-            },
-            Timestamp(1),
-        );
-        let set = |entries: &[(&str, &str)]| {
-            Edit::SetMetadata(
-                entries
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
-                    .collect(),
-            )
-        };
-        let first = decide_edit(&set(&[("a", "1"), ("b", "2")]), &user, Timestamp(2))
-            .unwrap()
-            .unwrap();
-        let user2 = apply(&user, &first);
-        assert_eq!(user2.metadata.len(), 2);
-        // Values already set: no event.
-        assert_eq!(
-            decide_edit(&set(&[("a", "1")]), &user2, Timestamp(3)),
-            Ok(None)
-        );
-        // A changed value keeps its key's creation date; only the changed key is in the event.
-        let second = decide_edit(&set(&[("a", "1"), ("b", "3")]), &user2, Timestamp(4))
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            second.kind,
-            EventKind::MetadataSet {
-                entries: vec![("b".into(), b"3".to_vec())]
-            }
-        );
-        let user3 = apply(&user2, &second);
-        let b = &user3.metadata["b"];
-        assert_eq!((b.created_at, b.changed_at), (Timestamp(2), Timestamp(4)));
-        // Removing a key that is not set removes nothing.
-        let missing = Edit::RemoveMetadata(vec!["a".into(), "zz".into()]);
-        assert_eq!(
-            decide_edit(&missing, &user3, Timestamp(5)),
-            Err(DomainError::MetadataKeyNotFound)
-        );
-        let removed = decide_edit(
-            &Edit::RemoveMetadata(vec!["a".into()]),
-            &user3,
-            Timestamp(5),
-        )
-        .unwrap()
-        .unwrap();
-        let user4 = apply(&user3, &removed);
-        assert_eq!(user4.metadata.keys().collect::<Vec<_>>(), vec!["b"]);
-        assert_eq!(
-            replay("u1", &[created, first, second, removed]).unwrap(),
-            user4
-        );
-        // Bounded in all; a deleted user has nothing to edit.
-        let big = "x".repeat(MAX_METADATA_BYTES);
-        assert_eq!(
-            decide_edit(&set(&[("c", big.as_str())]), &user4, Timestamp(6)),
-            Err(DomainError::MetadataTooLarge)
-        );
-        let mut gone = user4.clone();
-        gone.state = Deleted;
-        assert_eq!(
-            decide_edit(&set(&[("c", "1")]), &gone, Timestamp(6)),
-            Err(DomainError::EditNotFound)
-        );
     }
 }

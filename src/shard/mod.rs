@@ -107,8 +107,8 @@ enum Request {
         user_id: String,
         access: Access,
     },
-    /// A new user, and metadata to set on it at once (a second event).
-    Create(NewUser, Vec<(String, Vec<u8>)>),
+    /// A new user, and an edit to make on it at once (its metadata, an email code: more events).
+    Create(NewUser, Option<Edit>),
     Edit {
         edit: Edit,
         user_id: String,
@@ -208,8 +208,8 @@ impl Handler<EditUser> for UserActor {
 /// Create a user. The caller has already checked the permission on `user.org`.
 pub struct Create {
     pub user: NewUser,
-    /// Metadata the user gets right after its creation (an event of its own).
-    pub metadata: Vec<(String, Vec<u8>)>,
+    /// An edit made right after the creation (events of its own).
+    pub follow_up: Option<Edit>,
     pub reply: oneshot::Sender<Reply>,
     /// Kept until the creation is decided and durable.
     pub hold: Option<Hold>,
@@ -232,7 +232,7 @@ impl Handler<Create> for UserActor {
 
     fn handle(&mut self, msg: Create, ctx: &mut Context<Self>) {
         self.queue(
-            Request::Create(msg.user, msg.metadata),
+            Request::Create(msg.user, msg.follow_up),
             msg.reply,
             msg.hold,
             ctx,
@@ -639,37 +639,29 @@ fn decide_one(
             let at = now.max(user.changed_at);
             let event =
                 domain::decide(*op, &user, at).map_err(|e| ApiError::from(e.error_code()))?;
-            Ok(stage_event(user, event, records, changes))
+            Ok(stage_events(user, vec![event], records, changes))
         }
         Request::Edit { edit, access, .. } => {
             let user = match current {
                 Some(user) if domain::is_live(&user) => user,
-                _ => return Err(ErrorCode::UserNotFound.into()),
+                _ => return Err(edit.not_found().into()),
             };
             if !access.allows(&user) {
                 return Err(ErrorCode::PermissionDenied.into());
             }
-            let at = now.max(user.changed_at);
-            let event =
-                domain::decide_edit(edit, &user, at).map_err(|e| ApiError::from(e.error_code()))?;
-            match event {
-                Some(event) => Ok(stage_event(user, event, records, changes)),
-                // Nothing changes: the answer is the user as it is.
-                None => Ok(ChangeDetails::of(&user)),
-            }
+            let events = domain::decide_edit(edit, &user, now).map_err(ApiError::from)?;
+            // No events: nothing changes, and the answer is the user as it is.
+            Ok(stage_events(user, events, records, changes))
         }
-        Request::Create(new, metadata) => {
+        Request::Create(new, follow_up) => {
             if current.is_some() {
                 return Err(ErrorCode::UserAlreadyExists.into());
             }
             let (user, event) = domain::create(new.clone(), now);
-            // Decided in full before anything is staged: a refused metadata refuses the create.
-            let with_metadata = match metadata.is_empty() {
-                true => None,
-                false => {
-                    domain::decide_edit(&domain::Edit::SetMetadata(metadata.clone()), &user, now)
-                        .map_err(|e| ApiError::from(e.error_code()))?
-                }
+            // Decided in full before anything is staged: a refused follow-up refuses the create.
+            let follow_ups = match follow_up {
+                None => Vec::new(),
+                Some(edit) => domain::decide_edit(edit, &user, now).map_err(ApiError::from)?,
             };
             records.insert(user.id.clone(), Ok(Some(user.clone())));
             changes.push(Change {
@@ -677,30 +669,31 @@ fn decide_one(
                 event,
                 after: user.clone(),
             });
-            Ok(match with_metadata {
-                Some(event) => stage_event(user, event, records, changes),
-                None => ChangeDetails::of(&user),
-            })
+            Ok(stage_events(user, follow_ups, records, changes))
         }
     }
 }
 
-/// Stage `event` on `user` (its record as the decision saw it): the record it leaves is what
-/// later decisions of this group see, and the change joins the group.
-fn stage_event(
-    user: User,
-    event: domain::Event,
+/// Stage `events` (decided in order on `user`, its record as the decision saw it) one after
+/// the other: the record each leaves is what later decisions of this group see, and the
+/// changes join the group. Answers the details after the last (the user's, with none).
+fn stage_events(
+    mut user: User,
+    events: Vec<domain::Event>,
     records: &mut Records,
     changes: &mut Vec<Change>,
 ) -> ChangeDetails {
-    let next = domain::apply(&user, &event);
-    let details = ChangeDetails::of(&next);
-    records.insert(next.id.clone(), Ok(Some(next.clone())));
-    changes.push(Change {
-        before: Some(user),
-        event,
-        after: next,
-    });
+    for event in events {
+        let next = domain::apply(&user, &event);
+        changes.push(Change {
+            before: Some(user),
+            event,
+            after: next.clone(),
+        });
+        user = next;
+    }
+    let details = ChangeDetails::of(&user);
+    records.insert(user.id.clone(), Ok(Some(user)));
     details
 }
 
@@ -838,13 +831,13 @@ impl Shards {
     pub async fn create(
         &self,
         user: NewUser,
-        metadata: Vec<(String, Vec<u8>)>,
+        follow_up: Option<Edit>,
         hold: Option<Hold>,
     ) -> Reply {
         let id = user.id.clone();
         self.request(&id, |reply| Create {
             user,
-            metadata,
+            follow_up,
             reply,
             hold,
         })

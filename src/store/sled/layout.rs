@@ -10,8 +10,10 @@ use crate::domain::{Event, User};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// Version byte in front of every stored value. Format 1 records and events (earlier builds)
-/// have no creator scope; they read as created by an instance-wide role.
-pub const VALUE_FORMAT: u8 = 3;
+/// have no creator scope; they read as created by an instance-wide role. Format 2 records have
+/// no metadata, format 3 records no credentials; events of formats 2 to 4 read alike (later
+/// formats only add event kinds at the end).
+pub const VALUE_FORMAT: u8 = 4;
 /// Version of the layout, recorded in `meta`. Format 1 had no index trees and no commit log;
 /// opening it builds the indexes once.
 pub const STORE_FORMAT: u64 = 2;
@@ -345,6 +347,7 @@ mod v1 {
                 profile: u.profile,
                 creator_scope: OrgScope::Everywhere,
                 metadata: Default::default(),
+                credentials: Default::default(),
             }
         }
     }
@@ -429,6 +432,46 @@ mod v2 {
                 profile: u.profile,
                 creator_scope: u.creator_scope,
                 metadata: Default::default(),
+                credentials: Default::default(),
+            }
+        }
+    }
+}
+
+/// Format 3: no credentials.
+mod v3 {
+    use crate::domain::{MetadataValue, OrgScope, Profile, Timestamp, User, UserState};
+    use serde::Deserialize;
+    use std::collections::BTreeMap;
+
+    #[derive(Debug, Deserialize)]
+    pub struct UserV3 {
+        id: String,
+        org: String,
+        state: UserState,
+        sequence: u64,
+        created_at: Timestamp,
+        changed_at: Timestamp,
+        revoked_at: Option<Timestamp>,
+        profile: Profile,
+        creator_scope: OrgScope,
+        metadata: BTreeMap<String, MetadataValue>,
+    }
+
+    impl From<UserV3> for User {
+        fn from(u: UserV3) -> User {
+            User {
+                id: u.id,
+                org: u.org,
+                state: u.state,
+                sequence: u.sequence,
+                created_at: u.created_at,
+                changed_at: u.changed_at,
+                revoked_at: u.revoked_at,
+                profile: u.profile,
+                creator_scope: u.creator_scope,
+                metadata: u.metadata,
+                credentials: Default::default(),
             }
         }
     }
@@ -438,6 +481,7 @@ pub fn decode_user(key: &[u8], bytes: &[u8]) -> Result<User, StoreError> {
     match bytes.first() {
         Some(1) => decode::<v1::UserV1>(key, bytes).map(User::from),
         Some(2) => decode::<v2::UserV2>(key, bytes).map(User::from),
+        Some(3) => decode::<v3::UserV3>(key, bytes).map(User::from),
         _ => decode::<User>(key, bytes),
     }
 }

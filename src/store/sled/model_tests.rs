@@ -191,9 +191,10 @@ mod tests {
                     let at = Timestamp(clock);
                     let event = match step {
                         Step::Change { op, .. } => domain::decide(*op, &before, at).ok(),
-                        Step::Edit { edit, .. } => {
-                            domain::decide_edit(edit, &before, at).ok().flatten()
-                        }
+                        // Metadata edits are one event at most.
+                        Step::Edit { edit, .. } => domain::decide_edit(edit, &before, at)
+                            .ok()
+                            .and_then(|events| events.into_iter().next()),
                         Step::Create { .. } => None,
                     };
                     let Some(event) = event else {
