@@ -32,6 +32,23 @@ pub struct Config {
     pub auth: AuthConfig,
     pub authz: AuthzConfig,
     pub log: LogConfig,
+    pub notify: NotifyConfig,
+}
+
+/// One-time codes (email and phone verification, password reset) and their delivery.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// How long a code stays valid (ZITADEL's default: one hour).
+    pub code_lifetime_seconds: u64,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            code_lifetime_seconds: 3600,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -115,6 +115,57 @@ error_codes! {
     MetadataTooLarge = InvalidArgument, 400, "USERD-META-0001", "Metadata of one user is limited to 256 KiB of keys and values in all";
     RouteNotFound = NotFound, 404, "USERD-HTTP-404", "Not Found", bare;
 
+    // Edits of a user's data (profile, email, phone, password), ZITADEL's ids per method.
+    /// UpdateUser / UpdateHumanUser of a missing user, or of a user of the other type.
+    UpdateNotFound = NotFound, 404, "COMMAND-ugjs0upun6", "User could not be found";
+    /// An email method on a missing user or a user without a human profile.
+    EmailNotFound = NotFound, 404, "COMMAND-ieJ2e", "Email not found";
+    /// A phone method on a missing user or a user without a human profile.
+    PhoneNotFound = NotFound, 404, "COMMAND-ieJ2e", "Phone not found";
+    /// RemovePhone of a user without a phone.
+    PhoneAbsent = NotFound, 404, "COMMAND-p6rsc", "Phone not found";
+    /// SetPassword of a missing user.
+    PasswordUserNotFound = FailedPrecondition, 400, "COMMAND-3M0fs", "User could not be found";
+    /// PasswordReset of a missing user.
+    ResetUserNotFound = NotFound, 404, "COMMAND-SAF4f", "User could not be found";
+    /// Email and phone methods refuse users in state INITIAL.
+    ContactNotInitialised = FailedPrecondition, 400, "COMMAND-uz0Uu", "User is not yet initialized";
+    PasswordNotInitialised = FailedPrecondition, 400, "COMMAND-M9dse", "User is not yet initialized";
+    ResetNotInitialised = FailedPrecondition, 400, "COMMAND-Sfe4g", "User is not yet initialized";
+    EmailNotChanged = FailedPrecondition, 400, "COMMAND-Uch5e", "Email not changed";
+    PhoneNotChanged = FailedPrecondition, 400, "COMMAND-Uch5e", "Phone not changed";
+    EmailEmpty = InvalidArgument, 400, "EMAIL-spblu", "Email is empty";
+    EmailInvalid = InvalidArgument, 400, "EMAIL-599BI", "Email is invalid";
+    PhoneEmpty = InvalidArgument, 400, "PHONE-Zt0NV", "Phone is empty";
+    PhoneInvalid = InvalidArgument, 400, "PHONE-so0wa", "Phone is invalid";
+    PhoneRemovalVerified = InvalidArgument, 400, "USERv2-4f3d6", "Verifying phone removal is not supported";
+    InvalidUrlTemplate = InvalidArgument, 400, "DOMAIN-oGh5e", "URL Template is invalid";
+    /// A phone code to send: userd has no SMS provider.
+    NoSmsProvider = FailedPrecondition, 400, "USERD-NOTIFY-0001", "No SMS provider is configured: ask for returnCode";
+    /// VerifyEmail / VerifyPhone: a wrong, expired or missing code, or an address already verified.
+    VerificationCodeInvalid = InvalidArgument, 400, "COMMAND-eis9R", "Code is invalid";
+    /// A verification without a code.
+    CodeEmpty = InvalidArgument, 400, "COMMAND-Fia4a", "Code is empty";
+    /// ResendEmailCode / ResendPhoneCode without a pending code.
+    EmailCodeEmpty = FailedPrecondition, 400, "EMAIL-5w5ilin4yt", "Code is empty";
+    PhoneCodeEmpty = FailedPrecondition, 400, "PHONE-5xrra88eq8", "Code is empty";
+    /// SetPassword with a reset code when none is pending.
+    PasswordCodeNotFound = FailedPrecondition, 400, "COMMAND-2M9fs", "Code not found";
+    CodeExpired = FailedPrecondition, 400, "CODE-QvUQ4P", "Code is expired";
+    CodeInvalid = InvalidArgument, 400, "CODE-woT0xc", "Code is invalid";
+    PasswordNotSet = FailedPrecondition, 400, "COMMAND-Fds3s", "User has not set a password";
+    PasswordInvalid = InvalidArgument, 400, "COMMAND-3M0fs", "Password is invalid";
+    PasswordNotChanged = FailedPrecondition, 400, "COMMAND-Aesh5", "New password cannot be the same as your current password";
+    PasswordEmpty = InvalidArgument, 400, "COMMAND-3klek4sbns", "Password is empty";
+    /// A `hashedPassword` that is neither bcrypt nor Argon2id (create; update has its own id).
+    PasswordHashNotSupported = InvalidArgument, 400, "USER-JDk4t", "Password hash encoding not supported: use bcrypt or Argon2id";
+    PasswordHashNotSupportedUpdate = InvalidArgument, 400, "USER-oz74onzvqr", "Password hash encoding not supported: use bcrypt or Argon2id";
+    PasswordTooShort = InvalidArgument, 400, "DOMAIN-HuJf6", "Password is too short";
+    PasswordNoLowercase = InvalidArgument, 400, "DOMAIN-co3Xw", "Password must contain lower case";
+    PasswordNoUppercase = InvalidArgument, 400, "DOMAIN-VoaRj", "Password must contain upper case";
+    PasswordNoNumber = InvalidArgument, 400, "DOMAIN-ZBv4H", "Password must contain number";
+    PasswordNoSymbol = InvalidArgument, 400, "DOMAIN-ZDLwA", "Password must contain symbol";
+
     // Creation.
     UserAlreadyExists = AlreadyExists, 409, "V3-DKcYh", "User already exists";
 

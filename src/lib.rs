@@ -29,6 +29,7 @@ pub mod http;
 pub mod id;
 pub mod import;
 pub mod metrics;
+pub mod notify;
 pub mod pb;
 pub mod shard;
 pub mod startup;

@@ -77,7 +77,10 @@ impl Application {
             n => n,
         };
         let (shards, arbiters) = Shards::start(store.clone(), actor_threads);
-        let core = Arc::new(Core::new(store.clone(), shards, verifier));
+        let mut core = Core::new(store.clone(), shards, verifier);
+        core.code_lifetime_seconds =
+            i64::try_from(config.notify.code_lifetime_seconds).unwrap_or(i64::MAX);
+        let core = Arc::new(core);
 
         let listener = TcpListener::bind(&config.server.bind)
             .map_err(|e| format!("cannot bind server.bind = {}: {e}", config.server.bind))?;

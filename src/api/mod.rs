@@ -6,6 +6,7 @@
 //! [`dispatch`] is the one table of RPC methods; REST routes (`http::rest`) name the same method
 //! types, so a method behaves the same on every surface.
 
+pub mod edits;
 pub mod metadata;
 pub mod resources;
 pub mod v2;
@@ -79,6 +80,18 @@ services! {
         "ListUserMetadata" => metadata::ListUserMetadata,
         "DeleteUserMetadata" => metadata::DeleteUserMetadata,
         "ListAuthenticationMethodTypes" => v2::ListAuthenticationMethodTypes,
+        "UpdateUser" => edits::UpdateUser,
+        "UpdateHumanUser" => edits::UpdateHumanUser,
+        "SetEmail" => edits::SetEmail,
+        "ResendEmailCode" => edits::ResendEmailCode,
+        "SendEmailCode" => edits::SendEmailCode,
+        "VerifyEmail" => edits::VerifyEmail,
+        "SetPhone" => edits::SetPhone,
+        "RemovePhone" => edits::RemovePhone,
+        "ResendPhoneCode" => edits::ResendPhoneCode,
+        "VerifyPhone" => edits::VerifyPhone,
+        "SetPassword" => edits::SetPassword,
+        "PasswordReset" => edits::PasswordReset,
     }
     // v2beta's messages for these methods are v2's, field for field.
     "zitadel.user.v2beta.UserService" => {
@@ -90,6 +103,16 @@ services! {
         "LockUser" => v2::LockUser,
         "UnlockUser" => v2::UnlockUser,
         "DeleteUser" => v2::DeleteUser,
+        "UpdateHumanUser" => edits::UpdateHumanUser,
+        "SetEmail" => edits::SetEmail,
+        "ResendEmailCode" => edits::ResendEmailCode,
+        "VerifyEmail" => edits::VerifyEmail,
+        "SetPhone" => edits::SetPhone,
+        "RemovePhone" => edits::RemovePhone,
+        "ResendPhoneCode" => edits::ResendPhoneCode,
+        "VerifyPhone" => edits::VerifyPhone,
+        "SetPassword" => edits::SetPassword,
+        "PasswordReset" => edits::PasswordReset,
     }
     "zitadel.user.v3alpha.UserService" => {
         "CreateUser" => v3alpha::CreateUser,

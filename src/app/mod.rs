@@ -7,8 +7,11 @@
 //! (403), and sends changes to the shard that owns the user, which checks existence (404),
 //! permission (403) and state (400). Reads go to the store, which only holds durable changes.
 
+mod edit;
 mod requests;
+pub mod secrets;
 
+pub use edit::{CodeDelivery, EditUser, Edited, NewPassword, ProofInput, UserChange};
 pub use requests::*;
 
 use crate::auth::{self, Caller, Verifier};
@@ -44,6 +47,8 @@ pub struct Core {
     claims: Arc<Mutex<HashSet<String>>>,
     /// Password hashes computed at once, at most (Argon2id takes 19 MiB and tens of ms each).
     hashing: tokio::sync::Semaphore,
+    /// How long a one-time code stays valid.
+    pub code_lifetime_seconds: i64,
 }
 
 impl Core {
@@ -56,6 +61,7 @@ impl Core {
             ids: IdGenerator::new(),
             claims: Arc::default(),
             hashing: tokio::sync::Semaphore::new(cores),
+            code_lifetime_seconds: 3600,
         }
     }
 
@@ -97,6 +103,7 @@ impl Core {
         request: CreateUser,
     ) -> Result<Created, ApiError> {
         let caller = self.authenticate(ctx).await?;
+        let follow_up = request.follow_up();
         let org = request
             .org
             .or_else(|| ctx.org_header.clone())
@@ -178,11 +185,7 @@ impl Core {
                 creator_scope: caller.scope(Permission::Write),
             };
             let hold = claim.clone().map(|c| Box::new(c) as crate::shard::Hold);
-            match self
-                .shards
-                .create(user, request.metadata.clone(), hold)
-                .await
-            {
+            match self.shards.create(user, follow_up.clone(), hold).await {
                 Ok(details) => {
                     return Ok(Created {
                         user_id: id,

@@ -53,6 +53,13 @@ pub struct CreateUser {
     pub metadata: Vec<(String, Vec<u8>)>,
 }
 
+impl CreateUser {
+    /// The edit made on the new user right after its creation: its metadata, if any.
+    pub fn follow_up(&self) -> Option<Edit> {
+        (!self.metadata.is_empty()).then(|| Edit::SetMetadata(self.metadata.clone()))
+    }
+}
+
 /// Metadata entries to set: none with an empty key or value (a key given twice takes its last
 /// value).
 pub fn metadata(entries: Vec<(String, Vec<u8>)>) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
@@ -150,17 +157,19 @@ impl NewProfile {
             return Err(invalid("username must be at most 200 characters"));
         }
         if let Some(hash) = &human.password_hash {
-            if !hash.starts_with("$argon2id$") || argon2::PasswordHash::new(hash).is_err() {
-                return Err(invalid(
-                    "hashedPassword.hash must be an Argon2id hash in PHC format",
-                ));
+            if !super::secrets::is_accepted_hash(hash) {
+                return Err(ErrorCode::PasswordHashNotSupported.into());
             }
+        }
+        if let Some(clear) = &password {
+            super::secrets::PasswordPolicy::DEFAULT.check(clear.expose())?;
         }
         Ok(NewProfile::Human { human, password })
     }
 }
 
 /// A password in clear text, on its way to being hashed. Never printed.
+#[derive(Clone)]
 pub struct Password(String);
 
 impl Password {
@@ -172,19 +181,14 @@ impl Password {
         Ok(Password(clear))
     }
 
+    /// The clear text, for the complexity policy and comparisons.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
     /// Argon2id with a fresh salt, as a PHC string. Slow on purpose: run it off request threads.
     pub fn hash(self) -> Result<String, ApiError> {
-        use argon2::password_hash::{PasswordHasher, SaltString};
-        let mut raw = [0u8; 16];
-        getrandom::fill(&mut raw).map_err(|_| ApiError::from(ErrorCode::Internal))?;
-        let salt = SaltString::encode_b64(&raw).map_err(|_| ApiError::from(ErrorCode::Internal))?;
-        argon2::Argon2::default()
-            .hash_password(self.0.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| {
-                log::error!("password hashing failed: {e}");
-                ApiError::from(ErrorCode::Internal)
-            })
+        super::secrets::hash_secret(self.0.as_bytes())
     }
 }
 
@@ -287,6 +291,7 @@ impl EditMetadata {
                 keys.dedup();
                 Edit::RemoveMetadata(keys)
             }
+            other => other,
         };
         Ok(EditMetadata {
             user_id: self.user_id,

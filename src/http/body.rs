@@ -12,10 +12,10 @@ use percent_encoding::percent_decode_str;
 
 /// The `{userId}` segment of a REST path, percent-decoded (its rules are checked by the core:
 /// an empty segment answers "User ID missing").
-pub fn path_user_id(req: &HttpRequest) -> Result<String, ApiError> {
-    // The raw segment (`/v3alpha/users/{userId}/...`, `/v2/users/{userId}/...`): the router's
-    // own decoding replaces invalid UTF-8 instead of refusing it.
-    let raw = req.uri().path().split('/').nth(3).unwrap_or_default();
+pub fn path_user_id(req: &HttpRequest, segment: usize) -> Result<String, ApiError> {
+    // The raw segment (`/v2/users/{userId}/...`, `/v2/users/human/{userId}`): the router's own
+    // decoding replaces invalid UTF-8 instead of refusing it.
+    let raw = req.uri().path().split('/').nth(segment).unwrap_or_default();
     let id = percent_decode_str(raw)
         .decode_utf8()
         .map_err(|_| ApiError::from(ErrorCode::UserIdInvalid))?

@@ -38,13 +38,15 @@ pub struct Operation {
     /// The full names of the request and answer messages (for the document).
     pub request: fn() -> String,
     pub response: fn() -> String,
-    route: fn(Body, u16, bool) -> actix_web::Route,
+    route: fn(Body, u16, Option<usize>) -> actix_web::Route,
 }
 
 impl Operation {
     /// The actix-web route that serves this operation.
     pub fn route(&self) -> actix_web::Route {
-        (self.route)(self.body, self.success, self.path.contains("{userId}"))
+        // Which segment of the path is the user's id, if one is.
+        let id_segment = self.path.split('/').position(|s| s == "{userId}");
+        (self.route)(self.body, self.success, id_segment)
     }
 }
 
@@ -62,10 +64,10 @@ macro_rules! operations {
             body: Body::$body,
             request: <<$ty as Method>::Request as prost::Name>::full_name,
             response: <<$ty as Method>::Response as prost::Name>::full_name,
-            route: |body, success, path_id| {
+            route: |body, success, id_segment| {
                 web::$method().to(
                     move |req: HttpRequest, payload: web::Payload, state: web::Data<AppState>| {
-                        handle::<$ty>(req, payload, state, body, success, path_id)
+                        handle::<$ty>(req, payload, state, body, success, id_segment)
                     },
                 )
             },
@@ -132,6 +134,50 @@ operations! {
         "List metadata of a user", "A page of the user's metadata, newest first unless pagination.asc; empty for a user the caller may not read.";
     delete "/v2/users/{userId}/metadata" => api::metadata::DeleteUserMetadata, "DeleteUserMetadata", 200, None,
         "Delete metadata of a user", "Removes the keys given as query parameters (?keys=a&keys=b); if one is not set, nothing is removed.";
+    patch "/v2/users/{userId}" => api::edits::UpdateUser, "UpdateUser", 200, Message,
+        "Update a user (v2)", "Changes a human's or a machine's fields; what is not given stays. An empty phone number removes the phone.";
+    put "/v2/users/human/{userId}" => api::edits::UpdateHumanUser, "UpdateHumanUser", 200, Message,
+        "Update a human user (v2)", "Changes username, profile, email, phone and password; each change is an event.";
+    post "/v2/users/{userId}/email" => api::edits::SetEmail, "SetEmail", 200, Message,
+        "Set a user's email", "A new address, verified (isVerified, needs user.write) or with a code (sendCode, returnCode).";
+    post "/v2/users/{userId}/email/resend" => api::edits::ResendEmailCode, "ResendEmailCode", 200, Message,
+        "Resend the email code", "Replaces the pending email code; refused when none is pending.";
+    post "/v2/users/{userId}/email/send" => api::edits::SendEmailCode, "SendEmailCode", 200, Message,
+        "Send an email code", "Makes a new email code, whether one is pending or not.";
+    post "/v2/users/{userId}/email/verify" => api::edits::VerifyEmail, "VerifyEmail", 200, Message,
+        "Verify the email", "Verifies the email with the code sent or returned.";
+    post "/v2/users/{userId}/phone" => api::edits::SetPhone, "SetPhone", 200, Message,
+        "Set a user's phone", "A new number (E.164), verified or with a returned code; sendCode answers that there is no SMS provider.";
+    delete "/v2/users/{userId}/phone" => api::edits::RemovePhone, "RemovePhone", 200, Ignored,
+        "Remove a user's phone", "Removes the phone; needs user.write on the user's organization.";
+    post "/v2/users/{userId}/phone/resend" => api::edits::ResendPhoneCode, "ResendPhoneCode", 200, Message,
+        "Resend the phone code", "Replaces the pending phone code (returnCode).";
+    post "/v2/users/{userId}/phone/verify" => api::edits::VerifyPhone, "VerifyPhone", 200, Message,
+        "Verify the phone", "Verifies the phone with the code returned.";
+    post "/v2/users/{userId}/password" => api::edits::SetPassword, "SetPassword", 200, Message,
+        "Set a user's password", "By the current password, a reset code, or a caller with user.write; the complexity policy applies.";
+    post "/v2/users/{userId}/password_reset" => api::edits::PasswordReset, "PasswordReset", 200, Message,
+        "Request a password reset", "Makes a reset code, returned (returnCode) or sent by email (sendLink).";
+    put "/v2beta/users/{userId}" => api::edits::UpdateHumanUser, "UpdateHumanUserV2beta", 200, Message,
+        "Update a human user (v2beta)", "v2's UpdateHumanUser on v2beta's path.";
+    post "/v2beta/users/{userId}/email" => api::edits::SetEmail, "SetEmailV2beta", 200, Message,
+        "Set a user's email (v2beta)", "v2's SetEmail on v2beta's path.";
+    post "/v2beta/users/{userId}/email/resend" => api::edits::ResendEmailCode, "ResendEmailCodeV2beta", 200, Message,
+        "Resend the email code (v2beta)", "v2's ResendEmailCode on v2beta's path.";
+    post "/v2beta/users/{userId}/email/verify" => api::edits::VerifyEmail, "VerifyEmailV2beta", 200, Message,
+        "Verify the email (v2beta)", "v2's VerifyEmail on v2beta's path.";
+    post "/v2beta/users/{userId}/phone" => api::edits::SetPhone, "SetPhoneV2beta", 200, Message,
+        "Set a user's phone (v2beta)", "v2's SetPhone on v2beta's path.";
+    delete "/v2beta/users/{userId}/phone" => api::edits::RemovePhone, "RemovePhoneV2beta", 200, Ignored,
+        "Remove a user's phone (v2beta)", "v2's RemovePhone on v2beta's path.";
+    post "/v2beta/users/{userId}/phone/resend" => api::edits::ResendPhoneCode, "ResendPhoneCodeV2beta", 200, Message,
+        "Resend the phone code (v2beta)", "v2's ResendPhoneCode on v2beta's path.";
+    post "/v2beta/users/{userId}/phone/verify" => api::edits::VerifyPhone, "VerifyPhoneV2beta", 200, Message,
+        "Verify the phone (v2beta)", "v2's VerifyPhone on v2beta's path.";
+    post "/v2beta/users/{userId}/password" => api::edits::SetPassword, "SetPasswordV2beta", 200, Message,
+        "Set a user's password (v2beta)", "v2's SetPassword on v2beta's path.";
+    post "/v2beta/users/{userId}/password_reset" => api::edits::PasswordReset, "PasswordResetV2beta", 200, Message,
+        "Request a password reset (v2beta)", "v2's PasswordReset on v2beta's path.";
 }
 
 /// One REST request through method `M`: path, body, then the core; the answer in protojson.
@@ -141,10 +187,12 @@ async fn handle<M: Method>(
     state: web::Data<AppState>,
     body: Body,
     success: u16,
-    path_id: bool,
+    id_segment: Option<usize>,
 ) -> Result<HttpResponse, HttpError> {
     let _admitted = state.admission.admit()?;
-    let id = path_id.then(|| body::path_user_id(&req)).transpose()?;
+    let id = id_segment
+        .map(|segment| body::path_user_id(&req, segment))
+        .transpose()?;
     let limit = state.max_body_bytes;
     let mut request = match body {
         Body::None => {

@@ -197,7 +197,7 @@ async fn readers_never_see_a_change_whose_commit_failed() {
             Some(&json!({
                 "userId": "watched", "username": "watched", "organization": {"orgId": "org-a"},
                 "profile": {"givenName": "W", "familyName": "W"},
-                "email": {"email": "w@example.com"}, "password": {"password": "pw-123456"}
+                "email": {"email": "w@example.com"}, "password": {"password": "Pw-123456"}
             })),
         )
         .await;

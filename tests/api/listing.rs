@@ -338,7 +338,7 @@ fn v2_listing_filters_agree_with_a_model() {
                 "email": {"email": email},
             });
             if i % 2 == 0 {
-                body["password"] = json!({"password": "pw-123456"});
+                body["password"] = json!({"password": "Pw-123456"});
             }
             let r = app.post("/v2/users/human", &admin, Some(&body)).await;
             assert_eq!(r.status, 200, "{:?}", r.body);

@@ -5,6 +5,7 @@ mod codec;
 mod concurrency;
 mod crash;
 mod disk_full;
+mod edits;
 mod errors;
 mod faults;
 mod hardening;

@@ -35,6 +35,20 @@ from zitadel_client.models import (
     UserServiceType,
     UserServiceTypeQuery,
     UserServiceUnlockUserRequest,
+    UserServiceHuman,
+    UserServicePasswordResetRequest,
+    UserServiceProfile,
+    UserServiceRemovePhoneRequest,
+    UserServiceResendEmailCodeRequest,
+    UserServiceResendPhoneCodeRequest,
+    UserServiceSendEmailCodeRequest,
+    UserServiceSetEmailRequest,
+    UserServiceSetPasswordRequest,
+    UserServiceSetPhoneRequest,
+    UserServiceUpdateHumanUserRequest,
+    UserServiceUpdateUserRequest,
+    UserServiceVerifyEmailRequest,
+    UserServiceVerifyPhoneRequest,
 )
 
 
@@ -233,3 +247,93 @@ def test_authentication_method_types(userd):
     assert int(found.details.total_result) == 1
     none = users.list_authentication_method_types(UserServiceListAuthenticationMethodTypesRequest(user_id=without))
     assert not none.auth_method_types
+
+
+def test_update_human_user_and_verify_email(userd):
+    users = client(userd).users
+    user_id = add_user(users)
+    name = "ada-" + uuid.uuid4().hex[:8]
+    updated = users.update_human_user(UserServiceUpdateHumanUserRequest(
+        user_id=user_id,
+        username=name,
+        profile=UserServiceSetHumanProfile(given_name="Ada", family_name="Lovelace", nick_name="Countess"),
+        email=UserServiceSetHumanEmail(email=f"{name}@example.org", return_code={}),
+    ))
+    assert len(updated.email_code) == 6
+    user = users.get_user_by_id(UserServiceGetUserByIDRequest(user_id=user_id)).user
+    assert user.username == name
+    assert user.human.profile.nick_name == "Countess"
+    assert not user.human.email.is_verified
+    with pytest.raises(ApiError) as e:
+        users.verify_email(UserServiceVerifyEmailRequest(user_id=user_id, verification_code="WRONG1"))
+    assert e.value.code == 400
+    assert "COMMAND-eis9R" in e.value.response_body["message"]
+    users.verify_email(UserServiceVerifyEmailRequest(user_id=user_id, verification_code=updated.email_code))
+    user = users.get_user_by_id(UserServiceGetUserByIDRequest(user_id=user_id)).user
+    assert user.human.email.is_verified
+
+
+def test_update_user_patches_a_machine_and_a_human(userd):
+    users = client(userd).users
+    machine = users.create_user(UserServiceCreateUserRequest(
+        organization_id="org-a", machine=UserServiceMachine(name="Bot"))).id
+    users.update_user(UserServiceUpdateUserRequest(user_id=machine, machine=UserServiceMachine(description="builds")))
+    got = users.get_user_by_id(UserServiceGetUserByIDRequest(user_id=machine)).user
+    assert got.machine.name == "Bot"
+    assert got.machine.description == "builds"
+    human = add_user(users)
+    users.update_user(UserServiceUpdateUserRequest(user_id=human, human=UserServiceHuman(
+        profile=UserServiceProfile(display_name="Minnie M."))))
+    got = users.get_user_by_id(UserServiceGetUserByIDRequest(user_id=human)).user
+    assert got.human.profile.display_name == "Minnie M."
+    assert got.human.profile.given_name == "Minnie"
+
+
+def test_email_codes(userd):
+    users = client(userd).users
+    user_id = add_user(users)
+    with pytest.raises(ApiError) as e:
+        users.set_email(UserServiceSetEmailRequest(user_id=user_id, email="not an address"))
+    assert "EMAIL-599BI" in e.value.response_body["message"]
+    users.set_email(UserServiceSetEmailRequest(user_id=user_id, email="new@example.com", return_code={}))
+    resent = users.resend_email_code(UserServiceResendEmailCodeRequest(user_id=user_id, return_code={}))
+    sent = users.send_email_code(UserServiceSendEmailCodeRequest(user_id=user_id, return_code={}))
+    assert len(resent.verification_code) == 6 and len(sent.verification_code) == 6
+    users.verify_email(UserServiceVerifyEmailRequest(user_id=user_id, verification_code=sent.verification_code))
+    assert users.get_user_by_id(UserServiceGetUserByIDRequest(user_id=user_id)).user.human.email.is_verified
+
+
+def test_phone_codes(userd):
+    users = client(userd).users
+    user_id = add_user(users)
+    set_phone = users.set_phone(UserServiceSetPhoneRequest(user_id=user_id, phone="+41 79 123 45 67", return_code={}))
+    resent = users.resend_phone_code(UserServiceResendPhoneCodeRequest(user_id=user_id, return_code={}))
+    assert len(set_phone.verification_code) == 6
+    users.verify_phone(UserServiceVerifyPhoneRequest(user_id=user_id, verification_code=resent.verification_code))
+    phone = users.get_user_by_id(UserServiceGetUserByIDRequest(user_id=user_id)).user.human.phone
+    assert phone.phone == "+41791234567" and phone.is_verified
+    with pytest.raises(ApiError) as e:
+        users.set_phone(UserServiceSetPhoneRequest(user_id=user_id, phone="+41791234568", send_code={}))
+    assert e.value.code == 400
+    users.remove_phone(UserServiceRemovePhoneRequest(user_id=user_id))
+    assert users.get_user_by_id(UserServiceGetUserByIDRequest(user_id=user_id)).user.human.phone is None
+
+
+def test_passwords(userd):
+    users = client(userd).users
+    user_id = add_user(users)
+    with pytest.raises(ApiError) as e:
+        users.set_password(UserServiceSetPasswordRequest(
+            user_id=user_id, new_password=UserServicePassword(password="short")))
+    assert "DOMAIN-HuJf6" in e.value.response_body["message"]
+    users.set_password(UserServiceSetPasswordRequest(
+        user_id=user_id, new_password=UserServicePassword(password="N3w-secret!"), current_password="Secr3t!pass"))
+    reset = users.password_reset(UserServicePasswordResetRequest(user_id=user_id, return_code={}))
+    users.set_password(UserServiceSetPasswordRequest(
+        user_id=user_id, new_password=UserServicePassword(password="Th1rd-secret!"),
+        verification_code=reset.verification_code))
+    with pytest.raises(ApiError) as e:
+        users.set_password(UserServiceSetPasswordRequest(
+            user_id=user_id, new_password=UserServicePassword(password="F0urth-secret!"),
+            verification_code=reset.verification_code))
+    assert "COMMAND-2M9fs" in e.value.response_body["message"]

@@ -162,6 +162,64 @@ for (const kind of selected) {
     assert.deepEqual((await client.listAuthenticationMethodTypes({ userId: without })).authMethodTypes, []);
   });
 
+  test(`${kind}: updates, email and phone codes`, async () => {
+    const client = users(kind);
+    const userId = await addUser(client);
+    const username = `ts-ada-${process.pid}-${n++}`;
+    const updated = await client.updateHumanUser({
+      userId,
+      username,
+      profile: { givenName: "Ada", familyName: "Lovelace", nickName: "Countess" },
+      email: { email: `${username}@example.org`, verification: { case: "returnCode", value: {} } },
+    });
+    assert.equal(updated.emailCode.length, 6);
+    await rejects(client.verifyEmail({ userId, verificationCode: "WRONG1" }), Code.InvalidArgument);
+    await client.verifyEmail({ userId, verificationCode: updated.emailCode });
+    let got = (await client.getUserByID({ userId })).user;
+    assert.equal(got.username, username);
+    assert.equal(got.type.value.profile.nickName, "Countess");
+    assert.equal(got.type.value.email.isVerified, true);
+
+    await rejects(client.setEmail({ userId, email: `${username}@example.org` }), Code.FailedPrecondition);
+    const set = await client.setEmail({ userId, email: `${username}@example.net`, verification: { case: "returnCode", value: {} } });
+    const resent = await client.resendEmailCode({ userId, verification: { case: "returnCode", value: {} } });
+    const sent = await client.sendEmailCode({ userId, verification: { case: "returnCode", value: {} } });
+    assert.ok(set.verificationCode && resent.verificationCode && sent.verificationCode);
+    await client.verifyEmail({ userId, verificationCode: sent.verificationCode });
+
+    const phone = await client.setPhone({ userId, phone: "+41 79 123 45 67", verification: { case: "returnCode", value: {} } });
+    const phoneAgain = await client.resendPhoneCode({ userId, verification: { case: "returnCode", value: {} } });
+    assert.equal(phone.verificationCode.length, 6);
+    await client.verifyPhone({ userId, verificationCode: phoneAgain.verificationCode });
+    got = (await client.getUserByID({ userId })).user;
+    assert.equal(got.type.value.phone.phone, "+41791234567");
+    assert.equal(got.type.value.phone.isVerified, true);
+    await client.removePhone({ userId });
+    assert.equal((await client.getUserByID({ userId })).user.type.value.phone, undefined);
+
+    const bot = await client.createUser({ organizationId: "org-a", userType: { case: "machine", value: { name: "Bot" } } });
+    const patched = await client.updateUser({ userId: bot.id, userType: { case: "machine", value: { description: "patched" } } });
+    assert.ok(patched.changeDate);
+    assert.equal((await client.getUserByID({ userId: bot.id })).user.type.value.description, "patched");
+  });
+
+  test(`${kind}: passwords`, async () => {
+    const client = users(kind);
+    const userId = await addUser(client);
+    await rejects(client.setPassword({ userId, newPassword: { password: "weakpass" } }), Code.InvalidArgument);
+    await rejects(
+      client.setPassword({ userId, newPassword: { password: "N3w-secret!" }, verification: { case: "currentPassword", value: "wrong" } }),
+      Code.InvalidArgument,
+    );
+    await client.setPassword({ userId, newPassword: { password: "N3w-secret!" }, verification: { case: "currentPassword", value: "Secr3t!pass" } });
+    const reset = await client.passwordReset({ userId, medium: { case: "returnCode", value: {} } });
+    await client.setPassword({ userId, newPassword: { password: "Th1rd-secret!" }, verification: { case: "verificationCode", value: reset.verificationCode } });
+    await rejects(
+      client.setPassword({ userId, newPassword: { password: "F0urth-secret!" }, verification: { case: "verificationCode", value: reset.verificationCode } }),
+      Code.FailedPrecondition,
+    );
+  });
+
   test(`${kind}: machine users`, async () => {
     const client = users(kind);
     const username = `ts-bot-${process.pid}-${n++}`;
