@@ -163,9 +163,20 @@ impl Default for AuthConfig {
 pub struct AuthzConfig {
     /// Role name to permission names; replaces the default for the roles it names.
     pub role_permissions: BTreeMap<String, Vec<String>>,
+    /// Roles of userd's own users (machine users signing in with personal access tokens).
+    pub members: Vec<Member>,
     /// `role_permissions`, parsed when the configuration is loaded.
     #[serde(skip)]
     pub parsed: RolePermissions,
+}
+
+/// `[[authz.members]]`: a user of userd and its roles, each `ROLE` (an instance role) or
+/// `ROLE:ORG_ID`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    pub user_id: String,
+    pub roles: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

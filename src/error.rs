@@ -160,6 +160,17 @@ error_codes! {
     /// A `hashedPassword` that is neither bcrypt nor Argon2id (create; update has its own id).
     PasswordHashNotSupported = InvalidArgument, 400, "USER-JDk4t", "Password hash encoding not supported: use bcrypt or Argon2id";
     PasswordHashNotSupportedUpdate = InvalidArgument, 400, "USER-oz74onzvqr", "Password hash encoding not supported: use bcrypt or Argon2id";
+    // Personal access tokens.
+    /// AddPersonalAccessToken for a missing user.
+    TokenUserNotFound = FailedPrecondition, 400, "COMMAND-Dggw2", "User could not be found";
+    /// AddPersonalAccessToken for a user that is not a machine.
+    TokenWrongUserType = FailedPrecondition, 400, "COMMAND-Df2f1", "Not allowed for this user type";
+    /// RemovePersonalAccessToken of a token (or user) that does not exist.
+    TokenNotFound = NotFound, 404, "COMMAND-4m77G", "Personal Access Token not found";
+    /// An expiration date that has passed (or none).
+    ExpireBeforeNow = InvalidArgument, 400, "DOMAIN-dv3t5", "The expiration date is in the past";
+    /// A machine holds at most 100 personal access tokens.
+    TooManyTokens = FailedPrecondition, 400, "USERD-PAT-0001", "A machine holds at most 100 personal access tokens: remove one first";
     PasswordTooShort = InvalidArgument, 400, "DOMAIN-HuJf6", "Password is too short";
     PasswordNoLowercase = InvalidArgument, 400, "DOMAIN-co3Xw", "Password must contain lower case";
     PasswordNoUppercase = InvalidArgument, 400, "DOMAIN-VoaRj", "Password must contain upper case";

@@ -9,6 +9,7 @@
 pub mod edits;
 pub mod metadata;
 pub mod resources;
+pub mod tokens;
 pub mod v2;
 pub mod v3alpha;
 
@@ -32,6 +33,9 @@ pub trait Method: 'static {
 
     /// Put the `{userId}` of a REST path into the request (the path wins over the body).
     fn set_user_id(_request: &mut Self::Request, _id: String) {}
+
+    /// Put a path parameter other than `{userId}` (`{tokenId}`, ...) into the request.
+    fn set_path(_request: &mut Self::Request, _name: &str, _value: String) {}
 
     /// Put one parameter of a REST query string into the request (fields a method without a
     /// body takes from the query, as ZITADEL's gateway does; others are ignored).
@@ -92,6 +96,9 @@ services! {
         "VerifyPhone" => edits::VerifyPhone,
         "SetPassword" => edits::SetPassword,
         "PasswordReset" => edits::PasswordReset,
+        "AddPersonalAccessToken" => tokens::AddPersonalAccessToken,
+        "RemovePersonalAccessToken" => tokens::RemovePersonalAccessToken,
+        "ListPersonalAccessTokens" => tokens::ListPersonalAccessTokens,
     }
     // v2beta's messages for these methods are v2's, field for field.
     "zitadel.user.v2beta.UserService" => {

@@ -10,9 +10,11 @@
 mod edit;
 mod requests;
 pub mod secrets;
+mod tokens;
 
 pub use edit::{CodeDelivery, EditUser, Edited, NewPassword, ProofInput, UserChange};
 pub use requests::*;
+pub use tokens::{AddToken, ListTokens, NewToken, TokenFilter, TokenPage};
 
 use crate::auth::{self, Caller, Verifier};
 use crate::domain::{
@@ -70,6 +72,10 @@ impl Core {
     /// issued. The subject's durable record is read on every request.
     pub async fn authenticate(&self, ctx: &RequestContext) -> Result<Arc<Caller>, ApiError> {
         let result: Result<Arc<Caller>, ApiError> = async {
+            let token = auth::bearer_token(ctx.authorization.as_deref())?;
+            if auth::pat::looks_like_pat(token) {
+                return self.authenticate_pat(token).await;
+            }
             let caller = auth::authenticate(ctx.authorization.as_deref(), &self.verifier).await?;
             let subject = self
                 .store

@@ -24,13 +24,28 @@ pub struct OneTimeCode {
     pub expires_at: Timestamp,
 }
 
-/// A user's secrets that are not its password: pending one-time codes.
+/// A user's secrets that are not its password: pending one-time codes and a machine's personal
+/// access tokens.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
     pub email_code: Option<OneTimeCode>,
     pub phone_code: Option<OneTimeCode>,
     pub password_code: Option<OneTimeCode>,
+    pub tokens: Vec<AccessToken>,
 }
+
+/// A machine's personal access token, kept as the SHA-256 of its secret part.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessToken {
+    pub id: String,
+    /// Lower-case hex SHA-256 of the token's secret.
+    pub secret_hash: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// The most personal access tokens one machine holds (each change rewrites the record).
+pub const MAX_TOKENS: usize = 100;
 
 /// Which code of a user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,6 +160,10 @@ pub enum Edit {
         proof: PasswordProof,
     },
     SetMachine(MachinePatch),
+    /// A personal access token for a machine.
+    AddToken(AccessToken),
+    /// Remove a machine's personal access token by id.
+    RemoveToken(String),
 }
 
 impl Edit {
@@ -168,6 +187,8 @@ impl Edit {
             Edit::Batch(_) | Edit::SetUsername(_) | Edit::SetProfile(_) | Edit::SetMachine(_) => {
                 ErrorCode::UpdateNotFound
             }
+            Edit::AddToken(_) => ErrorCode::TokenUserNotFound,
+            Edit::RemoveToken(_) => ErrorCode::TokenNotFound,
         }
     }
 }
@@ -273,6 +294,7 @@ fn decide_kinds(
     let one = |kind| Ok(vec![kind]);
     match edit {
         Edit::Batch(_) => Ok(Vec::new()),
+        Edit::AddToken(_) | Edit::RemoveToken(_) => decide_token(edit, user, not_found),
         Edit::SetMetadata(entries) => {
             let changed: Vec<(String, Vec<u8>)> = entries
                 .iter()
@@ -476,6 +498,33 @@ fn decide_kinds(
     }
 }
 
+/// The events of a token edit: only machines hold tokens.
+fn decide_token(
+    edit: &Edit,
+    user: &User,
+    not_found: ErrorCode,
+) -> Result<Vec<EventKind>, ErrorCode> {
+    let tokens = &user.credentials.tokens;
+    match edit {
+        Edit::AddToken(token) => {
+            if user.kind() != UserKind::Machine {
+                return Err(ErrorCode::TokenWrongUserType);
+            }
+            if tokens.len() >= MAX_TOKENS {
+                return Err(ErrorCode::TooManyTokens);
+            }
+            Ok(vec![EventKind::TokenAdded(token.clone())])
+        }
+        Edit::RemoveToken(id) => {
+            if !tokens.iter().any(|t| t.id == *id) {
+                return Err(not_found);
+            }
+            Ok(vec![EventKind::TokenRemoved { id: id.clone() }])
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
 /// The pending code of `kind` is the one whose hash is `hash_seen`, and has not expired.
 fn check_code(
     user: &User,
@@ -633,6 +682,8 @@ pub fn apply_edit(next: &mut User, event: &Event) -> bool {
                 m.access_token_type = *access_token_type;
             }
         }
+        EventKind::TokenAdded(token) => next.credentials.tokens.push(token.clone()),
+        EventKind::TokenRemoved { id } => next.credentials.tokens.retain(|t| t.id != *id),
         _ => return false,
     }
     true
@@ -664,7 +715,9 @@ pub fn check_edit_event(user: &User, event: &Event) -> Result<(), ErrorCode> {
             UserKind::Human | UserKind::Machine => Ok(()),
             UserKind::Schema => Err(not_found),
         },
-        EventKind::MachineChanged { .. } => machine(user, not_found).map(drop),
+        EventKind::MachineChanged { .. }
+        | EventKind::TokenAdded(_)
+        | EventKind::TokenRemoved { .. } => machine(user, not_found).map(drop),
         _ => human(user, not_found).map(drop),
     }
 }

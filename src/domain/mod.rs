@@ -12,8 +12,8 @@ pub mod time;
 use crate::error::ErrorCode;
 pub use access::{Access, OrgScope, Permission};
 pub use edit::{
-    decide_edit, CodeKind, Credentials, Edit, MachinePatch, OneTimeCode, PasswordProof,
-    ProfilePatch, Verification, MAX_METADATA_BYTES,
+    decide_edit, AccessToken, CodeKind, Credentials, Edit, MachinePatch, OneTimeCode,
+    PasswordProof, ProfilePatch, Verification, MAX_METADATA_BYTES,
 };
 pub use filter::{Filter, TextMatch, TextMethod, UserKind};
 use serde::{Deserialize, Serialize};
@@ -303,6 +303,12 @@ pub enum EventKind {
         name: String,
         description: String,
         access_token_type: i32,
+    },
+    /// A machine got a personal access token.
+    TokenAdded(AccessToken),
+    /// A machine's personal access token was removed.
+    TokenRemoved {
+        id: String,
     },
 }
 

@@ -146,6 +146,13 @@ pub fn document() -> Value {
                 "schema": {"type": "string", "minLength": 1, "maxLength": 200}
             }));
         }
+        if op.path.contains("{tokenId}") {
+            parameters.push(json!({
+                "name": "tokenId", "in": "path", "required": true,
+                "description": "the personal access token's id.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 200}
+            }));
+        }
         // The one method that takes fields from the query string (it has no body).
         if op.id == "DeleteUserMetadata" {
             parameters.push(json!({

@@ -22,4 +22,5 @@ mod operations;
 mod persistence;
 mod rpc;
 mod search;
+mod tokens;
 mod v2;

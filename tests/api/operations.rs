@@ -257,12 +257,17 @@ async fn openapi_and_docs_describe_exactly_what_is_served() {
             .values()
             .map(|m| m.as_object().unwrap().len())
             .sum::<usize>(),
-        51
+        54
     );
     // Every documented operation is routed: without a token it answers 401, not 404 or 405.
     for (path, methods) in paths {
         for method in methods.as_object().unwrap().keys() {
-            let url = format!("{}{}", app.address, path.replace("{userId}", "someone"));
+            let url = format!(
+                "{}{}",
+                app.address,
+                path.replace("{userId}", "someone")
+                    .replace("{tokenId}", "1")
+            );
             // A body each method reads as well-formed (fields are checked before the token).
             let body = if path.ends_with("/email") {
                 "{\"email\": \"a@b.c\"}"

@@ -49,7 +49,13 @@ from zitadel_client.models import (
     UserServiceUpdateUserRequest,
     UserServiceVerifyEmailRequest,
     UserServiceVerifyPhoneRequest,
+    UserServiceAddPersonalAccessTokenRequest,
+    UserServiceIDFilter,
+    UserServiceListPersonalAccessTokensRequest,
+    UserServicePersonalAccessTokensSearchFilter,
+    UserServiceRemovePersonalAccessTokenRequest,
 )
+import datetime
 
 
 def client(userd, *roles):
@@ -337,3 +343,24 @@ def test_passwords(userd):
             user_id=user_id, new_password=UserServicePassword(password="F0urth-secret!"),
             verification_code=reset.verification_code))
     assert "COMMAND-2M9fs" in e.value.response_body["message"]
+
+
+def test_personal_access_tokens(userd):
+    users = client(userd).users
+    machine = users.create_user(UserServiceCreateUserRequest(
+        organization_id="org-a", machine=UserServiceMachine(name="PAT bot"))).id
+    expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+    issued = users.add_personal_access_token(UserServiceAddPersonalAccessTokenRequest(
+        user_id=machine, expiration_date=expires))
+    assert issued.token and issued.token_id
+    as_machine = zitadel.Zitadel.with_access_token(userd.url, issued.token).users
+    me = as_machine.get_user_by_id(UserServiceGetUserByIDRequest(user_id=machine)).user
+    assert me.machine.name == "PAT bot"
+    listed = users.list_personal_access_tokens(UserServiceListPersonalAccessTokensRequest(
+        filters=[UserServicePersonalAccessTokensSearchFilter(user_id_filter=UserServiceIDFilter(id=machine))]))
+    assert [t.id for t in listed.result] == [issued.token_id]
+    users.remove_personal_access_token(UserServiceRemovePersonalAccessTokenRequest(
+        user_id=machine, token_id=issued.token_id))
+    with pytest.raises(ApiError) as e:
+        as_machine.get_user_by_id(UserServiceGetUserByIDRequest(user_id=machine))
+    assert e.value.code == 401

@@ -220,6 +220,21 @@ for (const kind of selected) {
     );
   });
 
+  test(`${kind}: personal access tokens`, async () => {
+    const client = users(kind);
+    const bot = await client.createUser({ organizationId: "org-a", userType: { case: "machine", value: { name: "PAT bot" } } });
+    const expirationDate = { seconds: BigInt(Math.floor(Date.now() / 1000) + 3600), nanos: 0 };
+    const issued = await client.addPersonalAccessToken({ userId: bot.id, expirationDate });
+    assert.ok(issued.token && issued.tokenId);
+    const asBot = createUserServiceClient(transports[kind]([NewAuthorizationBearerInterceptor(issued.token)]));
+    assert.equal((await asBot.getUserByID({ userId: bot.id })).user.userId, bot.id);
+    const listed = await client.listPersonalAccessTokens({ filters: [{ filter: { case: "userIdFilter", value: { id: bot.id } } }] });
+    assert.deepEqual(listed.result.map((t) => t.id), [issued.tokenId]);
+    await client.removePersonalAccessToken({ userId: bot.id, tokenId: issued.tokenId });
+    await rejects(asBot.getUserByID({ userId: bot.id }), Code.Unauthenticated);
+    await rejects(client.addPersonalAccessToken({ userId: bot.id, expirationDate: { seconds: 1n, nanos: 0 } }), Code.InvalidArgument);
+  });
+
   test(`${kind}: machine users`, async () => {
     const client = users(kind);
     const username = `ts-bot-${process.pid}-${n++}`;
