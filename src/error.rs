@@ -171,6 +171,16 @@ error_codes! {
     ExpireBeforeNow = InvalidArgument, 400, "DOMAIN-dv3t5", "The expiration date is in the past";
     /// A machine holds at most 100 personal access tokens.
     TooManyTokens = FailedPrecondition, 400, "USERD-PAT-0001", "A machine holds at most 100 personal access tokens: remove one first";
+    // Keys and client secrets.
+    KeyUserNotFound = FailedPrecondition, 400, "COMMAND-bnipwm1", "User could not be found";
+    KeyNotFound = NotFound, 404, "COMMAND-4m77G", "Machine key not found";
+    KeyInvalid = InvalidArgument, 400, "COMMAND-5F3h1", "Public key is not a valid RSA public key in PKIX format with PEM encoding";
+    /// A user holds at most 100 keys.
+    TooManyKeys = FailedPrecondition, 400, "USERD-KEY-0001", "A user holds at most 100 keys: remove one first";
+    /// AddSecret for a missing user or one that is not a machine.
+    SecretUserNotFound = FailedPrecondition, 400, "COMMAND-x8910n", "User does not exist";
+    RemoveSecretUserNotFound = FailedPrecondition, 400, "COMMAND-x7s802", "User does not exist";
+    SecretNotFound = FailedPrecondition, 400, "COMMAND-coi82n", "Secret doesn't exist";
     PasswordTooShort = InvalidArgument, 400, "DOMAIN-HuJf6", "Password is too short";
     PasswordNoLowercase = InvalidArgument, 400, "DOMAIN-co3Xw", "Password must contain lower case";
     PasswordNoUppercase = InvalidArgument, 400, "DOMAIN-VoaRj", "Password must contain upper case";

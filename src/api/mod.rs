@@ -6,10 +6,10 @@
 //! [`dispatch`] is the one table of RPC methods; REST routes (`http::rest`) name the same method
 //! types, so a method behaves the same on every surface.
 
+pub mod credentials;
 pub mod edits;
 pub mod metadata;
 pub mod resources;
-pub mod tokens;
 pub mod v2;
 pub mod v3alpha;
 
@@ -96,9 +96,14 @@ services! {
         "VerifyPhone" => edits::VerifyPhone,
         "SetPassword" => edits::SetPassword,
         "PasswordReset" => edits::PasswordReset,
-        "AddPersonalAccessToken" => tokens::AddPersonalAccessToken,
-        "RemovePersonalAccessToken" => tokens::RemovePersonalAccessToken,
-        "ListPersonalAccessTokens" => tokens::ListPersonalAccessTokens,
+        "AddPersonalAccessToken" => credentials::AddPersonalAccessToken,
+        "RemovePersonalAccessToken" => credentials::RemovePersonalAccessToken,
+        "ListPersonalAccessTokens" => credentials::ListPersonalAccessTokens,
+        "AddKey" => credentials::AddKey,
+        "RemoveKey" => credentials::RemoveKey,
+        "ListKeys" => credentials::ListKeys,
+        "AddSecret" => credentials::AddSecret,
+        "RemoveSecret" => credentials::RemoveSecret,
     }
     // v2beta's messages for these methods are v2's, field for field.
     "zitadel.user.v2beta.UserService" => {

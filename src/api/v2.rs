@@ -226,7 +226,7 @@ pub fn user(u: &User) -> pb::User {
         Profile::Machine(m) => Some(pb::user::Type::Machine(pb::MachineUser {
             name: m.name.clone(),
             description: m.description.clone(),
-            has_secret: false,
+            has_secret: u.credentials.secret_hash.is_some(),
             access_token_type: m.access_token_type,
         })),
         Profile::V3 { .. } => None,

@@ -7,14 +7,17 @@
 //! (403), and sends changes to the shard that owns the user, which checks existence (404),
 //! permission (403) and state (400). Reads go to the store, which only holds durable changes.
 
+mod credentials;
 mod edit;
 mod requests;
 pub mod secrets;
-mod tokens;
 
+pub use credentials::{
+    AddKey, AddToken, CredentialFilter, CredentialInfo, CredentialKind, CredentialPage,
+    ListCredentials, NewKey, NewToken,
+};
 pub use edit::{CodeDelivery, EditUser, Edited, NewPassword, ProofInput, UserChange};
 pub use requests::*;
-pub use tokens::{AddToken, ListTokens, NewToken, TokenFilter, TokenPage};
 
 use crate::auth::{self, Caller, Verifier};
 use crate::domain::{

@@ -1,11 +1,14 @@
 //! Changes to an existing user's data, its state aside: metadata, username, a human's profile,
-//! email, phone and password, a machine's fields, and the one-time codes that prove an address.
+//! email, phone and password, a machine's fields, and credentials (`credentials`).
 //!
 //! Pure like the rest of the domain: an [`Edit`] and a user decide events ([`decide_edit`]),
 //! events apply to a record ([`apply_edit`]). Secrets arrive already hashed, and proofs (a code,
 //! the current password) were checked by the caller against the record it read: the edit
 //! names what it saw, and is refused if the record no longer holds it.
 
+pub use super::credentials::{
+    AccessToken, CodeKind, Credentials, MachineKey, OneTimeCode, StoredCodeKind, MAX_TOKENS,
+};
 use super::{
     Event, EventKind, MachineProfile, MetadataValue, Profile, Timestamp, User, UserKind, UserState,
 };
@@ -15,63 +18,6 @@ use serde::{Deserialize, Serialize};
 /// The most metadata one user may hold, keys and values together: every change rewrites the
 /// user's record, so it must stay small.
 pub const MAX_METADATA_BYTES: usize = 256 * 1024;
-
-/// A one-time code (email or phone verification, password reset), kept only as its hash.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OneTimeCode {
-    /// The code's Argon2id hash (PHC string).
-    pub hash: String,
-    pub expires_at: Timestamp,
-}
-
-/// A user's secrets that are not its password: pending one-time codes and a machine's personal
-/// access tokens.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Credentials {
-    pub email_code: Option<OneTimeCode>,
-    pub phone_code: Option<OneTimeCode>,
-    pub password_code: Option<OneTimeCode>,
-    pub tokens: Vec<AccessToken>,
-}
-
-/// A machine's personal access token, kept as the SHA-256 of its secret part.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccessToken {
-    pub id: String,
-    /// Lower-case hex SHA-256 of the token's secret.
-    pub secret_hash: String,
-    pub created_at: Timestamp,
-    pub expires_at: Timestamp,
-}
-
-/// The most personal access tokens one machine holds (each change rewrites the record).
-pub const MAX_TOKENS: usize = 100;
-
-/// Which code of a user.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CodeKind {
-    Email,
-    Phone,
-    Password,
-}
-
-impl Credentials {
-    pub fn code(&self, kind: CodeKind) -> Option<&OneTimeCode> {
-        match kind {
-            CodeKind::Email => self.email_code.as_ref(),
-            CodeKind::Phone => self.phone_code.as_ref(),
-            CodeKind::Password => self.password_code.as_ref(),
-        }
-    }
-
-    fn code_mut(&mut self, kind: CodeKind) -> &mut Option<OneTimeCode> {
-        match kind {
-            CodeKind::Email => &mut self.email_code,
-            CodeKind::Phone => &mut self.phone_code,
-            CodeKind::Password => &mut self.password_code,
-        }
-    }
-}
 
 /// How a new email address or phone number is proven.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -164,6 +110,12 @@ pub enum Edit {
     AddToken(AccessToken),
     /// Remove a machine's personal access token by id.
     RemoveToken(String),
+    /// A public key of a v2 user (for signed assertions).
+    AddKey(MachineKey),
+    RemoveKey(String),
+    /// A machine's client secret (its hash), replacing any other.
+    SetSecret(String),
+    RemoveSecret,
 }
 
 impl Edit {
@@ -189,6 +141,10 @@ impl Edit {
             }
             Edit::AddToken(_) => ErrorCode::TokenUserNotFound,
             Edit::RemoveToken(_) => ErrorCode::TokenNotFound,
+            Edit::AddKey(_) => ErrorCode::KeyUserNotFound,
+            Edit::RemoveKey(_) => ErrorCode::KeyNotFound,
+            Edit::SetSecret(_) => ErrorCode::SecretUserNotFound,
+            Edit::RemoveSecret => ErrorCode::RemoveSecretUserNotFound,
         }
     }
 }
@@ -294,7 +250,12 @@ fn decide_kinds(
     let one = |kind| Ok(vec![kind]);
     match edit {
         Edit::Batch(_) => Ok(Vec::new()),
-        Edit::AddToken(_) | Edit::RemoveToken(_) => decide_token(edit, user, not_found),
+        Edit::AddToken(_)
+        | Edit::RemoveToken(_)
+        | Edit::AddKey(_)
+        | Edit::RemoveKey(_)
+        | Edit::SetSecret(_)
+        | Edit::RemoveSecret => super::credentials::decide(edit, user, not_found),
         Edit::SetMetadata(entries) => {
             let changed: Vec<(String, Vec<u8>)> = entries
                 .iter()
@@ -498,33 +459,6 @@ fn decide_kinds(
     }
 }
 
-/// The events of a token edit: only machines hold tokens.
-fn decide_token(
-    edit: &Edit,
-    user: &User,
-    not_found: ErrorCode,
-) -> Result<Vec<EventKind>, ErrorCode> {
-    let tokens = &user.credentials.tokens;
-    match edit {
-        Edit::AddToken(token) => {
-            if user.kind() != UserKind::Machine {
-                return Err(ErrorCode::TokenWrongUserType);
-            }
-            if tokens.len() >= MAX_TOKENS {
-                return Err(ErrorCode::TooManyTokens);
-            }
-            Ok(vec![EventKind::TokenAdded(token.clone())])
-        }
-        Edit::RemoveToken(id) => {
-            if !tokens.iter().any(|t| t.id == *id) {
-                return Err(not_found);
-            }
-            Ok(vec![EventKind::TokenRemoved { id: id.clone() }])
-        }
-        _ => Ok(Vec::new()),
-    }
-}
-
 /// The pending code of `kind` is the one whose hash is `hash_seen`, and has not expired.
 fn check_code(
     user: &User,
@@ -543,34 +477,6 @@ fn check_code(
         return Err(ErrorCode::CodeExpired);
     }
     Ok(())
-}
-
-/// Which code an event adds (stored as a number so the event's encoding stays stable).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum StoredCodeKind {
-    Email,
-    Phone,
-    Password,
-}
-
-impl From<CodeKind> for StoredCodeKind {
-    fn from(k: CodeKind) -> Self {
-        match k {
-            CodeKind::Email => StoredCodeKind::Email,
-            CodeKind::Phone => StoredCodeKind::Phone,
-            CodeKind::Password => StoredCodeKind::Password,
-        }
-    }
-}
-
-impl From<StoredCodeKind> for CodeKind {
-    fn from(k: StoredCodeKind) -> Self {
-        match k {
-            StoredCodeKind::Email => CodeKind::Email,
-            StoredCodeKind::Phone => CodeKind::Phone,
-            StoredCodeKind::Password => CodeKind::Password,
-        }
-    }
 }
 
 /// Apply an edit's event to `next` (a copy of the record before it). Returns false for an
@@ -682,9 +588,7 @@ pub fn apply_edit(next: &mut User, event: &Event) -> bool {
                 m.access_token_type = *access_token_type;
             }
         }
-        EventKind::TokenAdded(token) => next.credentials.tokens.push(token.clone()),
-        EventKind::TokenRemoved { id } => next.credentials.tokens.retain(|t| t.id != *id),
-        _ => return false,
+        _ => return super::credentials::apply(next, &event.kind),
     }
     true
 }

@@ -5,6 +5,7 @@
 //! a DELETED user is not found for every operation; no transition is idempotent.
 
 pub mod access;
+pub mod credentials;
 pub mod edit;
 pub mod filter;
 pub mod time;
@@ -12,7 +13,7 @@ pub mod time;
 use crate::error::ErrorCode;
 pub use access::{Access, OrgScope, Permission};
 pub use edit::{
-    decide_edit, AccessToken, CodeKind, Credentials, Edit, MachinePatch, OneTimeCode,
+    decide_edit, AccessToken, CodeKind, Credentials, Edit, MachineKey, MachinePatch, OneTimeCode,
     PasswordProof, ProfilePatch, Verification, MAX_METADATA_BYTES,
 };
 pub use filter::{Filter, TextMatch, TextMethod, UserKind};
@@ -310,6 +311,15 @@ pub enum EventKind {
     TokenRemoved {
         id: String,
     },
+    KeyAdded(MachineKey),
+    KeyRemoved {
+        id: String,
+    },
+    /// A machine's client secret was set (as its hash).
+    SecretSet {
+        hash: String,
+    },
+    SecretRemoved,
 }
 
 /// Why the domain refused an operation.

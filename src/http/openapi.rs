@@ -146,12 +146,14 @@ pub fn document() -> Value {
                 "schema": {"type": "string", "minLength": 1, "maxLength": 200}
             }));
         }
-        if op.path.contains("{tokenId}") {
-            parameters.push(json!({
-                "name": "tokenId", "in": "path", "required": true,
-                "description": "the personal access token's id.",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 200}
-            }));
+        for (name, what) in [("tokenId", "personal access token"), ("keyId", "key")] {
+            if op.path.contains(&format!("{{{name}}}")) {
+                parameters.push(json!({
+                    "name": name, "in": "path", "required": true,
+                    "description": format!("the {what}'s id."),
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 200}
+                }));
+            }
         }
         // The one method that takes fields from the query string (it has no body).
         if op.id == "DeleteUserMetadata" {

@@ -94,8 +94,10 @@ operations! {
         "Unlock a user", "LOCKED to ACTIVE.";
     post "/v2/users/human" => api::v2::AddHumanUser, "AddHumanUser", 200, Message,
         "Add a human user (v2)", "Creates a human user; without a password and without a verified email it starts INITIAL.";
-    post "/v2/users/pats/search" => api::tokens::ListPersonalAccessTokens, "ListPersonalAccessTokens", 200, Message,
+    post "/v2/users/pats/search" => api::credentials::ListPersonalAccessTokens, "ListPersonalAccessTokens", 200, Message,
         "List personal access tokens", "The tokens of the user named by a userIdFilter (never their secrets), newest first unless pagination.asc.";
+    post "/v2/users/keys/search" => api::credentials::ListKeys, "ListKeys", 200, Message,
+        "List keys", "The keys of the user named by a userIdFilter (public halves only), newest first unless pagination.asc.";
     post "/v2/users/new" => api::v2::CreateUser, "CreateUserV2", 200, Message,
         "Create a user (v2)", "Creates a human or a machine user; a machine without a username is named by its id.";
     post "/v2/users" => api::v2::ListUsers, "ListUsers", 200, Message,
@@ -160,10 +162,18 @@ operations! {
         "Set a user's password", "By the current password, a reset code, or a caller with user.write; the complexity policy applies.";
     post "/v2/users/{userId}/password_reset" => api::edits::PasswordReset, "PasswordReset", 200, Message,
         "Request a password reset", "Makes a reset code, returned (returnCode) or sent by email (sendLink).";
-    post "/v2/users/{userId}/pats" => api::tokens::AddPersonalAccessToken, "AddPersonalAccessToken", 200, Message,
+    post "/v2/users/{userId}/pats" => api::credentials::AddPersonalAccessToken, "AddPersonalAccessToken", 200, Message,
         "Add a personal access token", "A bearer token for a machine user, shown once; expirationDate is required and in the future.";
-    delete "/v2/users/{userId}/pats/{tokenId}" => api::tokens::RemovePersonalAccessToken, "RemovePersonalAccessToken", 200, None,
+    delete "/v2/users/{userId}/pats/{tokenId}" => api::credentials::RemovePersonalAccessToken, "RemovePersonalAccessToken", 200, None,
         "Remove a personal access token", "The token stops working at once.";
+    post "/v2/users/{userId}/keys" => api::credentials::AddKey, "AddKey", 200, Message,
+        "Add a key", "An RSA public key (PEM, base64 in publicKey), or a generated pair whose private key is answered once in keyContent.";
+    delete "/v2/users/{userId}/keys/{keyId}" => api::credentials::RemoveKey, "RemoveKey", 200, None,
+        "Remove a key", "Removes one of the user's keys.";
+    post "/v2/users/{userId}/secret" => api::credentials::AddSecret, "AddSecret", 200, Ignored,
+        "Add a client secret", "A machine's client secret (64 characters), answered once; it replaces any other.";
+    delete "/v2/users/{userId}/secret" => api::credentials::RemoveSecret, "RemoveSecret", 200, None,
+        "Remove the client secret", "Removes a machine's client secret.";
     put "/v2beta/users/{userId}" => api::edits::UpdateHumanUser, "UpdateHumanUserV2beta", 200, Message,
         "Update a human user (v2beta)", "v2's UpdateHumanUser on v2beta's path.";
     post "/v2beta/users/{userId}/email" => api::edits::SetEmail, "SetEmailV2beta", 200, Message,

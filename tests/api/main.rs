@@ -4,6 +4,7 @@ mod auth;
 mod codec;
 mod concurrency;
 mod crash;
+mod credentials;
 mod disk_full;
 mod edits;
 mod errors;
@@ -22,5 +23,5 @@ mod operations;
 mod persistence;
 mod rpc;
 mod search;
-mod tokens;
+
 mod v2;

@@ -54,6 +54,12 @@ from zitadel_client.models import (
     UserServiceListPersonalAccessTokensRequest,
     UserServicePersonalAccessTokensSearchFilter,
     UserServiceRemovePersonalAccessTokenRequest,
+    UserServiceAddKeyRequest,
+    UserServiceAddSecretRequest,
+    UserServiceKeysSearchFilter,
+    UserServiceListKeysRequest,
+    UserServiceRemoveKeyRequest,
+    UserServiceRemoveSecretRequest,
 )
 import datetime
 
@@ -364,3 +370,23 @@ def test_personal_access_tokens(userd):
     with pytest.raises(ApiError) as e:
         as_machine.get_user_by_id(UserServiceGetUserByIDRequest(user_id=machine))
     assert e.value.code == 401
+
+
+def test_keys_and_secrets(userd):
+    users = client(userd).users
+    machine = users.create_user(UserServiceCreateUserRequest(
+        organization_id="org-a", machine=UserServiceMachine(name="Key bot"))).id
+    secret = users.add_secret(UserServiceAddSecretRequest(user_id=machine))
+    assert len(secret.client_secret) == 64
+    assert users.get_user_by_id(UserServiceGetUserByIDRequest(user_id=machine)).user.machine.has_secret
+    users.remove_secret(UserServiceRemoveSecretRequest(user_id=machine))
+    expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+    key = users.add_key(UserServiceAddKeyRequest(user_id=machine, expiration_date=expires))
+    assert key.key_id and key.key_content
+    listed = users.list_keys(UserServiceListKeysRequest(
+        filters=[UserServiceKeysSearchFilter(user_id_filter=UserServiceIDFilter(id=machine))]))
+    assert [k.id for k in listed.result] == [key.key_id]
+    users.remove_key(UserServiceRemoveKeyRequest(user_id=machine, key_id=key.key_id))
+    with pytest.raises(ApiError) as e:
+        users.remove_key(UserServiceRemoveKeyRequest(user_id=machine, key_id=key.key_id))
+    assert e.value.code == 404

@@ -235,6 +235,25 @@ for (const kind of selected) {
     await rejects(client.addPersonalAccessToken({ userId: bot.id, expirationDate: { seconds: 1n, nanos: 0 } }), Code.InvalidArgument);
   });
 
+  test(`${kind}: keys and client secrets`, async () => {
+    const client = users(kind);
+    const bot = await client.createUser({ organizationId: "org-a", userType: { case: "machine", value: { name: "Key bot" } } });
+    const secret = await client.addSecret({ userId: bot.id });
+    assert.equal(secret.clientSecret.length, 64);
+    assert.equal((await client.getUserByID({ userId: bot.id })).user.type.value.hasSecret, true);
+    await client.removeSecret({ userId: bot.id });
+    await rejects(client.removeSecret({ userId: bot.id }), Code.FailedPrecondition);
+    const expirationDate = { seconds: BigInt(Math.floor(Date.now() / 1000) + 3600), nanos: 0 };
+    const key = await client.addKey({ userId: bot.id, expirationDate });
+    const file = JSON.parse(new TextDecoder().decode(key.keyContent));
+    assert.equal(file.keyId, key.keyId);
+    assert.ok(file.key.startsWith("-----BEGIN PRIVATE KEY-----"));
+    const listed = await client.listKeys({ filters: [{ filter: { case: "userIdFilter", value: { id: bot.id } } }] });
+    assert.deepEqual(listed.result.map((k) => k.id), [key.keyId]);
+    await client.removeKey({ userId: bot.id, keyId: key.keyId });
+    await rejects(client.removeKey({ userId: bot.id, keyId: key.keyId }), Code.NotFound);
+  });
+
   test(`${kind}: machine users`, async () => {
     const client = users(kind);
     const username = `ts-bot-${process.pid}-${n++}`;
