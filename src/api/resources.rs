@@ -6,7 +6,7 @@
 
 use super::{lifecycle_method, timestamp, Method};
 use crate::app::{self, Core, NewProfile, RequestContext, SelfService};
-use crate::domain::{ChangeDetails, Contact, Email, Filter, Operation, Phone, Profile};
+use crate::domain::{ChangeDetails, Contact, Email, Filter, Operation, Phone, Profile, SortBy};
 use crate::domain::{TextMatch, TextMethod, Timestamp, User, UserState};
 use crate::error::{ApiError, ErrorCode};
 use crate::pb::zitadel::object::v3alpha as object;
@@ -259,6 +259,15 @@ impl TryFrom<pb::SearchUsersRequest> for app::ListUsers {
                     .collect::<Result<_, _>>()?,
             ),
             paging: app::Paging::new(query.offset, query.limit, !query.desc),
+            sort: match pb::FieldName::try_from(r.sorting_column) {
+                Ok(pb::FieldName::Id) => SortBy::Id,
+                Ok(pb::FieldName::ChangeDate) => SortBy::Changed,
+                Ok(pb::FieldName::Email) => SortBy::Email,
+                Ok(pb::FieldName::Phone) => SortBy::Phone,
+                Ok(pb::FieldName::State) => SortBy::State,
+                // Schema ids and types are not kept apart from creation: creation order.
+                _ => SortBy::Creation,
+            },
         })
     }
 }

@@ -8,7 +8,7 @@ use crate::app::{self, Core, NewProfile, Password, RequestContext, SelfService};
 use crate::domain::{
     Email, Filter, HumanProfile, MachineProfile, Operation, Phone, Profile, User, UserKind,
 };
-use crate::domain::{TextMatch, UserState};
+use crate::domain::{SortBy, TextMatch, UserState};
 use crate::error::{ApiError, ErrorCode};
 use crate::pb::zitadel::user::v2 as pb;
 
@@ -331,6 +331,27 @@ fn filter(q: pb::SearchQuery) -> Result<Filter, ApiError> {
     })
 }
 
+/// ZITADEL's `UserFieldName` as the column to order by.
+fn sort_by(column: i32) -> Result<SortBy, ApiError> {
+    use pb::UserFieldName as F;
+    Ok(match F::try_from(column) {
+        Ok(F::Unspecified | F::CreationDate) => SortBy::Creation,
+        Ok(F::UserName) => SortBy::Username,
+        Ok(F::FirstName) => SortBy::GivenName,
+        Ok(F::LastName) => SortBy::FamilyName,
+        Ok(F::NickName) => SortBy::NickName,
+        Ok(F::DisplayName) => SortBy::DisplayName,
+        Ok(F::Email) => SortBy::Email,
+        Ok(F::State) => SortBy::State,
+        Ok(F::Type) => SortBy::Kind,
+        Err(_) => {
+            return Err(invalid_listing(format!(
+                "sortingColumn: unknown column {column}"
+            )))
+        }
+    })
+}
+
 impl TryFrom<pb::ListUsersRequest> for app::ListUsers {
     type Error = ApiError;
 
@@ -344,6 +365,7 @@ impl TryFrom<pb::ListUsersRequest> for app::ListUsers {
                     .collect::<Result<_, _>>()?,
             ),
             paging: app::Paging::new(query.offset, query.limit, query.asc),
+            sort: sort_by(r.sorting_column)?,
         })
     }
 }
@@ -361,10 +383,11 @@ impl Method for ListUsers {
         ctx: &RequestContext,
         r: pb::ListUsersRequest,
     ) -> Result<pb::ListUsersResponse, ApiError> {
+        let sorting_column = r.sorting_column;
         let page = core.list(ctx, r.try_into()?).await?;
         Ok(pb::ListUsersResponse {
             details: Some(list_details(page.total)),
-            sorting_column: 0,
+            sorting_column,
             result: page.users.iter().map(user).collect(),
         })
     }

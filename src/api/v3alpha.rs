@@ -176,6 +176,7 @@ impl TryFrom<pb::ListUsersRequest> for app::ListUsers {
         Ok(app::ListUsers {
             filter: Filter::all(filters),
             paging: app::Paging::new(query.offset, query.limit, query.asc),
+            sort: crate::domain::SortBy::Creation,
         })
     }
 }

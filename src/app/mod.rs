@@ -337,6 +337,7 @@ impl Core {
             offset: request.paging.offset,
             limit: request.paging.limit,
             asc: request.paging.asc,
+            sort: request.sort,
         };
         self.store.list(query).await.map_err(|e| read_error(&e))
     }

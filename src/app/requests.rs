@@ -244,6 +244,8 @@ impl Paging {
 pub struct ListUsers {
     pub filter: Option<Filter>,
     pub paging: Paging,
+    /// The column to order by (creation unless a surface says otherwise).
+    pub sort: crate::domain::SortBy,
 }
 
 /// Set or remove a user's metadata. ZITADEL asks `user.write` on the user's organization, for

@@ -34,6 +34,58 @@ pub enum Filter {
     SchemaId(String),
 }
 
+/// The order of a listing: by creation (the default), or by one of ZITADEL's user fields, then
+/// by creation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortBy {
+    #[default]
+    Creation,
+    Username,
+    GivenName,
+    FamilyName,
+    NickName,
+    DisplayName,
+    Email,
+    Phone,
+    State,
+    Kind,
+    Id,
+    Changed,
+}
+
+/// A user's value in a sort column (users without the field come first).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SortValue {
+    None,
+    Number(i64),
+    Text(String),
+}
+
+impl SortBy {
+    /// `user`'s value in this column.
+    pub fn value(self, user: &User) -> SortValue {
+        let human = match &user.profile {
+            Profile::V2(h) => Some(h),
+            _ => None,
+        };
+        let text = |s: Option<&str>| s.map_or(SortValue::None, |s| SortValue::Text(s.to_string()));
+        match self {
+            SortBy::Creation => SortValue::None,
+            SortBy::Username => text(user.profile.username()),
+            SortBy::GivenName => text(human.map(|h| h.given_name.as_str())),
+            SortBy::FamilyName => text(human.map(|h| h.family_name.as_str())),
+            SortBy::NickName => text(human.map(|h| h.nick_name.as_str())),
+            SortBy::DisplayName => text(human.map(|h| h.display_name.as_str())),
+            SortBy::Email => text(user.profile.email().map(|e| e.address.as_str())),
+            SortBy::Phone => text(user.profile.phone().map(|p| p.number.as_str())),
+            SortBy::Id => SortValue::Text(user.id.clone()),
+            SortBy::Changed => SortValue::Number(user.changed_at.0),
+            SortBy::State => SortValue::Number(i64::from(user.state.number())),
+            SortBy::Kind => SortValue::Number(user.kind() as i64),
+        }
+    }
+}
+
 /// What sort of user a record is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UserKind {

@@ -16,7 +16,7 @@ pub use edit::{
     decide_edit, AccessToken, CodeKind, Credentials, Edit, MachineKey, MachinePatch, OneTimeCode,
     PasswordProof, ProfilePatch, Verification, MAX_METADATA_BYTES,
 };
-pub use filter::{Filter, TextMatch, TextMethod, UserKind};
+pub use filter::{Filter, SortBy, SortValue, TextMatch, TextMethod, UserKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 pub use time::Timestamp;

@@ -108,6 +108,8 @@ pub struct ListQuery {
     pub offset: u64,
     pub limit: u64,
     pub asc: bool,
+    /// The column to order by (then by creation and id); `asc` applies to both.
+    pub sort: crate::domain::SortBy,
 }
 
 /// One page of a listing and how many users match in all. Deleted users are never listed.

@@ -547,3 +547,63 @@ async fn authentication_method_types_list_passwords() {
         .await;
     assert_error(&r, 403, 7, None);
 }
+
+#[tokio::test]
+async fn list_users_sorts_by_zitadels_columns() {
+    let app = spawn_app().await;
+    // Created in this order; names and emails sort differently.
+    for (name, given) in [
+        ("cid", "Zoe"),
+        ("ann", "Yara"),
+        ("dan", "Abe"),
+        ("bob", "Max"),
+    ] {
+        let body = json!({
+            "userId": name, "username": name, "organization": {"orgId": "org-a"},
+            "profile": {"givenName": given, "familyName": "X"},
+            "email": {"email": format!("{name}@example.com")},
+            "password": {"password": "Pw-123456"},
+        });
+        assert_eq!(add(&app, &body).await.status, 200);
+    }
+    let list = |column: &'static str, asc: bool| {
+        let app = &app;
+        let body = json!({"sortingColumn": column, "query": {"asc": asc, "limit": 3}});
+        async move {
+            let r = app.post("/v2/users", &admin_token(), Some(&body)).await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+            assert_eq!(r.body["sortingColumn"], json!(column), "{:?}", r.body);
+            assert_eq!(r.body["details"]["totalResult"], json!("4"));
+            r.body["result"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["userId"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list("USER_FIELD_NAME_USER_NAME", true).await,
+        ["ann", "bob", "cid"]
+    );
+    assert_eq!(
+        list("USER_FIELD_NAME_USER_NAME", false).await,
+        ["dan", "cid", "bob"]
+    );
+    assert_eq!(
+        list("USER_FIELD_NAME_FIRST_NAME", true).await,
+        ["dan", "bob", "ann"]
+    );
+    assert_eq!(
+        list("USER_FIELD_NAME_CREATION_DATE", true).await,
+        ["cid", "ann", "dan"]
+    );
+    let r = app
+        .post(
+            "/v2/users",
+            &admin_token(),
+            Some(&json!({"sortingColumn": 42})),
+        )
+        .await;
+    assert_error(&r, 400, 3, None);
+}

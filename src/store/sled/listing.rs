@@ -11,7 +11,7 @@
 
 use super::layout;
 use super::Trees;
-use crate::domain::{self, Filter, OrgScope, TextMethod, User};
+use crate::domain::{self, Filter, OrgScope, SortBy, SortValue, TextMethod, User};
 use crate::store::{ListQuery, Page, StoreError};
 use futures_util::future::BoxFuture;
 use std::cmp::Ordering;
@@ -146,7 +146,9 @@ fn inline(plan: &Plan, query: &ListQuery) -> bool {
         // Many users may share an address.
         Source::Emails(_) => false,
         Source::Orgs(_) | Source::Created => {
-            plan.exact && query.offset.saturating_add(query.limit) <= INLINE_DEPTH
+            plan.exact
+                && query.sort == SortBy::Creation
+                && query.offset.saturating_add(query.limit) <= INLINE_DEPTH
         }
         Source::UsernamePrefix(_) => false,
     }
@@ -206,7 +208,8 @@ fn run(
     plan: &Plan,
     budget: &mut Budget,
 ) -> Result<Page, StoreError> {
-    if plan.source.ordered() {
+    // Another column than creation: every candidate must be seen before the page is known.
+    if plan.source.ordered() && query.sort == SortBy::Creation {
         ordered(trees, query, plan, budget)
     } else {
         unordered(trees, query, plan, budget)
@@ -224,6 +227,7 @@ fn passes(query: &ListQuery, user: &User) -> bool {
 /// greatest (a max-heap of these drops the user furthest down the listing).
 #[derive(PartialEq, Eq)]
 struct Ranked {
+    sort: SortValue,
     created: domain::Timestamp,
     id: String,
     asc: bool,
@@ -237,7 +241,8 @@ impl PartialOrd for Ranked {
 
 impl Ord for Ranked {
     fn cmp(&self, other: &Self) -> Ordering {
-        let order = (self.created, &self.id).cmp(&(other.created, &other.id));
+        let order =
+            (&self.sort, self.created, &self.id).cmp(&(&other.sort, other.created, &other.id));
         if self.asc {
             order
         } else {
@@ -265,6 +270,7 @@ fn unordered(
         if passes(query, &user) {
             total += 1;
             best.push(Ranked {
+                sort: query.sort.value(&user),
                 created: user.created_at,
                 id: user.id,
                 asc: query.asc,
@@ -314,7 +320,25 @@ fn unordered(
                 }
             }
         }
-        Source::Orgs(_) | Source::Created => {}
+        Source::Orgs(orgs) => {
+            let cursors = orgs
+                .iter()
+                .map(|org| Cursor::new(&trees.org, layout::org_prefix(org), query.asc))
+                .collect();
+            let mut merge = Merge::new(cursors, query.asc)?;
+            while let Some(id) = merge.next_id()? {
+                consider(&id, budget)?;
+            }
+        }
+        Source::Created => {
+            let mut merge = Merge::new(
+                vec![Cursor::new(&trees.created, Vec::new(), query.asc)],
+                query.asc,
+            )?;
+            while let Some(id) = merge.next_id()? {
+                consider(&id, budget)?;
+            }
+        }
     }
     let page: Vec<Ranked> = best
         .into_sorted_vec()
@@ -586,6 +610,7 @@ mod tests {
 
     fn query(filter: Option<Filter>, scope: OrgScope) -> ListQuery {
         ListQuery {
+            sort: SortBy::Creation,
             filter,
             scope,
             offset: 0,

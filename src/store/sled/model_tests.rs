@@ -6,7 +6,7 @@
 mod tests {
     use super::super::{Options, SledStore};
     use crate::domain::{
-        self, Contact, Email, Filter, HumanProfile, NewUser, Operation, OrgScope, Profile,
+        self, Contact, Email, Filter, HumanProfile, NewUser, Operation, OrgScope, Profile, SortBy,
         TextMatch, TextMethod, Timestamp, User, UserState,
     };
     use crate::store::{Backend, Change, Group, ListQuery};
@@ -104,14 +104,27 @@ mod tests {
         ]
     }
 
+    fn sort() -> impl Strategy<Value = SortBy> {
+        prop::sample::select(vec![
+            SortBy::Creation,
+            SortBy::Creation,
+            SortBy::Username,
+            SortBy::Email,
+            SortBy::State,
+            SortBy::Kind,
+            SortBy::GivenName,
+        ])
+    }
+
     fn query() -> impl Strategy<Value = ListQuery> {
-        (filter(), scope(), 0u64..12, 1u64..8, any::<bool>()).prop_map(
-            |(filter, scope, offset, limit, asc)| ListQuery {
+        (filter(), scope(), 0u64..12, 1u64..8, any::<bool>(), sort()).prop_map(
+            |(filter, scope, offset, limit, asc, sort)| ListQuery {
                 filter,
                 scope,
                 offset,
                 limit,
                 asc,
+                sort,
             },
         )
     }
@@ -224,7 +237,9 @@ mod tests {
             .filter(|u| domain::is_live(u) && q.scope.allows(&u.org))
             .filter(|u| q.filter.as_ref().is_none_or(|f| f.keeps(u)))
             .collect();
-        found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        found.sort_by(|a, b| {
+            (q.sort.value(a), a.created_at, &a.id).cmp(&(q.sort.value(b), b.created_at, &b.id))
+        });
         if !q.asc {
             found.reverse();
         }

@@ -60,6 +60,7 @@ from zitadel_client.models import (
     UserServiceListKeysRequest,
     UserServiceRemoveKeyRequest,
     UserServiceRemoveSecretRequest,
+    UserServiceUserFieldName,
 )
 import datetime
 
@@ -390,3 +391,16 @@ def test_keys_and_secrets(userd):
     with pytest.raises(ApiError) as e:
         users.remove_key(UserServiceRemoveKeyRequest(user_id=machine, key_id=key.key_id))
     assert e.value.code == 404
+
+
+def test_list_users_sorted_by_username(userd):
+    users = client(userd).users
+    for _ in range(3):
+        add_user(users)
+    listed = users.list_users(UserServiceListUsersRequest(
+        sorting_column=UserServiceUserFieldName.USER_FIELD_NAME_USER_NAME,
+        query=UserServiceListQuery(asc=True, limit=1000),
+        queries=[UserServiceSearchQuery(type_query=UserServiceTypeQuery(type=UserServiceType.TYPE_HUMAN))]))
+    names = [u.username for u in listed.result]
+    assert len(names) >= 3
+    assert names == sorted(names)

@@ -17,7 +17,7 @@ import { createUserServiceClient } from "@zitadel/client/v2";
 import { createUserServiceClient as createV3Client } from "@zitadel/client/v3alpha";
 import { UserState } from "@zitadel/proto/zitadel/user/v2/user_pb.js";
 import { TextFilterMethod } from "@zitadel/proto/zitadel/filter/v2/filter_pb.js";
-import { Type } from "@zitadel/proto/zitadel/user/v2/query_pb.js";
+import { Type, UserFieldName } from "@zitadel/proto/zitadel/user/v2/query_pb.js";
 import { AuthenticationMethodType } from "@zitadel/proto/zitadel/user/v2/user_service_pb.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -252,6 +252,19 @@ for (const kind of selected) {
     assert.deepEqual(listed.result.map((k) => k.id), [key.keyId]);
     await client.removeKey({ userId: bot.id, keyId: key.keyId });
     await rejects(client.removeKey({ userId: bot.id, keyId: key.keyId }), Code.NotFound);
+  });
+
+  test(`${kind}: listings sorted by a column`, async () => {
+    const client = users(kind);
+    for (let i = 0; i < 3; i++) await addUser(client);
+    const listed = await client.listUsers({
+      sortingColumn: UserFieldName.USER_NAME,
+      query: { asc: true, limit: 1000 },
+      queries: [{ query: { case: "typeQuery", value: { type: Type.HUMAN } } }],
+    });
+    const names = listed.result.map((u) => u.username);
+    assert.ok(names.length >= 3);
+    assert.deepEqual(names, [...names].sort());
   });
 
   test(`${kind}: machine users`, async () => {
