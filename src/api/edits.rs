@@ -7,7 +7,7 @@ use crate::app::{
     self, CodeDelivery, Core, EditUser, Edited, NewPassword, Password, ProofInput, RequestContext,
     UserChange,
 };
-use crate::domain::{CodeKind, MachinePatch, ProfilePatch};
+use crate::domain::{CodeKind, CodeRule, MachinePatch, ProfilePatch};
 use crate::error::{ApiError, ErrorCode};
 use crate::pb::zitadel::user::v2 as pb;
 
@@ -73,7 +73,7 @@ fn username(name: Option<String>) -> Result<Option<String>, ApiError> {
     }
 }
 
-fn url_template(template: Option<String>) -> Result<Option<String>, ApiError> {
+pub(super) fn url_template(template: Option<String>) -> Result<Option<String>, ApiError> {
     match template {
         Some(t) if t.is_empty() || t.chars().count() > 200 => {
             Err(invalid("urlTemplate must be 1 to 200 characters"))
@@ -504,7 +504,7 @@ edit_method!(
         email_code_delivery(v).map(|delivery| UserChange::NewCode {
             kind: CodeKind::Email,
             delivery,
-            resend: true,
+            rule: CodeRule::Resend,
         })
     },
     email_code
@@ -516,7 +516,7 @@ edit_method!(
     |r| email_code_delivery(r.verification).map(|delivery| UserChange::NewCode {
         kind: CodeKind::Email,
         delivery,
-        resend: false,
+        rule: CodeRule::Send,
     }),
     email_code
 );
@@ -573,7 +573,7 @@ edit_method!(
         Ok(UserChange::NewCode {
             kind: CodeKind::Phone,
             delivery,
-            resend: true,
+            rule: CodeRule::Resend,
         })
     },
     phone_code
@@ -629,7 +629,7 @@ edit_method!(
         delivery.map(|delivery| UserChange::NewCode {
             kind: CodeKind::Password,
             delivery,
-            resend: false,
+            rule: CodeRule::Send,
         })
     },
     |done| done.password_code

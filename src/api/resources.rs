@@ -67,6 +67,8 @@ impl TryFrom<pb::CreateUserRequest> for app::CreateUser {
             org,
             profile: NewProfile::schema(user.schema_id, user.data.map(|d| d.to_json()), contact)?,
             metadata: Vec::new(),
+            email_code: None,
+            phone_code: None,
         })
     }
 }

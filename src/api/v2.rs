@@ -20,6 +20,58 @@ fn invalid_listing(text: impl Into<String>) -> ApiError {
     ApiError::with_text(ErrorCode::InvalidListing, text.into())
 }
 
+/// A new human's fields and the codes asked for its email and phone.
+struct NewHuman {
+    profile: NewProfile,
+    email_code: Option<app::CodeDelivery>,
+    phone_code: Option<app::CodeDelivery>,
+}
+
+/// The code a new human's email asks for: `sendCode` or `returnCode` (none otherwise).
+fn email_code(
+    v: &Option<pb::set_human_email::Verification>,
+) -> Result<Option<app::CodeDelivery>, ApiError> {
+    use pb::set_human_email::Verification as V;
+    Ok(match v {
+        Some(V::ReturnCode(_)) => Some(app::CodeDelivery::Return),
+        Some(V::SendCode(s)) => Some(app::CodeDelivery::Send {
+            url_template: super::edits::url_template(s.url_template.clone())?,
+        }),
+        _ => None,
+    })
+}
+
+/// The code a new human's phone asks for (`sendCode` is refused when it is made: no SMS).
+fn phone_code(v: &Option<pb::set_human_phone::Verification>) -> Option<app::CodeDelivery> {
+    use pb::set_human_phone::Verification as V;
+    match v {
+        Some(V::ReturnCode(_)) => Some(app::CodeDelivery::Return),
+        Some(V::SendCode(_)) => Some(app::CodeDelivery::Send { url_template: None }),
+        _ => None,
+    }
+}
+
+/// A human's fields, from the messages `AddHumanUser` and `CreateUser` share.
+fn new_human(
+    username: Option<String>,
+    profile: Option<pb::SetHumanProfile>,
+    email: Option<pb::SetHumanEmail>,
+    phone: Option<pb::SetHumanPhone>,
+    password: Option<pb::Password>,
+    hashed: Option<pb::HashedPassword>,
+) -> Result<NewHuman, ApiError> {
+    let email_code = email_code(&email.as_ref().and_then(|e| e.verification.clone()))?;
+    let phone_code = phone
+        .as_ref()
+        .filter(|p| !p.phone.is_empty())
+        .and_then(|p| phone_code(&p.verification));
+    Ok(NewHuman {
+        profile: human(username, profile, email, phone, password, hashed)?,
+        email_code,
+        phone_code,
+    })
+}
+
 /// A human's fields, from the messages `AddHumanUser` and `CreateUser` share.
 fn human(
     username: Option<String>,
@@ -111,11 +163,14 @@ impl TryFrom<pb::AddHumanUserRequest> for app::CreateUser {
             Some(PasswordType::HashedPassword(h)) => (None, Some(h)),
             None => (None, None),
         };
+        let new = new_human(r.username, r.profile, r.email, r.phone, password, hashed)?;
         Ok(app::CreateUser {
             user_id: app::optional_user_id(r.user_id.as_deref())?,
             org: organization_id(r.organization, ErrorCode::InvalidV2Request)?,
-            profile: human(r.username, r.profile, r.email, r.phone, password, hashed)?,
+            profile: new.profile,
             metadata: app::metadata(r.metadata.into_iter().map(|m| (m.key, m.value)).collect())?,
+            email_code: new.email_code,
+            phone_code: new.phone_code,
         })
     }
 }
@@ -137,8 +192,8 @@ impl Method for AddHumanUser {
         Ok(pb::AddHumanUserResponse {
             details: Some(change_details(&created.user_id, &created.details)),
             user_id: created.user_id,
-            email_code: None,
-            phone_code: None,
+            email_code: created.email_code,
+            phone_code: created.phone_code,
         })
     }
 }
@@ -157,6 +212,8 @@ impl TryFrom<pb::CreateUserRequest> for app::CreateUser {
                     org: Some(r.organization_id).filter(|o| !o.is_empty()),
                     profile: machine(r.username, m)?,
                     metadata: Vec::new(),
+                    email_code: None,
+                    phone_code: None,
                 })
             }
             None => return Err(invalid("human or machine is required")),
@@ -166,11 +223,14 @@ impl TryFrom<pb::CreateUserRequest> for app::CreateUser {
             Some(PasswordType::HashedPassword(h)) => (None, Some(h)),
             None => (None, None),
         };
+        let new = new_human(r.username, h.profile, h.email, h.phone, password, hashed)?;
         Ok(app::CreateUser {
             user_id: app::optional_user_id(r.user_id.as_deref())?,
             org: Some(r.organization_id).filter(|o| !o.is_empty()),
-            profile: human(r.username, h.profile, h.email, h.phone, password, hashed)?,
+            profile: new.profile,
             metadata: app::metadata(h.metadata.into_iter().map(|m| (m.key, m.value)).collect())?,
+            email_code: new.email_code,
+            phone_code: new.phone_code,
         })
     }
 }
@@ -192,8 +252,8 @@ impl Method for CreateUser {
         Ok(pb::CreateUserResponse {
             id: created.user_id,
             creation_date: Some(timestamp(created.details.changed_at)),
-            email_code: None,
-            phone_code: None,
+            email_code: created.email_code,
+            phone_code: created.phone_code,
         })
     }
 }

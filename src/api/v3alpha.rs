@@ -50,6 +50,8 @@ impl TryFrom<pb::CreateUserRequest> for app::CreateUser {
             org,
             profile: NewProfile::schema(schema_id, data, contact)?,
             metadata: Vec::new(),
+            email_code: None,
+            phone_code: None,
         })
     }
 }

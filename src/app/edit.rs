@@ -9,8 +9,8 @@
 use super::secrets::{self, PasswordPolicy};
 use super::{access, Core, Password, RequestContext, SelfService};
 use crate::domain::{
-    self, ChangeDetails, CodeKind, Edit, MachinePatch, OneTimeCode, PasswordProof, Permission,
-    ProfilePatch, Timestamp, User, Verification,
+    self, ChangeDetails, CodeKind, CodeRule, Edit, MachinePatch, OneTimeCode, PasswordProof,
+    Permission, ProfilePatch, Timestamp, User, Verification,
 };
 use crate::error::{ApiError, ErrorCode};
 
@@ -64,12 +64,11 @@ pub enum UserChange {
     RemovePhone {
         standalone: bool,
     },
-    /// A new code for the email or phone, or a password reset code; with `resend`, only if
-    /// one is pending.
+    /// A new code for the email or phone, or a password reset code.
     NewCode {
         kind: CodeKind,
         delivery: CodeDelivery,
-        resend: bool,
+        rule: CodeRule,
     },
     /// A code the user received, to verify its email or phone.
     Verify {
@@ -123,13 +122,38 @@ pub struct Edited {
     pub password_code: Option<String>,
 }
 
-/// A code to deliver once the edit is durable.
+/// A code to deliver once the change is durable.
 #[derive(Debug)]
 struct Outgoing {
     kind: CodeKind,
     to: Option<String>,
     code: String,
     url_template: Option<String>,
+}
+
+/// The codes one request makes: those to answer, and those to deliver once it is durable.
+#[derive(Debug, Default)]
+pub(super) struct Codes {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub password: Option<String>,
+    outgoing: Vec<Outgoing>,
+}
+
+impl Codes {
+    /// Deliver the codes to send (after the change they belong to is durable).
+    pub fn deliver(self, user_id: &str, org: &str) {
+        for out in self.outgoing {
+            crate::notify::deliver(
+                user_id,
+                org,
+                out.kind,
+                out.to.as_deref(),
+                &out.code,
+                out.url_template.as_deref(),
+            );
+        }
+    }
 }
 
 /// The secrets one change brings, once drawn and hashed (placeholders for the dry run).
@@ -171,13 +195,13 @@ fn to_edit(change: &UserChange, prepared: Prepared) -> Edit {
         UserChange::RemovePhone { standalone } => Edit::RemovePhone {
             standalone: *standalone,
         },
-        UserChange::NewCode { kind, resend, .. } => Edit::AddCode {
+        UserChange::NewCode { kind, rule, .. } => Edit::AddCode {
             kind: *kind,
             code: prepared.code.unwrap_or(OneTimeCode {
                 hash: String::new(),
                 expires_at: Timestamp(i64::MAX),
             }),
-            resend: *resend,
+            rule: *rule,
         },
         UserChange::Verify { kind, .. } => Edit::Verify {
             kind: *kind,
@@ -299,7 +323,7 @@ impl Core {
             password_code: None,
         };
         let mut edits = Vec::with_capacity(request.changes.len());
-        let mut outgoing = Vec::new();
+        let mut codes = Codes::default();
         let mut claims = Vec::new();
         let mut email = user.profile.email().map(|e| e.address.clone());
         for change in &request.changes {
@@ -315,31 +339,30 @@ impl Core {
                 } => {
                     email = Some(address.clone());
                     let to = Some(address.clone());
-                    self.code_for(
-                        CodeKind::Email,
-                        to,
-                        delivery,
-                        now,
-                        &mut answer,
-                        &mut outgoing,
-                    )
-                    .await?
+                    let code = self
+                        .code_for(CodeKind::Email, to, delivery, now, &mut codes)
+                        .await?;
+                    Prepared {
+                        code,
+                        ..Prepared::default()
+                    }
                 }
                 UserChange::Phone { delivery, .. } => {
-                    self.code_for(
-                        CodeKind::Phone,
-                        None,
-                        delivery,
-                        now,
-                        &mut answer,
-                        &mut outgoing,
-                    )
-                    .await?
+                    let code = self
+                        .code_for(CodeKind::Phone, None, delivery, now, &mut codes)
+                        .await?;
+                    Prepared {
+                        code,
+                        ..Prepared::default()
+                    }
                 }
                 UserChange::NewCode { kind, delivery, .. } => {
                     let to = email.clone().filter(|_| *kind != CodeKind::Phone);
-                    self.code_for(*kind, to, delivery, now, &mut answer, &mut outgoing)
-                        .await?
+                    let code = self.code_for(*kind, to, delivery, now, &mut codes).await?;
+                    Prepared {
+                        code,
+                        ..Prepared::default()
+                    }
                 }
                 UserChange::Verify { kind, code } => Prepared {
                     code_hash_seen: self.check_code(&user, *kind, code.clone(), now).await?,
@@ -357,32 +380,25 @@ impl Core {
             .edit(one_edit(edits), request.user_id.clone(), can_edit)
             .await?;
         drop(claims);
-        for out in outgoing {
-            crate::notify::deliver(
-                &request.user_id,
-                &answer.details.org,
-                out.kind,
-                out.to.as_deref(),
-                &out.code,
-                out.url_template.as_deref(),
-            );
-        }
+        answer.email_code = codes.email.take();
+        answer.phone_code = codes.phone.take();
+        answer.password_code = codes.password.take();
+        codes.deliver(&request.user_id, &answer.details.org);
         Ok(answer)
     }
 
-    /// A fresh code for `kind` unless the address is said to be verified: put in the answer,
-    /// or queued for delivery to `to`.
-    async fn code_for(
+    /// A fresh code for `kind` unless the address is said to be verified: kept in `codes` to
+    /// answer, or to deliver to `to`. The stored form is returned.
+    pub(super) async fn code_for(
         &self,
         kind: CodeKind,
         to: Option<String>,
         delivery: &CodeDelivery,
         now: Timestamp,
-        answer: &mut Edited,
-        outgoing: &mut Vec<Outgoing>,
-    ) -> Result<Prepared, ApiError> {
+        codes: &mut Codes,
+    ) -> Result<Option<OneTimeCode>, ApiError> {
         let url_template = match delivery {
-            CodeDelivery::Verified => return Ok(Prepared::default()),
+            CodeDelivery::Verified => return Ok(None),
             CodeDelivery::Send { .. } if kind == CodeKind::Phone => {
                 return Err(ErrorCode::NoSmsProvider.into())
             }
@@ -396,23 +412,20 @@ impl Core {
         match delivery {
             CodeDelivery::Return => {
                 let slot = match kind {
-                    CodeKind::Email => &mut answer.email_code,
-                    CodeKind::Phone => &mut answer.phone_code,
-                    CodeKind::Password => &mut answer.password_code,
+                    CodeKind::Email => &mut codes.email,
+                    CodeKind::Phone => &mut codes.phone,
+                    CodeKind::Password => &mut codes.password,
                 };
                 *slot = Some(drawn.clear);
             }
-            _ => outgoing.push(Outgoing {
+            _ => codes.outgoing.push(Outgoing {
                 kind,
                 to,
                 code: drawn.clear,
                 url_template,
             }),
         }
-        Ok(Prepared {
-            code: Some(drawn.stored),
-            ..Prepared::default()
-        })
+        Ok(Some(drawn.stored))
     }
 
     /// The hash of `user`'s pending code of `kind` if `code` is that code (email and phone

@@ -112,7 +112,8 @@ impl Core {
         request: CreateUser,
     ) -> Result<Created, ApiError> {
         let caller = self.authenticate(ctx).await?;
-        let follow_up = request.follow_up();
+        let mut follow_ups: Vec<domain::Edit> = request.follow_up().into_iter().collect();
+        let mut codes = edit::Codes::default();
         let org = request
             .org
             .or_else(|| ctx.org_header.clone())
@@ -166,6 +167,26 @@ impl Core {
                 }
                 let human = self.with_password(human, password).await?;
                 let state = domain::initial_state_of_human(&human);
+                // Codes asked for the new address and number, made once the rest is known good.
+                let now = domain::Timestamp::now();
+                let targets = [
+                    (
+                        domain::CodeKind::Email,
+                        &request.email_code,
+                        human.email.as_ref().map(|e| e.address.clone()),
+                    ),
+                    (domain::CodeKind::Phone, &request.phone_code, None),
+                ];
+                for (kind, delivery, to) in targets {
+                    let Some(delivery) = delivery else { continue };
+                    if let Some(code) = self.code_for(kind, to, delivery, now, &mut codes).await? {
+                        follow_ups.push(domain::Edit::AddCode {
+                            kind,
+                            code,
+                            rule: domain::CodeRule::AtCreation,
+                        });
+                    }
+                }
                 (Profile::V2(Box::new(human)), state, claim)
             }
             NewProfile::Machine(machine) => {
@@ -183,6 +204,11 @@ impl Core {
         // The claim lives until the create is decided, even if this caller goes away: by then
         // the store's index holds the name (or the create failed).
         let claim = claim.map(|c| Arc::new(c) as Arc<dyn std::any::Any + Send + Sync>);
+        let follow_up = match follow_ups.len() {
+            0 => None,
+            1 => follow_ups.pop(),
+            _ => Some(domain::Edit::Batch(follow_ups)),
+        };
         // A generated id that is taken (the clock stepped back) is drawn again.
         for _ in 0..8 {
             let id = user_id.clone().unwrap_or_else(|| self.ids.next_id());
@@ -196,10 +222,15 @@ impl Core {
             let hold = claim.clone().map(|c| Box::new(c) as crate::shard::Hold);
             match self.shards.create(user, follow_up.clone(), hold).await {
                 Ok(details) => {
+                    let email_code = codes.email.take();
+                    let phone_code = codes.phone.take();
+                    codes.deliver(&id, &details.org);
                     return Ok(Created {
                         user_id: id,
                         details,
-                    })
+                        email_code,
+                        phone_code,
+                    });
                 }
                 Err(e) if e.code == ErrorCode::UserAlreadyExists && user_id.is_none() => continue,
                 Err(e) => return Err(e),

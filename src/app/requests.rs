@@ -51,6 +51,10 @@ pub struct CreateUser {
     pub profile: NewProfile,
     /// Metadata to set right after the creation (v2 `AddHumanUser`), checked by [`metadata`].
     pub metadata: Vec<(String, Vec<u8>)>,
+    /// A code for the new human's email, if one is asked for (returned or sent).
+    pub email_code: Option<super::CodeDelivery>,
+    /// A code for the new human's phone, if one is asked for (returned only).
+    pub phone_code: Option<super::CodeDelivery>,
 }
 
 impl CreateUser {
@@ -203,6 +207,9 @@ impl std::fmt::Debug for Password {
 pub struct Created {
     pub user_id: String,
     pub details: ChangeDetails,
+    /// The codes asked to be returned (`returnCode`).
+    pub email_code: Option<String>,
+    pub phone_code: Option<String>,
 }
 
 /// A lifecycle change on one user.

@@ -88,12 +88,11 @@ pub enum Edit {
     RemovePhone {
         standalone: bool,
     },
-    /// A new code for the current email (or phone, or a password reset); with `resend`, only
-    /// if one is pending.
+    /// A new code for the current email (or phone, or a password reset).
     AddCode {
         kind: CodeKind,
         code: OneTimeCode,
-        resend: bool,
+        rule: CodeRule,
     },
     /// The email or phone code whose hash is `hash_seen` was entered correctly.
     Verify {
@@ -116,6 +115,17 @@ pub enum Edit {
     /// A machine's client secret (its hash), replacing any other.
     SetSecret(String),
     RemoveSecret,
+}
+
+/// When a new code may be made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeRule {
+    /// Whenever the user is set up (not INITIAL).
+    Send,
+    /// Only to replace a pending code.
+    Resend,
+    /// Right after the user's creation, whatever its state.
+    AtCreation,
 }
 
 impl Edit {
@@ -370,23 +380,26 @@ fn decide_kinds(
                 (None, false) => Ok(Vec::new()),
             }
         }
-        Edit::AddCode { kind, code, resend } => {
+        Edit::AddCode { kind, code, rule } => {
             let h = human(user, not_found)?;
             let (has_target, empty) = match kind {
                 CodeKind::Email => (h.email.is_some(), ErrorCode::EmailCodeEmpty),
                 CodeKind::Phone => (h.phone.is_some(), ErrorCode::PhoneCodeEmpty),
-                CodeKind::Password => {
-                    initialised(user, ErrorCode::ResetNotInitialised)?;
-                    (true, ErrorCode::PasswordCodeNotFound)
-                }
+                CodeKind::Password => (true, ErrorCode::PasswordCodeNotFound),
             };
-            if *kind != CodeKind::Password {
-                initialised(user, ErrorCode::ContactNotInitialised)?;
+            if *rule != CodeRule::AtCreation {
+                initialised(
+                    user,
+                    match kind {
+                        CodeKind::Password => ErrorCode::ResetNotInitialised,
+                        _ => ErrorCode::ContactNotInitialised,
+                    },
+                )?;
             }
             if !has_target {
                 return Err(not_found);
             }
-            if *resend && user.credentials.code(*kind).is_none() {
+            if *rule == CodeRule::Resend && user.credentials.code(*kind).is_none() {
                 return Err(empty);
             }
             one(EventKind::CodeAdded((*kind).into(), code.clone()))
@@ -764,21 +777,26 @@ mod tests {
             Err(ErrorCode::VerificationCodeInvalid)
         );
         // Resending needs a pending code; sending makes one whatever the state.
-        let add = |resend| Edit::AddCode {
+        let add = |rule| Edit::AddCode {
             kind: CodeKind::Email,
             code: code("h2", 900),
-            resend,
+            rule,
         };
         assert_eq!(
-            decide_edit(&add(true), &user3, Timestamp(52)),
+            decide_edit(&add(CodeRule::Resend), &user3, Timestamp(52)),
             Err(ErrorCode::EmailCodeEmpty)
         );
+        let sent = decide_edit(&add(CodeRule::Send), &user3, Timestamp(52)).unwrap();
+        assert_eq!(sent.len(), 1);
+        // A user still INITIAL gets a code only at its creation.
+        let mut initial = user3.clone();
+        initial.state = UserState::Initial;
         assert_eq!(
-            decide_edit(&add(false), &user3, Timestamp(52))
-                .unwrap()
-                .len(),
-            1
+            decide_edit(&add(CodeRule::Send), &initial, Timestamp(52)),
+            Err(ErrorCode::ContactNotInitialised)
         );
+        let at_creation = decide_edit(&add(CodeRule::AtCreation), &initial, Timestamp(52));
+        assert_eq!(at_creation.unwrap().len(), 1);
         // The same address verified is no change for an update, an error for SetEmail.
         let same = Edit::SetEmail {
             address: "ada@example.org".into(),
@@ -827,7 +845,7 @@ mod tests {
         let reset = Edit::AddCode {
             kind: CodeKind::Password,
             code: code("c", 10),
-            resend: false,
+            rule: CodeRule::Send,
         };
         let (user3, _) = run(&user2, &reset, 3).unwrap();
         let by_code = set(PasswordProof::Code {

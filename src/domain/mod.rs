@@ -13,8 +13,8 @@ pub mod time;
 use crate::error::ErrorCode;
 pub use access::{Access, OrgScope, Permission};
 pub use edit::{
-    decide_edit, AccessToken, CodeKind, Credentials, Edit, MachineKey, MachinePatch, OneTimeCode,
-    PasswordProof, ProfilePatch, Verification, MAX_METADATA_BYTES,
+    decide_edit, AccessToken, CodeKind, CodeRule, Credentials, Edit, MachineKey, MachinePatch,
+    OneTimeCode, PasswordProof, ProfilePatch, Verification, MAX_METADATA_BYTES,
 };
 pub use filter::{Filter, SortBy, SortValue, TextMatch, TextMethod, UserKind};
 use serde::{Deserialize, Serialize};

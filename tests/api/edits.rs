@@ -710,3 +710,83 @@ async fn bcrypt_hashes_move_in_and_check() {
     assert!(!user.body.to_string().contains("$2"), "{:?}", user.body);
     assert!(!user.body.to_string().contains("argon2"), "{:?}", user.body);
 }
+
+#[tokio::test]
+async fn creates_return_or_send_codes_for_a_new_email_and_phone() {
+    let app = spawn_app_with(&[("USERD_LOG__LEVEL", "warn,userd::notify=info")]).await;
+    let admin = admin_token();
+    let r = human(
+        &app,
+        "ada",
+        json!({"email": {"email": "ada@example.com", "returnCode": {}},
+               "phone": {"phone": "+41791234567", "returnCode": {}}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let email_code = r.body["emailCode"].as_str().expect("emailCode").to_string();
+    let phone_code = r.body["phoneCode"].as_str().expect("phoneCode").to_string();
+    // Creation, email code, phone code.
+    assert_eq!(get(&app, "ada").await["details"]["sequence"], json!("3"));
+    let r = app
+        .post(
+            "/v2/users/ada/email/verify",
+            &admin,
+            Some(&json!({"verificationCode": email_code})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = app
+        .post(
+            "/v2/users/ada/phone/verify",
+            &admin,
+            Some(&json!({"verificationCode": phone_code})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let user = get(&app, "ada").await;
+    assert_eq!(user["human"]["email"]["isVerified"], json!(true));
+    assert_eq!(user["human"]["phone"]["isVerified"], json!(true));
+
+    // sendCode: delivered to the log once the user exists; a phone code cannot be sent.
+    let r = human(
+        &app,
+        "grace",
+        json!({"email": {"email": "grace@example.com", "sendCode": {}}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body.get("emailCode"), None);
+    assert!(app
+        .log()
+        .lines()
+        .any(|l| l.contains("development delivery") && l.contains("grace@example.com")));
+    let r = human(
+        &app,
+        "mary",
+        json!({"phone": {"phone": "+41791234567", "sendCode": {}}}),
+    )
+    .await;
+    assert_error(&r, 400, 9, Some("USERD-NOTIFY-0001"));
+    assert_eq!(app.get("/v2/users/mary", &admin).await.status, 404);
+
+    // CreateUser answers the same codes.
+    let r = app
+        .post(
+            "/v2/users/new",
+            &admin,
+            Some(
+                &json!({"userId": "joan", "organizationId": "org-a", "human": {
+                "profile": {"givenName": "Joan", "familyName": "Clarke"},
+                "email": {"email": "joan@example.com", "returnCode": {}},
+                "password": {"password": GOOD_PASSWORD}}}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body["emailCode"].as_str().map(str::len),
+        Some(6),
+        "{:?}",
+        r.body
+    );
+}

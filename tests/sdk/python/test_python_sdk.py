@@ -304,6 +304,14 @@ def test_update_user_patches_a_machine_and_a_human(userd):
 
 def test_email_codes(userd):
     users = client(userd).users
+    name = "code-" + uuid.uuid4().hex[:8]
+    created = users.add_human_user(UserServiceAddHumanUserRequest(
+        username=name,
+        organization=UserServiceOrganization(org_id="org-a"),
+        profile=UserServiceSetHumanProfile(given_name="Code", family_name="Returned"),
+        email=UserServiceSetHumanEmail(email=f"{name}@example.com", return_code={}),
+        password=UserServicePassword(password="Secr3t!pass")))
+    users.verify_email(UserServiceVerifyEmailRequest(user_id=created.user_id, verification_code=created.email_code))
     user_id = add_user(users)
     with pytest.raises(ApiError) as e:
         users.set_email(UserServiceSetEmailRequest(user_id=user_id, email="not an address"))

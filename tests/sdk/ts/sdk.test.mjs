@@ -197,6 +197,15 @@ for (const kind of selected) {
     await client.removePhone({ userId });
     assert.equal((await client.getUserByID({ userId })).user.type.value.phone, undefined);
 
+    const withCode = await client.addHumanUser({
+      organization: { org: { case: "orgId", value: "org-a" } },
+      profile: { givenName: "Code", familyName: "Returned" },
+      email: { email: `code-${process.pid}-${n++}@example.com`, verification: { case: "returnCode", value: {} } },
+      passwordType: { case: "password", value: { password: "Secr3t!pass" } },
+    });
+    assert.equal(withCode.emailCode.length, 6);
+    await client.verifyEmail({ userId: withCode.userId, verificationCode: withCode.emailCode });
+
     const bot = await client.createUser({ organizationId: "org-a", userType: { case: "machine", value: { name: "Bot" } } });
     const patched = await client.updateUser({ userId: bot.id, userType: { case: "machine", value: { description: "patched" } } });
     assert.ok(patched.changeDate);
