@@ -41,14 +41,59 @@ pub struct Config {
 pub struct NotifyConfig {
     /// How long a code stays valid (ZITADEL's default: one hour).
     pub code_lifetime_seconds: u64,
+    /// Where email codes and reset links are mailed; without it they are written to the log.
+    pub smtp: Option<SmtpConfig>,
 }
 
 impl Default for NotifyConfig {
     fn default() -> Self {
         NotifyConfig {
             code_lifetime_seconds: 3600,
+            smtp: None,
         }
     }
+}
+
+/// `[notify.smtp]`: a mail server to submit messages to.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    #[serde(default = "SmtpConfig::default_port")]
+    pub port: u16,
+    /// `starttls` (the default), `tls` (implicit TLS, port 465) or `none` (local relays only).
+    #[serde(default)]
+    pub tls: SmtpTls,
+    /// The sender, e.g. `userd <noreply@example.com>`.
+    pub from: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// A file holding the password (preferred: it stays out of the configuration).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default = "SmtpConfig::default_timeout")]
+    pub timeout_seconds: u64,
+}
+
+impl SmtpConfig {
+    fn default_port() -> u16 {
+        587
+    }
+
+    fn default_timeout() -> u64 {
+        10
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    #[default]
+    Starttls,
+    Tls,
+    None,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -243,6 +288,7 @@ const OPTIONAL_KEYS: &[&str] = &[
     "auth.jwks_file",
     "auth.jwks_url",
     "authz.role_permissions",
+    "notify.smtp",
 ];
 
 /// Settings given on the command line; they win over everything else.

@@ -1,41 +1,153 @@
-//! Delivering codes to their owners. Without a mail server configured, userd runs in
-//! development delivery: the code is written to the log at info level, marked as such.
+//! Delivering codes to their owners: by SMTP when `[notify.smtp]` is configured, otherwise in
+//! development delivery, where the code is written to the log at info level, marked as such.
 //!
-//! Called by the core after a change is durable, so a code is never delivered for a change that
-//! was refused. Phone codes are never sent: userd has no SMS provider.
+//! The core hands a code over only after the change it belongs to is durable, so nothing is
+//! delivered for a refused change. Mail goes out on one sender thread behind a bounded queue:
+//! a slow or dead mail server never holds a request. Phone codes are never sent (no SMS).
 
+use crate::config::{SmtpConfig, SmtpTls};
 use crate::domain::CodeKind;
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{Message, SmtpTransport, Transport};
+use std::sync::mpsc;
+use std::time::Duration;
 
-/// Deliver `code` of `kind` for user `user_id` (of organization `org`) to `to` (an email
-/// address; None for a phone code, which is not sent). `url_template` is the link to put in
-/// the message, with `{{.UserID}}`, `{{.Code}}` and `{{.OrgID}}` filled in.
-pub fn deliver(
-    user_id: &str,
-    org: &str,
-    kind: CodeKind,
-    to: Option<&str>,
-    code: &str,
-    url_template: Option<&str>,
-) {
-    let what = match kind {
-        CodeKind::Email => "email verification code",
-        CodeKind::Phone => "phone verification code",
-        CodeKind::Password => "password reset code",
-    };
-    let Some(to) = to else {
-        log::warn!(
-            target: "userd::notify",
-            "{what} for user {user_id} not delivered: no SMS provider (ask for returnCode)"
-        );
-        return;
-    };
-    let link = url_template
-        .map(|t| format!(", link {}", render_url(t, user_id, code, org)))
-        .unwrap_or_default();
-    log::info!(
-        target: "userd::notify",
-        "development delivery (no [notify.smtp] configured): {what} for user {user_id} to {to}: {code}{link}"
-    );
+/// Messages waiting for the mail server, at most; more are dropped with a warning.
+const QUEUE: usize = 1024;
+
+/// One code to deliver.
+#[derive(Debug)]
+pub struct Delivery<'a> {
+    pub user_id: &'a str,
+    pub org: &'a str,
+    pub kind: CodeKind,
+    /// An email address; None for a phone code.
+    pub to: Option<&'a str>,
+    pub code: &'a str,
+    /// The link to put in the message, with `{{.UserID}}`, `{{.Code}}` and `{{.OrgID}}`.
+    pub url_template: Option<&'a str>,
+}
+
+/// Where codes go.
+#[derive(Debug)]
+pub struct Notifier {
+    mail: Option<(mpsc::SyncSender<Message>, Mailbox)>,
+}
+
+impl Notifier {
+    /// Development delivery: codes are written to the log.
+    pub fn log_only() -> Notifier {
+        Notifier { mail: None }
+    }
+
+    /// Mail through `smtp` (or log only without it); the sender thread starts here.
+    pub fn new(smtp: Option<&SmtpConfig>) -> Result<Notifier, String> {
+        let Some(smtp) = smtp else {
+            return Ok(Notifier::log_only());
+        };
+        let from: Mailbox = smtp
+            .from
+            .parse()
+            .map_err(|e| format!("notify.smtp.from: {e}"))?;
+        let mut builder = match smtp.tls {
+            SmtpTls::Starttls => SmtpTransport::starttls_relay(&smtp.host),
+            SmtpTls::Tls => SmtpTransport::relay(&smtp.host),
+            SmtpTls::None => Ok(SmtpTransport::builder_dangerous(&smtp.host)),
+        }
+        .map_err(|e| format!("notify.smtp.host: {e}"))?
+        .port(smtp.port)
+        .timeout(Some(Duration::from_secs(smtp.timeout_seconds.max(1))));
+        let password = match (&smtp.password_file, &smtp.password) {
+            (Some(file), _) => Some(
+                std::fs::read_to_string(file)
+                    .map_err(|e| format!("notify.smtp.password_file {}: {e}", file.display()))?
+                    .trim_end()
+                    .to_string(),
+            ),
+            (None, password) => password.clone(),
+        };
+        if let (Some(user), Some(password)) = (&smtp.username, password) {
+            builder = builder.credentials(Credentials::new(user.clone(), password));
+        }
+        let transport = builder.build();
+        let (tx, rx) = mpsc::sync_channel::<Message>(QUEUE);
+        let server = format!("{}:{}", smtp.host, smtp.port);
+        std::thread::Builder::new()
+            .name("userd-mail".into())
+            .spawn(move || {
+                for message in rx {
+                    let to = message
+                        .envelope()
+                        .to()
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    match transport.send(&message) {
+                        Ok(_) => log::info!(target: "userd::notify", "mailed a code to {to} via {server}"),
+                        Err(e) => log::warn!(target: "userd::notify", "mail to {to} via {server} failed: {e}"),
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the mail sender: {e}"))?;
+        Ok(Notifier {
+            mail: Some((tx, from)),
+        })
+    }
+
+    /// Deliver one code (queued for the mail server, or written to the log).
+    pub fn deliver(&self, d: Delivery<'_>) {
+        let (what, subject) = match d.kind {
+            CodeKind::Email => ("email verification code", "Verify your email address"),
+            CodeKind::Phone => ("phone verification code", "Verify your phone number"),
+            CodeKind::Password => ("password reset code", "Reset your password"),
+        };
+        let Some(to) = d.to else {
+            log::warn!(
+                target: "userd::notify",
+                "{what} for user {} not delivered: no SMS provider (ask for returnCode)",
+                d.user_id
+            );
+            return;
+        };
+        let link = d
+            .url_template
+            .map(|t| render_url(t, d.user_id, d.code, d.org));
+        let Some((queue, from)) = &self.mail else {
+            let link = link.map(|l| format!(", link {l}")).unwrap_or_default();
+            log::info!(
+                target: "userd::notify",
+                "development delivery (no [notify.smtp] configured): {what} for user {} to {to}: {}{link}",
+                d.user_id,
+                d.code
+            );
+            return;
+        };
+        let mut body = format!("Your {what} is: {}\n", d.code);
+        if let Some(link) = link {
+            body.push_str(&format!("\nOr open: {link}\n"));
+        }
+        let message = to
+            .parse::<Mailbox>()
+            .map_err(|e| e.to_string())
+            .and_then(|to| {
+                Message::builder()
+                    .from(from.clone())
+                    .to(to)
+                    .subject(subject)
+                    .body(body)
+                    .map_err(|e| e.to_string())
+            });
+        match message {
+            Ok(message) => {
+                if queue.try_send(message).is_err() {
+                    log::warn!(target: "userd::notify", "mail queue full: {what} for user {} dropped", d.user_id);
+                }
+            }
+            Err(e) => log::warn!(target: "userd::notify", "cannot mail {what} to {to}: {e}"),
+        }
+    }
 }
 
 /// The fields a URL template may use, as ZITADEL names them.

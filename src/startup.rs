@@ -80,6 +80,7 @@ impl Application {
         let mut core = Core::new(store.clone(), shards, verifier);
         core.code_lifetime_seconds =
             i64::try_from(config.notify.code_lifetime_seconds).unwrap_or(i64::MAX);
+        core.notifier = crate::notify::Notifier::new(config.notify.smtp.as_ref())?;
         let core = Arc::new(core);
 
         let listener = TcpListener::bind(&config.server.bind)

@@ -142,16 +142,16 @@ pub(super) struct Codes {
 
 impl Codes {
     /// Deliver the codes to send (after the change they belong to is durable).
-    pub fn deliver(self, user_id: &str, org: &str) {
+    pub fn deliver(self, notifier: &crate::notify::Notifier, user_id: &str, org: &str) {
         for out in self.outgoing {
-            crate::notify::deliver(
+            notifier.deliver(crate::notify::Delivery {
                 user_id,
                 org,
-                out.kind,
-                out.to.as_deref(),
-                &out.code,
-                out.url_template.as_deref(),
-            );
+                kind: out.kind,
+                to: out.to.as_deref(),
+                code: &out.code,
+                url_template: out.url_template.as_deref(),
+            });
         }
     }
 }
@@ -383,7 +383,7 @@ impl Core {
         answer.email_code = codes.email.take();
         answer.phone_code = codes.phone.take();
         answer.password_code = codes.password.take();
-        codes.deliver(&request.user_id, &answer.details.org);
+        codes.deliver(&self.notifier, &request.user_id, &answer.details.org);
         Ok(answer)
     }
 

@@ -54,6 +54,8 @@ pub struct Core {
     hashing: tokio::sync::Semaphore,
     /// How long a one-time code stays valid.
     pub code_lifetime_seconds: i64,
+    /// Where codes to send go.
+    pub notifier: crate::notify::Notifier,
 }
 
 impl Core {
@@ -67,6 +69,7 @@ impl Core {
             claims: Arc::default(),
             hashing: tokio::sync::Semaphore::new(cores),
             code_lifetime_seconds: 3600,
+            notifier: crate::notify::Notifier::log_only(),
         }
     }
 
@@ -224,7 +227,7 @@ impl Core {
                 Ok(details) => {
                     let email_code = codes.email.take();
                     let phone_code = codes.phone.take();
-                    codes.deliver(&id, &details.org);
+                    codes.deliver(&self.notifier, &id, &details.org);
                     return Ok(Created {
                         user_id: id,
                         details,

@@ -790,3 +790,100 @@ async fn creates_return_or_send_codes_for_a_new_email_and_phone() {
         r.body
     );
 }
+
+/// A mail server that accepts every message and hands each one's text over.
+async fn fake_smtp() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write.write_all(b"220 fake ESMTP\r\n").await;
+                let mut message: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(text) = message.as_mut() {
+                        if line == "." {
+                            let _ = tx.send(message.take().unwrap_or_default());
+                            let _ = write.write_all(b"250 queued\r\n").await;
+                        } else {
+                            text.push_str(&line);
+                            text.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250 fake\r\n",
+                        "DATA" => {
+                            message = Some(String::new());
+                            b"354 go on\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            break;
+                        }
+                        _ => b"250 OK\r\n",
+                    };
+                    let _ = write.write_all(reply).await;
+                }
+            });
+        }
+    });
+    (port, rx)
+}
+
+#[tokio::test]
+async fn email_codes_are_mailed_when_smtp_is_configured() {
+    let (port, mut mails) = fake_smtp().await;
+    let smtp = format!(
+        r#"{{host = "127.0.0.1", port = {port}, tls = "none", from = "userd <noreply@example.com>"}}"#
+    );
+    let app = spawn_app_with(&[
+        ("USERD_NOTIFY__SMTP", smtp.as_str()),
+        ("USERD_LOG__LEVEL", "warn,userd::notify=info"),
+    ])
+    .await;
+    assert_eq!(human(&app, "ada", json!({})).await.status, 200);
+    let r = app
+        .post(
+            "/v2/users/ada/email",
+            &admin_token(),
+            Some(&json!({"email": "ada@example.org", "sendCode": {"urlTemplate": "https://app/v?c={{.Code}}"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let mail = tokio::time::timeout(std::time::Duration::from_secs(10), mails.recv())
+        .await
+        .unwrap_or_else(|_| panic!("no mail within 10 s; log:\n{}", app.log()))
+        .expect("a mail");
+    assert!(mail.contains("To: ada@example.org"), "{mail}");
+    assert!(
+        mail.contains("Subject: Verify your email address"),
+        "{mail}"
+    );
+    let code = mail
+        .lines()
+        .find_map(|l| l.strip_prefix("Your email verification code is: "))
+        .expect("the code in the mail")
+        .trim()
+        .to_string();
+    assert!(mail.contains(&format!("https://app/v?c={code}")), "{mail}");
+    let r = app
+        .post(
+            "/v2/users/ada/email/verify",
+            &admin_token(),
+            Some(&json!({"verificationCode": code})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(!app.log().contains("development delivery"));
+}
