@@ -1,4 +1,5 @@
-//! The `userd` command: `serve` runs the server, `token` prints a development token.
+//! The `userd` command: `serve` runs the server; `check`, `import`, `member` and `token` are
+//! its operator's tools.
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -60,6 +61,16 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Give a user of userd (a machine with personal access tokens) roles, or take them away,
+    /// in <data_dir>/members.toml; a running server applies the change within a second or two.
+    Member {
+        #[command(subcommand)]
+        action: MemberAction,
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[arg(long, global = true)]
+        data_dir: Option<PathBuf>,
+    },
     /// Print an HS256 token signed with the configured (or development) secret.
     Token {
         /// The token's subject.
@@ -88,6 +99,16 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum MemberAction {
+    /// Add roles: ROLE (an instance role, e.g. IAM_OWNER) or ROLE:ORG_ID.
+    Add { user_id: String, roles: Vec<String> },
+    /// Remove the given roles, or every role of the user when none is given.
+    Remove { user_id: String, roles: Vec<String> },
+    /// Print every member of the file and the configuration.
+    List,
 }
 
 /// mimalloc: sled allocates and frees a great deal per write, and glibc's allocator showed up
@@ -135,6 +156,18 @@ fn main() -> ExitCode {
             },
             &file,
             org.as_deref(),
+        ),
+        Command::Member {
+            action,
+            config,
+            data_dir,
+        } => member(
+            Flags {
+                config,
+                bind: None,
+                data_dir,
+            },
+            action,
         ),
         Command::Token {
             sub,
@@ -332,6 +365,56 @@ fn parse_ttl(text: &str) -> Result<i64, String> {
         _ => return Err(format!("--ttl {text}: unit must be s, m, h or d")),
     };
     Ok(n.saturating_mul(scale))
+}
+
+fn member(flags: Flags, action: MemberAction) -> Result<(), String> {
+    use userd::auth::members;
+    let config = load_config(&flags)?;
+    let path = members::file_in(config.data_dir());
+    let mut file = members::read(&path)?;
+    match action {
+        MemberAction::Add { user_id, roles } => {
+            if roles.is_empty() {
+                return Err("name at least one role: ROLE or ROLE:ORG_ID".into());
+            }
+            for role in &roles {
+                members::check_role(role)?;
+            }
+            std::fs::create_dir_all(config.data_dir())
+                .map_err(|e| format!("cannot create {}: {e}", config.data_dir().display()))?;
+            match file.members.iter_mut().find(|m| m.user_id == user_id) {
+                Some(m) => {
+                    for role in roles {
+                        if !m.roles.contains(&role) {
+                            m.roles.push(role);
+                        }
+                    }
+                }
+                None => file.members.push(config::Member { user_id, roles }),
+            }
+            members::write(&path, &file)?;
+        }
+        MemberAction::Remove { user_id, roles } => {
+            if !file.members.iter().any(|m| m.user_id == user_id) {
+                return Err(format!("{user_id} is not a member in {}", path.display()));
+            }
+            for m in file.members.iter_mut().filter(|m| m.user_id == user_id) {
+                m.roles.retain(|r| !roles.is_empty() && !roles.contains(r));
+            }
+            file.members.retain(|m| !m.roles.is_empty());
+            members::write(&path, &file)?;
+        }
+        MemberAction::List => {
+            let mut out = std::io::stdout().lock();
+            for (source, list) in [("config", &config.authz.members), ("file", &file.members)] {
+                for m in list.iter() {
+                    writeln!(out, "{}\t{}\t{source}", m.user_id, m.roles.join(","))
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 struct TokenArgs {

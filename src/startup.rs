@@ -61,6 +61,16 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Backend>, String> {
 impl Application {
     pub fn build(config: &Config) -> Result<Application, String> {
         let verifier = verifier_from_config(config, true)?;
+        // `userd member` edits the members file while the server runs: read it again when it
+        // changes (off the request threads; the thread ends with the process).
+        let members = verifier.members();
+        std::thread::Builder::new()
+            .name("userd-members".into())
+            .spawn(move || loop {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                members.reload_if_changed();
+            })
+            .map_err(|e| format!("cannot start the members watcher: {e}"))?;
         let store = open_store(config)?;
 
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 pub use keyring::{load_pem, parse_jwks, VerifyKey};
 pub use keys::{resolve_hs256_secret, KeySource};
+pub mod members;
 pub mod pat;
 pub use roles::RoleTable;
 
@@ -79,8 +80,8 @@ pub struct Verifier {
     audience: Vec<String>,
     leeway_seconds: u64,
     roles: RoleTable,
-    /// Role claims of userd's own users (`[[authz.members]]`), by user id.
-    members: HashMap<String, HashMap<String, serde_json::Value>>,
+    /// Roles of userd's own users (`[[authz.members]]` and the members file).
+    members: Arc<members::Members>,
     /// Tokens verified before, so a token used again costs a lookup, not a signature check.
     /// Bounded (quick_cache evicts the least used); an entry holds only within the token's
     /// `nbf`..`exp` window and for the JWKS generation it was verified with.
@@ -126,30 +127,21 @@ impl Verifier {
             audience: audience.to_vec(),
             leeway_seconds,
             roles,
-            members: HashMap::new(),
+            members: Arc::new(members::Members::new(Vec::new(), None)),
             cache: quick_cache::sync::Cache::new(TOKEN_CACHE_CAPACITY),
         }
         .with_validations()
     }
 
-    /// Give userd's own users roles: `ROLE` (an instance role) or `ROLE:ORG_ID`, per user id.
-    pub fn with_members(mut self, members: &[crate::config::Member]) -> Self {
-        for member in members {
-            let claim = self.members.entry(member.user_id.clone()).or_default();
-            for role in &member.roles {
-                let (name, org) = match role.split_once(':') {
-                    Some((name, org)) => (name, Some(org)),
-                    None => (role.as_str(), None),
-                };
-                let entry = claim
-                    .entry(name.to_string())
-                    .or_insert_with(|| serde_json::json!({}));
-                if let (Some(org), Some(map)) = (org, entry.as_object_mut()) {
-                    map.insert(org.to_string(), serde_json::Value::String(String::new()));
-                }
-            }
-        }
+    /// Give userd's own users roles (see `members`).
+    pub fn with_members(mut self, members: Arc<members::Members>) -> Self {
+        self.members = members;
         self
+    }
+
+    /// The members the verifier knows (to read their file again when it changes).
+    pub fn members(&self) -> Arc<members::Members> {
+        self.members.clone()
     }
 
     /// The caller a personal access token of user `subject` (of organization `org`) stands
@@ -159,7 +151,7 @@ impl Verifier {
             subject: subject.to_string(),
             resource_owner: Some(org.to_string()),
             issued_at: Some(issued_at),
-            scopes: self.roles.scopes(self.members.get(subject)),
+            scopes: self.roles.scopes(self.members.claim(subject).as_ref()),
         }
     }
 
@@ -371,7 +363,10 @@ pub fn verifier_from_config(config: &Config, create_dev_secret: bool) -> Result<
         auth.leeway_seconds,
         roles,
     )
-    .with_members(&config.authz.members))
+    .with_members(Arc::new(members::Members::new(
+        config.authz.members.clone(),
+        Some(members::file_in(config.data_dir())),
+    ))))
 }
 
 /// May a token of `caller` act, given the stored user named by its `sub` (if any)? A subject

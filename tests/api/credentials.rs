@@ -310,3 +310,84 @@ async fn keys_and_client_secrets_are_added_listed_and_removed() {
     // Every change was an event: creation, secret set and removed, two keys, one removal.
     assert_eq!(app.state_of("bot").await.map(|s| s.1), Some(6));
 }
+
+/// Run `userd member ARGS` on `app`'s data directory.
+fn member(app: &TestApp, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(userd_bin())
+        .arg("member")
+        .args(args)
+        .arg("--data-dir")
+        .arg(app.data_dir())
+        .env_remove("USERD_AUTHZ__MEMBERS")
+        .output()
+        .expect("userd member runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Poll `check` until it holds or 10 s pass.
+async fn eventually<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn userd_member_gives_and_takes_roles_while_the_server_runs() {
+    let app = spawn_app().await;
+    let admin = admin_token();
+    let r = app
+        .post(
+            "/v2/users/new",
+            &admin,
+            Some(&json!({"userId": "ops-bot", "organizationId": "org-a", "machine": {"name": "Ops"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let issued = add_pat(&app, "ops-bot", &admin, &in_seconds(3600)).await;
+    let pat = issued.body["token"].as_str().expect("token").to_string();
+    // No membership yet: the machine may only touch itself.
+    assert_error(&create_in(&app, &pat, "m1", "org-a").await, 403, 7, None);
+
+    let (ok, _, err) = member(&app, &["add", "ops-bot", "ORG_USER_MANAGER:org-a"]);
+    assert!(ok, "{err}");
+    let mut n = 0;
+    let granted = eventually(|| {
+        n += 1;
+        let id = format!("m{n}");
+        let (app, pat) = (&app, pat.clone());
+        async move { create_in(app, &pat, &id, "org-a").await.status == 201 }
+    })
+    .await;
+    assert!(granted, "the running server applied the membership");
+    let (ok, listed, _) = member(&app, &["list"]);
+    assert!(ok);
+    assert!(
+        listed.contains("ops-bot\tORG_USER_MANAGER:org-a\tfile"),
+        "{listed}"
+    );
+
+    let (ok, _, err) = member(&app, &["add", "ops-bot", "not-a-role"]);
+    assert!(!ok && err.contains("not-a-role"), "{err}");
+    let (ok, _, err) = member(&app, &["remove", "ops-bot"]);
+    assert!(ok, "{err}");
+    let revoked = eventually(|| {
+        let (app, pat) = (&app, pat.clone());
+        async move { create_in(app, &pat, "never", "org-a").await.status == 403 }
+    })
+    .await;
+    assert!(revoked, "the running server dropped the membership");
+    let (ok, _, err) = member(&app, &["remove", "ops-bot"]);
+    assert!(!ok && err.contains("not a member"), "{err}");
+}
