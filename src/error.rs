@@ -171,6 +171,8 @@ error_codes! {
     ExpireBeforeNow = InvalidArgument, 400, "DOMAIN-dv3t5", "The expiration date is in the past";
     /// A machine holds at most 100 personal access tokens.
     TooManyTokens = FailedPrecondition, 400, "USERD-PAT-0001", "A machine holds at most 100 personal access tokens: remove one first";
+    /// HumanMFAInitSkipped of a missing user or one that is not a human.
+    MfaUserNotFound = NotFound, 404, "COMMAND-auj6jeBei4", "User could not be found";
     // Keys and client secrets.
     KeyUserNotFound = FailedPrecondition, 400, "COMMAND-bnipwm1", "User could not be found";
     KeyNotFound = NotFound, 404, "COMMAND-4m77G", "Machine key not found";

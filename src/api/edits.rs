@@ -433,6 +433,7 @@ macro_rules! without_code {
     )*};
 }
 without_code!(
+    pb::HumanMfaInitSkippedResponse,
     pb::VerifyEmailResponse,
     pb::RemovePhoneResponse,
     pb::VerifyPhoneResponse,
@@ -668,3 +669,10 @@ mod tests {
         }
     }
 }
+
+edit_method!(
+    /// `HumanMFAInitSkipped` (`POST /v2/users/{userId}/mfa_init_skipped`): recorded as an event.
+    HumanMfaInitSkipped: pb::HumanMfaInitSkippedRequest => pb::HumanMfaInitSkippedResponse,
+    |r| Ok(UserChange::SkipMfaInit),
+    no_code
+);

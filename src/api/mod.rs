@@ -104,6 +104,8 @@ services! {
         "ListKeys" => credentials::ListKeys,
         "AddSecret" => credentials::AddSecret,
         "RemoveSecret" => credentials::RemoveSecret,
+        "ListAuthenticationFactors" => v2::ListAuthenticationFactors,
+        "HumanMFAInitSkipped" => edits::HumanMfaInitSkipped,
     }
     // v2beta's messages for these methods are v2's, field for field.
     "zitadel.user.v2beta.UserService" => {

@@ -81,6 +81,8 @@ pub enum UserChange {
         proof: ProofInput,
     },
     Machine(MachinePatch),
+    /// The human skipped setting up a second factor.
+    SkipMfaInit,
 }
 
 impl UserChange {
@@ -225,6 +227,7 @@ fn to_edit(change: &UserChange, prepared: Prepared) -> Edit {
             }),
         },
         UserChange::Machine(patch) => Edit::SetMachine(patch.clone()),
+        UserChange::SkipMfaInit => Edit::SkipMfaInit,
     }
 }
 

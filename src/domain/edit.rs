@@ -115,6 +115,8 @@ pub enum Edit {
     /// A machine's client secret (its hash), replacing any other.
     SetSecret(String),
     RemoveSecret,
+    /// A human chose to skip setting up a second factor (recorded, as ZITADEL does).
+    SkipMfaInit,
 }
 
 /// When a new code may be made.
@@ -155,6 +157,7 @@ impl Edit {
             Edit::RemoveKey(_) => ErrorCode::KeyNotFound,
             Edit::SetSecret(_) => ErrorCode::SecretUserNotFound,
             Edit::RemoveSecret => ErrorCode::RemoveSecretUserNotFound,
+            Edit::SkipMfaInit => ErrorCode::MfaUserNotFound,
         }
     }
 }
@@ -448,6 +451,10 @@ fn decide_kinds(
                 hash: hash.clone(),
                 change_required: *change_required,
             })
+        }
+        Edit::SkipMfaInit => {
+            human(user, not_found)?;
+            one(EventKind::MfaInitSkipped)
         }
         Edit::SetMachine(patch) => {
             let m = machine(user, not_found)?;

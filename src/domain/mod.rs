@@ -320,6 +320,8 @@ pub enum EventKind {
         hash: String,
     },
     SecretRemoved,
+    /// A human skipped setting up a second factor.
+    MfaInitSkipped,
 }
 
 /// Why the domain refused an operation.

@@ -174,6 +174,10 @@ operations! {
         "Add a client secret", "A machine's client secret (64 characters), answered once; it replaces any other.";
     delete "/v2/users/{userId}/secret" => api::credentials::RemoveSecret, "RemoveSecret", 200, None,
         "Remove the client secret", "Removes a machine's client secret.";
+    post "/v2/users/{userId}/authentication_factors/_search" => api::v2::ListAuthenticationFactors, "ListAuthenticationFactors", 200, Ignored,
+        "List a user's second factors", "Empty for every user: second factors need a login UI userd does not have.";
+    post "/v2/users/{userId}/mfa_init_skipped" => api::edits::HumanMfaInitSkipped, "HumanMFAInitSkipped", 200, Ignored,
+        "Record a skipped second-factor setup", "An event in the human's history.";
     put "/v2beta/users/{userId}" => api::edits::UpdateHumanUser, "UpdateHumanUserV2beta", 200, Message,
         "Update a human user (v2beta)", "v2's UpdateHumanUser on v2beta's path.";
     post "/v2beta/users/{userId}/email" => api::edits::SetEmail, "SetEmailV2beta", 200, Message,

@@ -887,3 +887,46 @@ async fn email_codes_are_mailed_when_smtp_is_configured() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert!(!app.log().contains("development delivery"));
 }
+
+#[tokio::test]
+async fn mfa_init_skips_are_recorded_and_factor_lists_are_empty() {
+    let app = spawn_app().await;
+    let admin = admin_token();
+    assert_eq!(human(&app, "ada", json!({})).await.status, 200);
+    let r = app
+        .post(
+            "/v2/users/ada/mfa_init_skipped",
+            &own_token("ada"),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(sequence(&r), "2");
+    let r = app
+        .post(
+            "/v2/users/nobody/mfa_init_skipped",
+            &admin,
+            Some(&json!({})),
+        )
+        .await;
+    assert_error(&r, 404, 5, Some("COMMAND-auj6jeBei4"));
+
+    let r = app
+        .post("/v2/users/ada/authentication_factors/_search", &admin, None)
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body
+            .get("result")
+            .map_or(0, |v| v.as_array().map_or(0, Vec::len)),
+        0
+    );
+    let r = app
+        .post(
+            "/v2/users/ada/authentication_factors/_search",
+            &org_token("ORG_OWNER", "org-b"),
+            None,
+        )
+        .await;
+    assert_error(&r, 403, 7, None);
+}

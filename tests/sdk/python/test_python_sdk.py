@@ -61,6 +61,8 @@ from zitadel_client.models import (
     UserServiceRemoveKeyRequest,
     UserServiceRemoveSecretRequest,
     UserServiceUserFieldName,
+    UserServiceHumanMFAInitSkippedRequest,
+    UserServiceListAuthenticationFactorsRequest,
 )
 import datetime
 
@@ -412,3 +414,12 @@ def test_list_users_sorted_by_username(userd):
     names = [u.username for u in listed.result]
     assert len(names) >= 3
     assert names == sorted(names)
+
+
+def test_mfa_init_skipped_and_factors(userd):
+    users = client(userd).users
+    user_id = add_user(users)
+    skipped = users.human_mfa_init_skipped(UserServiceHumanMFAInitSkippedRequest(user_id=user_id))
+    assert int(skipped.details.sequence) == 2
+    factors = users.list_authentication_factors(UserServiceListAuthenticationFactorsRequest(user_id=user_id))
+    assert not factors.result

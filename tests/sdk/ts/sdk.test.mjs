@@ -160,6 +160,8 @@ for (const kind of selected) {
     assert.equal(found.details.totalResult, 1n);
     const without = await addUser(client, { password: false });
     assert.deepEqual((await client.listAuthenticationMethodTypes({ userId: without })).authMethodTypes, []);
+    assert.deepEqual((await client.listAuthenticationFactors({ userId: withPassword })).result, []);
+    assert.equal((await client.humanMFAInitSkipped({ userId: withPassword })).details.sequence, 2n);
   });
 
   test(`${kind}: updates, email and phone codes`, async () => {
