@@ -53,13 +53,30 @@ fn is_symbol(c: char) -> bool {
     !c.is_ascii_alphanumeric()
 }
 
-/// Argon2id with a fresh salt, as a PHC string.
+/// Argon2id with a fresh salt and the crate's defaults (19 MiB, 2 passes), as a PHC string:
+/// for passwords.
 pub fn hash_secret(clear: &[u8]) -> Result<String, ApiError> {
+    hash_with(argon2::Argon2::default(), clear)
+}
+
+/// Argon2id with lighter parameters (4 MiB, 1 pass) for one-time codes: they live an hour at
+/// most, and a verification must stay cheap enough for load tests, yet guessing a code from a
+/// copied store still costs a memory-hard hash per guess.
+pub fn hash_code(clear: &[u8]) -> Result<String, ApiError> {
+    let params =
+        argon2::Params::new(4096, 1, 1, None).map_err(|_| ApiError::from(ErrorCode::Internal))?;
+    hash_with(
+        argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params),
+        clear,
+    )
+}
+
+fn hash_with(hasher: argon2::Argon2<'_>, clear: &[u8]) -> Result<String, ApiError> {
     use argon2::password_hash::{PasswordHasher, SaltString};
     let mut raw = [0u8; 16];
     getrandom::fill(&mut raw).map_err(|_| ApiError::from(ErrorCode::Internal))?;
     let salt = SaltString::encode_b64(&raw).map_err(|_| ApiError::from(ErrorCode::Internal))?;
-    argon2::Argon2::default()
+    hasher
         .hash_password(clear, &salt)
         .map(|h| h.to_string())
         .map_err(|e| {
@@ -87,13 +104,21 @@ fn is_bcrypt(hash: &str) -> bool {
     ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p))
 }
 
-/// Whether a `hashedPassword` can be stored: Argon2id in PHC format, or bcrypt (its cost in
-/// 4..=31 and 53 characters of salt and hash after it).
+/// Whether a `hashedPassword` can be stored: Argon2id in PHC format, or bcrypt with 53
+/// characters of salt and hash. Costs are bounded (bcrypt 4 to 16, Argon2id at most 64 MiB, 16
+/// passes, 8 lanes), so checking a password against an imported hash stays a bounded job.
 pub fn is_accepted_hash(hash: &str) -> bool {
     if is_bcrypt(hash) {
-        return hash.parse::<bcrypt::HashParts>().is_ok();
+        return hash
+            .parse::<bcrypt::HashParts>()
+            .is_ok_and(|parts| (4..=16).contains(&parts.get_cost()));
     }
-    hash.starts_with("$argon2id$") && argon2::PasswordHash::new(hash).is_ok()
+    let Ok(parsed) = argon2::PasswordHash::new(hash) else {
+        return false;
+    };
+    hash.starts_with("$argon2id$")
+        && argon2::Params::try_from(&parsed)
+            .is_ok_and(|p| p.m_cost() <= 65_536 && p.t_cost() <= 16 && p.p_cost() <= 8)
 }
 
 /// ZITADEL's default code alphabet and length: 6 of uppercase letters and digits.
@@ -131,7 +156,7 @@ pub struct DrawnCode {
 /// threads).
 pub fn new_code(now: Timestamp, lifetime_seconds: i64) -> Result<DrawnCode, ApiError> {
     let clear = draw_code()?;
-    let hash = hash_secret(clear.as_bytes())?;
+    let hash = hash_code(clear.as_bytes())?;
     let expires_at = Timestamp(
         now.0
             .saturating_add(lifetime_seconds.saturating_mul(1_000_000_000)),
@@ -180,6 +205,11 @@ mod tests {
         assert!(is_accepted_hash(&argon));
         assert!(verify_secret(b"Secret1!", &argon));
         assert!(!is_accepted_hash("$1$md5$abc"));
+        let costly = bcrypt_hash.replacen("$04$", "$17$", 1);
+        assert!(!is_accepted_hash(&costly), "bcrypt cost over 16");
+        let huge = "$argon2id$v=19$m=1048576,t=2,p=1$c2FsdHNhbHRzYWx0$OFvBd7lINUadmFLUSf7aanp0Q9FNjVzakvzxBvrE+5A";
+        assert!(!is_accepted_hash(huge), "1 GiB of memory per check");
+        assert!(is_accepted_hash(&hash_code(b"ABC123").unwrap()));
         assert!(!is_accepted_hash("$2b$04$short"));
         assert!(!verify_secret(b"x", "plain"));
     }
