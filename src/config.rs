@@ -215,6 +215,30 @@ pub struct AuthzConfig {
     pub parsed: RolePermissions,
 }
 
+/// A member's role as written: an instance role (`IAM_*`) alone, or another role with the
+/// organization it holds in (`ORG_OWNER:acme`); names are upper case.
+pub fn check_member_role(role: &str) -> Result<(), String> {
+    let (name, org) = match role.split_once(':') {
+        Some((name, org)) => (name, Some(org)),
+        None => (role, None),
+    };
+    let name_ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    let instance = name.starts_with("IAM_");
+    match (name_ok, instance, org) {
+        (true, true, None) => Ok(()),
+        (true, false, Some(org)) if !org.is_empty() => Ok(()),
+        (true, true, Some(_)) => Err(format!(
+            "role `{role}`: {name} is an instance role and takes no organization"
+        )),
+        _ => Err(format!(
+            "role `{role}`: expected IAM_ROLE, or ROLE:ORG_ID for an organization role"
+        )),
+    }
+}
+
 /// `[[authz.members]]`: a user of userd and its roles, each `ROLE` (an instance role) or
 /// `ROLE:ORG_ID`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -426,6 +450,12 @@ fn set(
 fn validate(config: &Config) -> Result<(), String> {
     let fail =
         |key: &str, why: &str| Err(format!("bad value for configuration key `{key}`: {why}"));
+    for member in &config.authz.members {
+        for role in &member.roles {
+            check_member_role(role)
+                .map_err(|e| format!("bad value for configuration key `authz.members`: {e}"))?;
+        }
+    }
     if config.server.bind.trim().is_empty() {
         return fail("server.bind", "must be an address such as 127.0.0.1:8080");
     }

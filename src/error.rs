@@ -130,8 +130,6 @@ error_codes! {
     ResetUserNotFound = NotFound, 404, "COMMAND-SAF4f", "User could not be found";
     /// Email and phone methods refuse users in state INITIAL.
     ContactNotInitialised = FailedPrecondition, 400, "COMMAND-uz0Uu", "User is not yet initialized";
-    PasswordNotInitialised = FailedPrecondition, 400, "COMMAND-M9dse", "User is not yet initialized";
-    ResetNotInitialised = FailedPrecondition, 400, "COMMAND-Sfe4g", "User is not yet initialized";
     EmailNotChanged = FailedPrecondition, 400, "COMMAND-Uch5e", "Email not changed";
     PhoneNotChanged = FailedPrecondition, 400, "COMMAND-Uch5e", "Phone not changed";
     EmailEmpty = InvalidArgument, 400, "EMAIL-spblu", "Email is empty";

@@ -153,29 +153,45 @@ impl Notifier {
 /// The fields a URL template may use, as ZITADEL names them.
 const TEMPLATE_FIELDS: [&str; 3] = [".UserID", ".Code", ".OrgID"];
 
-/// Whether `template` is a URL template userd can fill: every `{{ ... }}` names one field.
-pub fn is_valid_url_template(template: &str) -> bool {
+/// The pieces of a URL template: text, and the fields named by `{{ ... }}`; None if a
+/// brace is left open or a field is not one userd knows.
+fn pieces(template: &str) -> Option<Vec<(&str, Option<&'static str>)>> {
+    let mut out = Vec::new();
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
-        let Some(len) = rest.get(start + 2..).and_then(|r| r.find("}}")) else {
-            return false;
-        };
-        let field = rest.get(start + 2..start + 2 + len).unwrap_or("").trim();
-        if !TEMPLATE_FIELDS.contains(&field) {
-            return false;
-        }
-        rest = rest.get(start + 4 + len..).unwrap_or("");
+        let after = rest.get(start + 2..)?;
+        let len = after.find("}}")?;
+        let name = after.get(..len)?.trim();
+        let field = TEMPLATE_FIELDS.iter().find(|f| **f == name)?;
+        out.push((rest.get(..start)?, Some(*field)));
+        rest = after.get(len + 2..)?;
     }
-    !rest.contains("}}")
+    if rest.contains("}}") {
+        return None;
+    }
+    out.push((rest, None));
+    Some(out)
 }
 
-/// `template` with its fields filled in.
+/// Whether `template` is a URL template userd can fill: every `{{ ... }}` names one field.
+pub fn is_valid_url_template(template: &str) -> bool {
+    pieces(template).is_some()
+}
+
+/// `template` with its fields filled in (a template that is not valid is returned as it is).
 pub fn render_url(template: &str, user_id: &str, code: &str, org: &str) -> String {
-    let mut out = template.to_string();
-    for (field, value) in [(".UserID", user_id), (".Code", code), (".OrgID", org)] {
-        for form in [format!("{{{{{field}}}}}"), format!("{{{{ {field} }}}}")] {
-            out = out.replace(&form, value);
-        }
+    let Some(pieces) = pieces(template) else {
+        return template.to_string();
+    };
+    let mut out = String::with_capacity(template.len() + code.len());
+    for (text, field) in pieces {
+        out.push_str(text);
+        out.push_str(match field {
+            Some(".UserID") => user_id,
+            Some(".Code") => code,
+            Some(".OrgID") => org,
+            _ => "",
+        });
     }
     out
 }
@@ -194,7 +210,12 @@ mod tests {
         assert!(!is_valid_url_template("https://app/{{.Code"));
         assert!(!is_valid_url_template("https://app/.Code}}"));
         assert_eq!(
-            render_url("x?u={{.UserID}}&c={{ .Code }}&o={{.OrgID}}", "1", "AB", "o"),
+            render_url(
+                "x?u={{.UserID}}&c={{ .Code }}&o={{.OrgID  }}",
+                "1",
+                "AB",
+                "o"
+            ),
             "x?u=1&c=AB&o=o"
         );
     }

@@ -36,16 +36,19 @@ fn credential_id(id: String, field: &str) -> Result<String, ApiError> {
     Ok(id)
 }
 
-/// Whether `t` passes a timestamp filter.
-fn passes(t: Timestamp, f: &filter::TimestampFilter) -> bool {
+/// A timestamp filter as the core's.
+fn time_filter(f: &filter::TimestampFilter) -> app::TimeFilter {
     use filter::TimestampFilterMethod as M;
-    let at = f.timestamp.as_ref().map_or(Timestamp(0), time_of);
-    match M::try_from(f.method).unwrap_or(M::Equals) {
-        M::Equals => t == at,
-        M::After => t > at,
-        M::AfterOrEquals => t >= at,
-        M::Before => t < at,
-        M::BeforeOrEquals => t <= at,
+    let cmp = match M::try_from(f.method).unwrap_or(M::Equals) {
+        M::Equals => app::TimeCmp::Equals,
+        M::After => app::TimeCmp::After,
+        M::AfterOrEquals => app::TimeCmp::AfterOrEquals,
+        M::Before => app::TimeCmp::Before,
+        M::BeforeOrEquals => app::TimeCmp::BeforeOrEquals,
+    };
+    app::TimeFilter {
+        cmp,
+        at: f.timestamp.as_ref().map_or(Timestamp(0), time_of),
     }
 }
 
@@ -53,8 +56,6 @@ fn passes(t: Timestamp, f: &filter::TimestampFilter) -> bool {
 #[derive(Default)]
 struct Filters {
     ids: CredentialFilter,
-    created: Vec<filter::TimestampFilter>,
-    expires: Vec<filter::TimestampFilter>,
 }
 
 /// One filter of either listing (they have the same five kinds).
@@ -72,8 +73,8 @@ impl Filters {
             Some(OneFilter::Id(id)) => self.ids.id = Some(id),
             Some(OneFilter::User(id)) => self.ids.user_id = Some(id),
             Some(OneFilter::Org(id)) => self.ids.org = Some(id),
-            Some(OneFilter::Created(t)) => self.created.push(t),
-            Some(OneFilter::Expires(t)) => self.expires.push(t),
+            Some(OneFilter::Created(t)) => self.ids.created.push(time_filter(&t)),
+            Some(OneFilter::Expires(t)) => self.ids.expires.push(time_filter(&t)),
             None => {
                 return Err(ApiError::with_text(
                     ErrorCode::InvalidListing,
@@ -84,7 +85,7 @@ impl Filters {
         Ok(())
     }
 
-    /// Run the listing and apply the date filters.
+    /// Run the listing.
     async fn list(
         self,
         core: &Core,
@@ -97,14 +98,7 @@ impl Filters {
             filter: self.ids,
             paging: app::Paging::new(page.offset, u64::from(page.limit), page.asc),
         };
-        let mut found = core.list_credentials(ctx, kind, request).await?;
-        if !self.created.is_empty() || !self.expires.is_empty() {
-            found.items.retain(|c| {
-                self.created.iter().all(|f| passes(c.created_at, f))
-                    && self.expires.iter().all(|f| passes(c.expires_at, f))
-            });
-            found.total = found.items.len() as u64;
-        }
+        let found = core.list_credentials(ctx, kind, request).await?;
         let pagination = filter::PaginationResponse {
             total_result: found.total,
             applied_limit: found.limit,
@@ -175,51 +169,6 @@ impl Method for RemovePersonalAccessToken {
     }
 }
 
-/// `ListPersonalAccessTokens` (`POST /v2/users/pats/search`): the tokens of the user named by
-/// `userIdFilter`, newest first unless `pagination.asc`.
-#[derive(Debug)]
-pub struct ListPersonalAccessTokens;
-
-impl Method for ListPersonalAccessTokens {
-    type Request = pb::ListPersonalAccessTokensRequest;
-    type Response = pb::ListPersonalAccessTokensResponse;
-
-    async fn call(
-        core: &Core,
-        ctx: &RequestContext,
-        r: pb::ListPersonalAccessTokensRequest,
-    ) -> Result<pb::ListPersonalAccessTokensResponse, ApiError> {
-        use pb::personal_access_tokens_search_filter::Filter as F;
-        let mut filters = Filters::default();
-        for f in r.filters {
-            filters.add(f.filter.map(|f| match f {
-                F::TokenIdFilter(id) => OneFilter::Id(id.id),
-                F::UserIdFilter(id) => OneFilter::User(id.id),
-                F::OrganizationIdFilter(id) => OneFilter::Org(id.id),
-                F::CreatedDateFilter(t) => OneFilter::Created(t),
-                F::ExpirationDateFilter(t) => OneFilter::Expires(t),
-            }))?;
-        }
-        let (pagination, items) = filters
-            .list(core, ctx, CredentialKind::Tokens, r.pagination)
-            .await?;
-        Ok(pb::ListPersonalAccessTokensResponse {
-            pagination: Some(pagination),
-            result: items
-                .into_iter()
-                .map(|c| pb::PersonalAccessToken {
-                    creation_date: Some(timestamp(c.created_at)),
-                    change_date: Some(timestamp(c.created_at)),
-                    id: c.id,
-                    user_id: c.user_id,
-                    organization_id: c.org,
-                    expiration_date: Some(timestamp(c.expires_at)),
-                })
-                .collect(),
-        })
-    }
-}
-
 /// `AddKey` (`POST /v2/users/{userId}/keys`): an uploaded RSA public key, or a generated pair
 /// whose private key comes back once in `keyContent`.
 #[derive(Debug)]
@@ -284,49 +233,66 @@ impl Method for RemoveKey {
     }
 }
 
-/// `ListKeys` (`POST /v2/users/keys/search`): the keys of the user named by `userIdFilter`.
-#[derive(Debug)]
-pub struct ListKeys;
+/// Declares a listing of tokens or keys: its filters have the same five kinds and its items
+/// the same fields, under other names.
+macro_rules! credential_listing {
+    ($(#[$doc:meta])* $name:ident: $req:ty => $resp:ty, $filter:path, $id_filter:ident,
+     $kind:expr, $item:ident, $field:ident) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
 
-impl Method for ListKeys {
-    type Request = pb::ListKeysRequest;
-    type Response = pb::ListKeysResponse;
+        impl Method for $name {
+            type Request = $req;
+            type Response = $resp;
 
-    async fn call(
-        core: &Core,
-        ctx: &RequestContext,
-        r: pb::ListKeysRequest,
-    ) -> Result<pb::ListKeysResponse, ApiError> {
-        use pb::keys_search_filter::Filter as F;
-        let mut filters = Filters::default();
-        for f in r.filters {
-            filters.add(f.filter.map(|f| match f {
-                F::KeyIdFilter(id) => OneFilter::Id(id.id),
-                F::UserIdFilter(id) => OneFilter::User(id.id),
-                F::OrganizationIdFilter(id) => OneFilter::Org(id.id),
-                F::CreatedDateFilter(t) => OneFilter::Created(t),
-                F::ExpirationDateFilter(t) => OneFilter::Expires(t),
-            }))?;
-        }
-        let (pagination, items) = filters
-            .list(core, ctx, CredentialKind::Keys, r.pagination)
-            .await?;
-        Ok(pb::ListKeysResponse {
-            pagination: Some(pagination),
-            result: items
-                .into_iter()
-                .map(|c| pb::Key {
-                    creation_date: Some(timestamp(c.created_at)),
-                    change_date: Some(timestamp(c.created_at)),
-                    id: c.id,
-                    user_id: c.user_id,
-                    organization_id: c.org,
-                    expiration_date: Some(timestamp(c.expires_at)),
+            async fn call(core: &Core, ctx: &RequestContext, r: $req) -> Result<$resp, ApiError> {
+                use $filter as F;
+                let mut filters = Filters::default();
+                for f in r.filters {
+                    filters.add(f.filter.map(|f| match f {
+                        F::$id_filter(id) => OneFilter::Id(id.id),
+                        F::UserIdFilter(id) => OneFilter::User(id.id),
+                        F::OrganizationIdFilter(id) => OneFilter::Org(id.id),
+                        F::CreatedDateFilter(t) => OneFilter::Created(t),
+                        F::ExpirationDateFilter(t) => OneFilter::Expires(t),
+                    }))?;
+                }
+                let (pagination, items) = filters.list(core, ctx, $kind, r.pagination).await?;
+                Ok(<$resp>::default()).map(|mut response| {
+                    response.pagination = Some(pagination);
+                    response.$field = items
+                        .into_iter()
+                        .map(|c| pb::$item {
+                            creation_date: Some(timestamp(c.created_at)),
+                            change_date: Some(timestamp(c.created_at)),
+                            id: c.id,
+                            user_id: c.user_id,
+                            organization_id: c.org,
+                            expiration_date: Some(timestamp(c.expires_at)),
+                        })
+                        .collect();
+                    response
                 })
-                .collect(),
-        })
-    }
+            }
+        }
+    };
 }
+
+credential_listing!(
+    /// `ListPersonalAccessTokens` (`POST /v2/users/pats/search`): the tokens of the user named
+    /// by `userIdFilter`, newest first unless `pagination.asc`.
+    ListPersonalAccessTokens: pb::ListPersonalAccessTokensRequest => pb::ListPersonalAccessTokensResponse,
+    pb::personal_access_tokens_search_filter::Filter, TokenIdFilter,
+    CredentialKind::Tokens, PersonalAccessToken, result
+);
+
+credential_listing!(
+    /// `ListKeys` (`POST /v2/users/keys/search`): the keys of the user named by `userIdFilter`.
+    ListKeys: pb::ListKeysRequest => pb::ListKeysResponse,
+    pb::keys_search_filter::Filter, KeyIdFilter,
+    CredentialKind::Keys, Key, result
+);
 
 /// `AddSecret` (`POST /v2/users/{userId}/secret`): a machine's client secret, replacing any.
 #[derive(Debug)]

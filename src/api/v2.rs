@@ -51,7 +51,8 @@ fn phone_code(v: &Option<pb::set_human_phone::Verification>) -> Option<app::Code
     }
 }
 
-/// A human's fields, from the messages `AddHumanUser` and `CreateUser` share.
+/// A human's fields and the codes asked for, from the messages `AddHumanUser` and
+/// `CreateUser` share.
 fn new_human(
     username: Option<String>,
     profile: Option<pb::SetHumanProfile>,
@@ -65,22 +66,6 @@ fn new_human(
         .as_ref()
         .filter(|p| !p.phone.is_empty())
         .and_then(|p| phone_code(&p.verification));
-    Ok(NewHuman {
-        profile: human(username, profile, email, phone, password, hashed)?,
-        email_code,
-        phone_code,
-    })
-}
-
-/// A human's fields, from the messages `AddHumanUser` and `CreateUser` share.
-fn human(
-    username: Option<String>,
-    profile: Option<pb::SetHumanProfile>,
-    email: Option<pb::SetHumanEmail>,
-    phone: Option<pb::SetHumanPhone>,
-    password: Option<pb::Password>,
-    hashed: Option<pb::HashedPassword>,
-) -> Result<NewProfile, ApiError> {
     let profile = profile.ok_or_else(|| invalid("profile is required"))?;
     let gender = match profile.gender {
         None => 0,
@@ -121,7 +106,11 @@ fn human(
         human.password_hash = Some(h.hash);
         human.password_change_required = h.change_required;
     }
-    NewProfile::human(human, clear)
+    Ok(NewHuman {
+        profile: NewProfile::human(human, clear)?,
+        email_code,
+        phone_code,
+    })
 }
 
 /// A machine's fields, from `CreateUser`: a name of 1 to 200 characters, a description of at

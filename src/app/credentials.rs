@@ -35,6 +35,37 @@ pub struct CredentialFilter {
     /// A token's or key's id.
     pub id: Option<String>,
     pub org: Option<String>,
+    pub created: Vec<TimeFilter>,
+    pub expires: Vec<TimeFilter>,
+}
+
+/// A comparison with a point in time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeCmp {
+    Equals,
+    After,
+    AfterOrEquals,
+    Before,
+    BeforeOrEquals,
+}
+
+/// A time must compare so with `at`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeFilter {
+    pub cmp: TimeCmp,
+    pub at: Timestamp,
+}
+
+impl TimeFilter {
+    pub fn passes(&self, t: Timestamp) -> bool {
+        match self.cmp {
+            TimeCmp::Equals => t == self.at,
+            TimeCmp::After => t > self.at,
+            TimeCmp::AfterOrEquals => t >= self.at,
+            TimeCmp::Before => t < self.at,
+            TimeCmp::BeforeOrEquals => t <= self.at,
+        }
+    }
 }
 
 /// List the tokens or keys of one user (the filter must name it: they have no index of their
@@ -188,6 +219,7 @@ impl Core {
             &user.id,
             &user.org,
             stored.created_at,
+            &stored.issuer_scope,
         )))
     }
 
@@ -209,16 +241,16 @@ impl Core {
             secret_hash,
             created_at: now,
             expires_at: request.expires_at,
+            issuer_scope: caller.scope(Permission::Write),
         };
         let can = access(&caller, Permission::Write, SelfService::Allowed);
-        let done = self
-            .shards
-            .edit(Edit::AddToken(stored), request.user_id, can)
+        self.shards
+            .edit(Edit::AddToken(stored), request.user_id, can, None)
             .await?;
         Ok(NewToken {
             token_id,
             token,
-            created_at: done.changed_at,
+            created_at: now,
         })
     }
 
@@ -232,7 +264,7 @@ impl Core {
     ) -> Result<domain::ChangeDetails, ApiError> {
         let caller = self.authenticate(ctx).await?;
         let can = access(&caller, Permission::Write, SelfService::Allowed);
-        self.shards.edit(edit, user_id, can).await
+        self.shards.edit(edit, user_id, can, None).await
     }
 
     /// Add a public key: the one uploaded (an RSA key in PEM), or a generated RSA 2048 pair
@@ -263,7 +295,7 @@ impl Core {
         let can = access(&caller, Permission::Write, SelfService::Allowed);
         let done = self
             .shards
-            .edit(Edit::AddKey(key), request.user_id.clone(), can)
+            .edit(Edit::AddKey(key), request.user_id.clone(), can, None)
             .await?;
         let key_content = match private_pem {
             None => Vec::new(),
@@ -294,7 +326,12 @@ impl Core {
         let can = access(&caller, Permission::Write, SelfService::Allowed);
         let done = self
             .shards
-            .edit(Edit::SetSecret(pat::secret_hash(&secret)), user_id, can)
+            .edit(
+                Edit::SetSecret(pat::secret_hash(&secret)),
+                user_id,
+                can,
+                None,
+            )
             .await?;
         Ok((secret, done.changed_at))
     }
@@ -328,6 +365,20 @@ impl Core {
         let mut items: Vec<CredentialInfo> = credentials_of(&user, kind)
             .into_iter()
             .filter(|c| request.filter.id.as_ref().is_none_or(|id| *id == c.id))
+            .filter(|c| {
+                request
+                    .filter
+                    .created
+                    .iter()
+                    .all(|f| f.passes(c.created_at))
+            })
+            .filter(|c| {
+                request
+                    .filter
+                    .expires
+                    .iter()
+                    .all(|f| f.passes(c.expires_at))
+            })
             .collect();
         items.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         if !request.paging.asc {

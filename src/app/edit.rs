@@ -169,9 +169,15 @@ struct Prepared {
 
 /// The domain edit of `change`, with `prepared`'s secrets.
 fn to_edit(change: &UserChange, prepared: Prepared) -> Edit {
+    // Without a drawn code (an update naming the current address), the domain sees a code
+    // that can never match, and decides that nothing changes.
     let verification = |delivery: &CodeDelivery, code: Option<OneTimeCode>| match (delivery, code) {
-        (CodeDelivery::Verified, _) | (_, None) => Verification::Verified,
+        (CodeDelivery::Verified, _) => Verification::Verified,
         (_, Some(code)) => Verification::Code(code),
+        (_, None) => Verification::Code(OneTimeCode {
+            hash: String::new(),
+            expires_at: Timestamp(0),
+        }),
     };
     match change {
         UserChange::Username(name) => Edit::SetUsername(name.clone()),
@@ -329,6 +335,7 @@ impl Core {
         let mut codes = Codes::default();
         let mut claims = Vec::new();
         let mut email = user.profile.email().map(|e| e.address.clone());
+        let mut phone = user.profile.phone().map(|p| p.number.clone());
         for change in &request.changes {
             let prepared = match change {
                 UserChange::Username(name) => {
@@ -338,22 +345,40 @@ impl Core {
                     Prepared::default()
                 }
                 UserChange::Email {
-                    address, delivery, ..
+                    address,
+                    delivery,
+                    standalone,
                 } => {
+                    // An update naming the address the user has makes no code.
+                    let unchanged = !standalone && email.as_deref() == Some(address.as_str());
                     email = Some(address.clone());
-                    let to = Some(address.clone());
-                    let code = self
-                        .code_for(CodeKind::Email, to, delivery, now, &mut codes)
-                        .await?;
+                    let code = match unchanged {
+                        true => None,
+                        false => {
+                            let to = Some(address.clone());
+                            self.code_for(CodeKind::Email, to, delivery, now, &mut codes)
+                                .await?
+                        }
+                    };
                     Prepared {
                         code,
                         ..Prepared::default()
                     }
                 }
-                UserChange::Phone { delivery, .. } => {
-                    let code = self
-                        .code_for(CodeKind::Phone, None, delivery, now, &mut codes)
-                        .await?;
+                UserChange::Phone {
+                    number,
+                    delivery,
+                    standalone,
+                } => {
+                    let unchanged = !standalone && phone.as_deref() == Some(number.as_str());
+                    phone = Some(number.clone());
+                    let code = match unchanged {
+                        true => None,
+                        false => {
+                            self.code_for(CodeKind::Phone, None, delivery, now, &mut codes)
+                                .await?
+                        }
+                    };
                     Prepared {
                         code,
                         ..Prepared::default()
@@ -378,11 +403,13 @@ impl Core {
             };
             edits.push(to_edit(change, prepared));
         }
+        // The claims live until the edit is decided and durable, even if this caller goes
+        // away: by then the store's index holds the new name (or the edit failed).
+        let hold = (!claims.is_empty()).then(|| Box::new(claims) as crate::shard::Hold);
         answer.details = self
             .shards
-            .edit(one_edit(edits), request.user_id.clone(), can_edit)
+            .edit(one_edit(edits), request.user_id.clone(), can_edit, hold)
             .await?;
-        drop(claims);
         answer.email_code = codes.email.take();
         answer.phone_code = codes.phone.take();
         answer.password_code = codes.password.take();

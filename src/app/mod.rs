@@ -14,7 +14,7 @@ pub mod secrets;
 
 pub use credentials::{
     AddKey, AddToken, CredentialFilter, CredentialInfo, CredentialKind, CredentialPage,
-    ListCredentials, NewKey, NewToken,
+    ListCredentials, NewKey, NewToken, TimeCmp, TimeFilter,
 };
 pub use edit::{CodeDelivery, EditUser, Edited, NewPassword, ProofInput, UserChange};
 pub use requests::*;
@@ -186,7 +186,7 @@ impl Core {
                         follow_ups.push(domain::Edit::AddCode {
                             kind,
                             code,
-                            rule: domain::CodeRule::AtCreation,
+                            rule: domain::CodeRule::Send,
                         });
                     }
                 }
@@ -266,7 +266,7 @@ impl Core {
         let request = request.check()?;
         let access = access(&caller, request.edit.permission(), SelfService::Denied);
         self.shards
-            .edit(request.edit, request.user_id, access)
+            .edit(request.edit, request.user_id, access, None)
             .await
     }
 

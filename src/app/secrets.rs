@@ -89,6 +89,10 @@ fn hash_with(hasher: argon2::Argon2<'_>, clear: &[u8]) -> Result<String, ApiErro
 /// `$2y$`) as imported from another user store. A hash of any other form matches nothing.
 pub fn verify_secret(clear: &[u8], hash: &str) -> bool {
     use argon2::password_hash::PasswordVerifier;
+    // A hash whose cost is out of bounds (stored before the bounds) is not worked on.
+    if !is_accepted_hash(hash) {
+        return false;
+    }
     if is_bcrypt(hash) {
         return bcrypt::verify(clear, hash).unwrap_or(false);
     }

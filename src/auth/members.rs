@@ -8,9 +8,14 @@
 use crate::config::Member;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
+
+/// What tells one version of the file from another: each write is a new file (a rename), so
+/// the inode changes even when the clock's tick does not.
+type Version = (SystemTime, u64, u64);
 
 /// A user's role claim in the JWT claim's shape: role → {org → ""} (empty for instance roles).
 pub type RoleClaim = HashMap<String, serde_json::Value>;
@@ -47,25 +52,19 @@ pub fn write(path: &Path, file: &MemberFile) -> Result<(), String> {
     out.write_all(text.as_bytes())
         .and_then(|()| out.sync_all())
         .map_err(|e| format!("cannot write {}: {e}", aside.display()))?;
-    std::fs::rename(&aside, path).map_err(|e| format!("cannot replace {}: {e}", path.display()))
-}
-
-/// A role as written: `ROLE` (an instance role) or `ROLE:ORG_ID`.
-pub fn check_role(role: &str) -> Result<(), String> {
-    let (name, org) = match role.split_once(':') {
-        Some((name, org)) => (name, Some(org)),
-        None => (role, None),
-    };
-    let name_ok = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-    if !name_ok || org.is_some_and(str::is_empty) {
-        return Err(format!(
-            "role `{role}`: expected ROLE or ROLE:ORG_ID (ROLE in upper case)"
-        ));
+    std::fs::rename(&aside, path).map_err(|e| format!("cannot replace {}: {e}", path.display()))?;
+    // The rename is durable once the directory is.
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| format!("cannot sync {}: {e}", dir.display()))?;
     }
     Ok(())
+}
+
+/// A role as written: `ROLE` (an instance role) or `ROLE:ORG_ID` (see `config::check_member_role`).
+pub fn check_role(role: &str) -> Result<(), String> {
+    crate::config::check_member_role(role)
 }
 
 /// The claims of `members`, merged per user.
@@ -95,8 +94,8 @@ pub struct Members {
     configured: Vec<Member>,
     file: Option<PathBuf>,
     current: RwLock<Arc<HashMap<String, RoleClaim>>>,
-    /// The file's modification time when it was last read.
-    seen: RwLock<Option<SystemTime>>,
+    /// The file's version when it was last read.
+    seen: RwLock<Option<Version>>,
 }
 
 impl Members {
@@ -126,7 +125,9 @@ impl Members {
     /// request threads).
     pub fn reload_if_changed(&self) {
         let Some(path) = &self.file else { return };
-        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let modified = std::fs::metadata(path)
+            .and_then(|m| Ok((m.modified()?, m.ino(), m.len())))
+            .ok();
         let seen = *self
             .seen
             .read()
@@ -184,7 +185,16 @@ mod tests {
             "a bad file keeps the last good list"
         );
         assert!(check_role("ORG_OWNER:acme").is_ok());
+        assert!(check_role("IAM_OWNER").is_ok());
         assert!(check_role("org_owner").is_err());
         assert!(check_role("ORG_OWNER:").is_err());
+        assert!(
+            check_role("ORG_OWNER").is_err(),
+            "an organization role names its organization"
+        );
+        assert!(
+            check_role("IAM_OWNER:acme").is_err(),
+            "an instance role has no organization"
+        );
     }
 }

@@ -145,13 +145,26 @@ impl Verifier {
     }
 
     /// The caller a personal access token of user `subject` (of organization `org`) stands
-    /// for: the roles `[[authz.members]]` gives it, none otherwise.
-    pub fn member_caller(&self, subject: &str, org: &str, issued_at: Timestamp) -> Caller {
+    /// for: the roles its memberships give it, none otherwise, each only within `issuer_scope`
+    /// (where whoever issued the token could write).
+    pub fn member_caller(
+        &self,
+        subject: &str,
+        org: &str,
+        issued_at: Timestamp,
+        issuer_scope: &OrgScope,
+    ) -> Caller {
+        let scopes = self
+            .roles
+            .scopes(self.members.claim(subject).as_ref())
+            .into_iter()
+            .map(|(permission, scope)| (permission, scope.intersect(issuer_scope)))
+            .collect();
         Caller {
             subject: subject.to_string(),
             resource_owner: Some(org.to_string()),
             issued_at: Some(issued_at),
-            scopes: self.roles.scopes(self.members.claim(subject).as_ref()),
+            scopes,
         }
     }
 

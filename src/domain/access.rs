@@ -59,6 +59,16 @@ impl OrgScope {
         }
     }
 
+    /// The organizations of both.
+    pub fn intersect(&self, other: &OrgScope) -> OrgScope {
+        match (self, other) {
+            (OrgScope::Everywhere, x) | (x, OrgScope::Everywhere) => x.clone(),
+            (OrgScope::Orgs(a), OrgScope::Orgs(b)) => {
+                OrgScope::Orgs(a.iter().filter(|o| b.contains(o)).cloned().collect())
+            }
+        }
+    }
+
     /// Every organization of either.
     pub fn union(self, other: OrgScope) -> OrgScope {
         match (self, other) {

@@ -37,6 +37,9 @@ pub struct AccessToken {
     pub secret_hash: String,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+    /// Where whoever issued the token could write: the token's authority stays within it,
+    /// whatever roles its machine holds.
+    pub issuer_scope: super::OrgScope,
 }
 
 /// The most personal access tokens one machine holds (each change rewrites the record).

@@ -122,12 +122,10 @@ pub enum Edit {
 /// When a new code may be made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CodeRule {
-    /// Whenever the user is set up (not INITIAL).
+    /// Whenever the user has the email (or phone).
     Send,
     /// Only to replace a pending code.
     Resend,
-    /// Right after the user's creation, whatever its state.
-    AtCreation,
 }
 
 impl Edit {
@@ -242,6 +240,9 @@ fn set_contact(
     match verification {
         Verification::Verified if same && verified => Vec::new(),
         Verification::Verified => vec![changed(true)],
+        // An update that names the address the user has changes nothing (the dedicated
+        // methods refuse it before this).
+        Verification::Code(_) if same => Vec::new(),
         Verification::Code(code) => {
             let mut kinds = Vec::with_capacity(2);
             if !same || verified {
@@ -390,15 +391,6 @@ fn decide_kinds(
                 CodeKind::Phone => (h.phone.is_some(), ErrorCode::PhoneCodeEmpty),
                 CodeKind::Password => (true, ErrorCode::PasswordCodeNotFound),
             };
-            if *rule != CodeRule::AtCreation {
-                initialised(
-                    user,
-                    match kind {
-                        CodeKind::Password => ErrorCode::ResetNotInitialised,
-                        _ => ErrorCode::ContactNotInitialised,
-                    },
-                )?;
-            }
             if !has_target {
                 return Err(not_found);
             }
@@ -409,7 +401,6 @@ fn decide_kinds(
         }
         Edit::Verify { kind, hash_seen } => {
             let h = human(user, not_found)?;
-            initialised(user, ErrorCode::ContactNotInitialised)?;
             let verified = match kind {
                 CodeKind::Email => h.email.as_ref().map(|e| e.is_verified),
                 CodeKind::Phone => h.phone.as_ref().map(|p| p.is_verified),
@@ -432,7 +423,6 @@ fn decide_kinds(
             proof,
         } => {
             let h = human(user, not_found)?;
-            initialised(user, ErrorCode::PasswordNotInitialised)?;
             match proof {
                 PasswordProof::Permission => {}
                 PasswordProof::CurrentPassword { hash_seen } => {
@@ -641,7 +631,13 @@ pub fn check_edit_event(user: &User, event: &Event) -> Result<(), ErrorCode> {
         },
         EventKind::MachineChanged { .. }
         | EventKind::TokenAdded(_)
-        | EventKind::TokenRemoved { .. } => machine(user, not_found).map(drop),
+        | EventKind::TokenRemoved { .. }
+        | EventKind::SecretSet { .. }
+        | EventKind::SecretRemoved => machine(user, not_found).map(drop),
+        EventKind::KeyAdded(_) | EventKind::KeyRemoved { .. } => match user.kind() {
+            UserKind::Human | UserKind::Machine => Ok(()),
+            UserKind::Schema => Err(not_found),
+        },
         _ => human(user, not_found).map(drop),
     }
 }
@@ -652,6 +648,7 @@ mod tests {
     use crate::domain::{
         apply, create, replay, Contact, Email, HumanProfile, NewUser, OrgScope, UserState,
     };
+    use crate::domain::{AccessToken, MachineKey};
 
     fn new_user(profile: Profile) -> (User, Event) {
         create(
@@ -795,15 +792,6 @@ mod tests {
         );
         let sent = decide_edit(&add(CodeRule::Send), &user3, Timestamp(52)).unwrap();
         assert_eq!(sent.len(), 1);
-        // A user still INITIAL gets a code only at its creation.
-        let mut initial = user3.clone();
-        initial.state = UserState::Initial;
-        assert_eq!(
-            decide_edit(&add(CodeRule::Send), &initial, Timestamp(52)),
-            Err(ErrorCode::ContactNotInitialised)
-        );
-        let at_creation = decide_edit(&add(CodeRule::AtCreation), &initial, Timestamp(52));
-        assert_eq!(at_creation.unwrap().len(), 1);
         // The same address verified is no change for an update, an error for SetEmail.
         let same = Edit::SetEmail {
             address: "ada@example.org".into(),
@@ -906,5 +894,56 @@ mod tests {
             decide_edit(&bad, &human, Timestamp(3)),
             Err(ErrorCode::PhoneAbsent)
         );
+    }
+
+    #[test]
+    fn machine_credentials_replay_and_initial_humans_activate() {
+        let (machine, created) = new_user(Profile::Machine(Box::new(MachineProfile {
+            username: "bot".into(),
+            name: "Bot".into(),
+            ..MachineProfile::default()
+        })));
+        let key = MachineKey {
+            id: "k1".into(),
+            public_key_der: vec![1, 2, 3],
+            created_at: Timestamp(2),
+            expires_at: Timestamp(99),
+        };
+        let token = AccessToken {
+            id: "t1".into(),
+            secret_hash: "h".into(),
+            created_at: Timestamp(2),
+            expires_at: Timestamp(99),
+            issuer_scope: OrgScope::Everywhere,
+        };
+        let batch = Edit::Batch(vec![
+            Edit::AddKey(key),
+            Edit::SetSecret("s".into()),
+            Edit::AddToken(token),
+            Edit::RemoveSecret,
+            Edit::RemoveKey("k1".into()),
+        ]);
+        let (after, events) = run(&machine, &batch, 2).unwrap();
+        assert_eq!(events.len(), 5);
+        assert_eq!(after.credentials.tokens.len(), 1);
+        let history: Vec<Event> = [vec![created], events].concat();
+        assert_eq!(replay("u1", &history).unwrap(), after);
+
+        // A human without a password or a verified email starts INITIAL; verifying the email
+        // with a code made at its creation sets it up.
+        let (mut human, _) = human_user();
+        human.state = UserState::Initial;
+        let add = Edit::AddCode {
+            kind: CodeKind::Email,
+            code: code("h", 99),
+            rule: CodeRule::Send,
+        };
+        let (human, _) = run(&human, &add, 2).unwrap();
+        let verify = Edit::Verify {
+            kind: CodeKind::Email,
+            hash_seen: "h".into(),
+        };
+        let (human, _) = run(&human, &verify, 3).unwrap();
+        assert_eq!(human.state, UserState::Active);
     }
 }

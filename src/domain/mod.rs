@@ -501,6 +501,13 @@ pub fn apply(user: &User, event: &Event) -> User {
         }
         _ => {
             edit::apply_edit(&mut next, event);
+            // A human still INITIAL is set up once it has a password or a verified email,
+            // the rule a creation follows.
+            if let (UserState::Initial, Profile::V2(human)) = (next.state, &next.profile) {
+                if initial_state_of_human(human) == UserState::Active {
+                    next.state = UserState::Active;
+                }
+            }
         }
     }
     next

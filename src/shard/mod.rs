@@ -186,6 +186,8 @@ pub struct EditUser {
     /// Whom the caller may act on (checked after the user is found).
     pub access: Access,
     pub reply: oneshot::Sender<Reply>,
+    /// Kept until the edit is decided and durable (a claim on a new username).
+    pub hold: Option<Hold>,
 }
 
 impl Message for EditUser {
@@ -201,7 +203,7 @@ impl Handler<EditUser> for UserActor {
             user_id: msg.user_id,
             access: msg.access,
         };
-        self.queue(request, msg.reply, None, ctx);
+        self.queue(request, msg.reply, msg.hold, ctx);
     }
 }
 
@@ -816,14 +818,22 @@ impl Shards {
 
     /// Create `user` (its id not yet taken, or 409), keeping `hold` alive until the creation is
     /// decided and durable, even if the caller stops waiting.
-    /// Edit a user's data; the shard checks existence, then `access`, then the edit.
-    pub async fn edit(&self, edit: Edit, user_id: String, access: Access) -> Reply {
+    /// Edit a user's data; the shard checks existence, then `access`, then the edit. `hold`
+    /// lives until the edit is decided and durable, even if the caller stops waiting.
+    pub async fn edit(
+        &self,
+        edit: Edit,
+        user_id: String,
+        access: Access,
+        hold: Option<Hold>,
+    ) -> Reply {
         let id = user_id.clone();
         self.request(&id, |reply| EditUser {
             edit,
             user_id,
             access,
             reply,
+            hold,
         })
         .await
     }

@@ -391,3 +391,31 @@ async fn userd_member_gives_and_takes_roles_while_the_server_runs() {
     let (ok, _, err) = member(&app, &["remove", "ops-bot"]);
     assert!(!ok && err.contains("not a member"), "{err}");
 }
+
+#[tokio::test]
+async fn a_token_acts_only_where_its_issuer_could_write() {
+    let app = spawn_app_with(&[(
+        "USERD_AUTHZ__MEMBERS",
+        r#"[{user_id = "root-bot", roles = ["IAM_OWNER"]}]"#,
+    )])
+    .await;
+    let r = app
+        .post(
+            "/v2/users/new",
+            &admin_token(),
+            Some(&json!({"userId": "root-bot", "organizationId": "org-a", "machine": {"name": "Root"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    // An org-a manager may issue a token for the machine, but not lend it the instance role.
+    let manager = org_token("ORG_USER_MANAGER", "org-a");
+    let issued = add_pat(&app, "root-bot", &manager, &in_seconds(3600)).await;
+    assert_eq!(issued.status, 200, "{:?}", issued.body);
+    let pat = issued.body["token"].as_str().expect("token").to_string();
+    assert_eq!(create_in(&app, &pat, "in-a", "org-a").await.status, 201);
+    assert_error(&create_in(&app, &pat, "in-b", "org-b").await, 403, 7, None);
+    // One the instance owner issues carries the role.
+    let issued = add_pat(&app, "root-bot", &admin_token(), &in_seconds(3600)).await;
+    let pat = issued.body["token"].as_str().expect("token").to_string();
+    assert_eq!(create_in(&app, &pat, "in-b", "org-b").await.status, 201);
+}

@@ -930,3 +930,44 @@ async fn mfa_init_skips_are_recorded_and_factor_lists_are_empty() {
         .await;
     assert_error(&r, 403, 7, None);
 }
+
+#[tokio::test]
+async fn an_initial_user_is_set_up_by_verifying_its_email() {
+    let app = spawn_app().await;
+    let r = human(
+        &app,
+        "newbie",
+        json!({"password": null, "email": {"email": "newbie@example.com", "returnCode": {}}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        get(&app, "newbie").await["state"],
+        json!("USER_STATE_INITIAL")
+    );
+    let code = r.body["emailCode"].as_str().expect("emailCode").to_string();
+    let r = app
+        .post(
+            "/v2/users/newbie/email/verify",
+            &admin_token(),
+            Some(&json!({"verificationCode": code})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let user = get(&app, "newbie").await;
+    assert_eq!(user["state"], json!("USER_STATE_ACTIVE"));
+    assert_eq!(user["human"]["email"]["isVerified"], json!(true));
+    // An update naming the same address changes nothing and sends nothing.
+    let before = user["details"]["sequence"].clone();
+    let r = put(
+        &app,
+        "/v2/users/human/newbie",
+        &admin_token(),
+        &json!({"email": {"email": "newbie@example.com"}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let user = get(&app, "newbie").await;
+    assert_eq!(user["details"]["sequence"], before);
+    assert_eq!(user["human"]["email"]["isVerified"], json!(true));
+}

@@ -251,6 +251,9 @@ impl Ord for Ranked {
     }
 }
 
+/// How deep a page may lie in a listing that is not read in its order (`offset + limit`).
+const MAX_UNORDERED_DEPTH: usize = 100_000;
+
 /// Candidates from point reads and index ranges in no useful order: filter each, keep only the
 /// first `offset + limit` in listing order (as keys, so memory stays small), count the rest.
 fn unordered(
@@ -260,6 +263,10 @@ fn unordered(
     budget: &mut Budget,
 ) -> Result<Page, StoreError> {
     let keep = usize::try_from(query.offset.saturating_add(query.limit)).unwrap_or(usize::MAX);
+    // The page's place is kept for every candidate up to it: bound the memory that takes.
+    if keep > MAX_UNORDERED_DEPTH {
+        return Err(StoreError::OverBudget);
+    }
     let mut best: BinaryHeap<Ranked> = BinaryHeap::new();
     let mut total = 0u64;
     let mut consider = |id: &str, budget: &mut Budget| -> Result<(), StoreError> {
