@@ -336,8 +336,9 @@ async fn a_burst_past_the_in_flight_bound_is_shed_with_retry_after_and_changes_n
             let (response, mut send) = client
                 .send_request(h2_request("POST", "/v3alpha/users", Some(&token)), false)
                 .unwrap();
-            send.send_data(serde_json::to_vec(&body).unwrap().into(), true)
-                .unwrap();
+            // A shed request may be answered (and its stream closed) before its body is sent:
+            // the answer still comes, so a refused send is no failure.
+            let _ = send.send_data(serde_json::to_vec(&body).unwrap().into(), true);
             calls.push(tokio::spawn(async move {
                 let (status, retry, bytes) = h2_answer(response).await.unwrap();
                 let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
