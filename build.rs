@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "zitadel/user/v2/user_service.proto",
     "zitadel/user/v3alpha/user_service.proto",
     "zitadel/resources/user/v3alpha/user_service.proto",
+    "zitadel/internal_permission/v2/internal_permission_service.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -217,6 +217,38 @@ error_codes! {
     /// A v2 request whose fields break the rules (the text says which).
     InvalidV2Request = InvalidArgument, 400, "USERD-V2-0001", "Invalid request";
 
+    // Administrators (memberships), ZITADEL's ids per resource and method.
+    /// An administrator request without a resource (Create, Update, Delete).
+    AdminCreateResourceMissing = InvalidArgument, 400, "ADMIN-IbPp47HDP5", "Invalid argument";
+    AdminUpdateResourceMissing = InvalidArgument, 400, "ADMIN-i0V2IbdloZ", "Invalid argument";
+    AdminDeleteResourceMissing = InvalidArgument, 400, "ADMIN-3UOjLtuohh", "Invalid argument";
+    /// A project or project grant as the resource: userd has no projects.
+    AdminProjectUnsupported = FailedPrecondition, 400, "USERD-ADMIN-0001", "userd has no projects: administrators are granted on the instance or an organization";
+    /// A membership the configuration grants (`[[authz.members]]`): the API cannot change it.
+    AdminConfigured = FailedPrecondition, 400, "USERD-ADMIN-0002", "This administrator's roles are granted in the configuration ([[authz.members]]); change them there";
+    /// The server has no members file to write to.
+    AdminNoFile = FailedPrecondition, 400, "USERD-ADMIN-0003", "Administrators cannot be changed: the server has no data directory";
+    InstanceMemberInvalid = InvalidArgument, 400, "INSTANCE-4m0fS", "Member is invalid";
+    InstanceMemberUserNotFound = FailedPrecondition, 400, "INSTA-GSXOn", "User could not be found";
+    InstanceMemberExists = AlreadyExists, 409, "INSTA-pFDwe", "Member already exists";
+    /// UpdateAdministrator on the instance with no roles.
+    InstanceMemberChangeInvalid = InvalidArgument, 400, "INSTANCE-LiaZi", "Member is invalid";
+    /// UpdateAdministrator on the instance with a role that is not an instance role.
+    InstanceMemberRolesInvalid = InvalidArgument, 400, "INSTANCE-3m9fs", "Member is invalid";
+    InstanceMemberNotFound = NotFound, 404, "INSTANCE-D8JxR", "Resource not found";
+    /// CreateAdministrator on an organization with no roles.
+    OrgMemberMissingRoles = InvalidArgument, 400, "ORG-4Mlfs", "Invalid argument";
+    OrgMemberInvalid = InvalidArgument, 400, "Org-4N8es", "Member is invalid";
+    OrgMemberUserNotFound = FailedPrecondition, 400, "ORG-GoXOn", "User could not be found";
+    OrgMemberExists = AlreadyExists, 409, "ORG-poWwe", "Member already exists";
+    /// UpdateAdministrator on an organization with no roles.
+    OrgMemberChangeInvalid = InvalidArgument, 400, "Org-LiaZi", "Member is invalid";
+    /// UpdateAdministrator on an organization with a role that is not an organization role.
+    OrgMemberRolesInvalid = InvalidArgument, 400, "IAM-m9fG8", "Member is invalid";
+    OrgMemberNotFound = NotFound, 404, "Org-D8JxR", "Resource not found";
+    AdminFilterInvalid = InvalidArgument, 400, "PERM-vR9nC", "List query is invalid";
+    AdminFilterTooDeep = InvalidArgument, 400, "PERM-zsQ97", "Too many nesting levels in the query";
+
     // Routing.
     UnknownMethod = Unimplemented, 501, "USERD-RPC-0001", "Method is not served by userd";
     MethodNotAllowed = Unimplemented, 405, "USERD-HTTP-405", "Method Not Allowed", bare;

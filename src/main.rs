@@ -368,10 +368,21 @@ fn parse_ttl(text: &str) -> Result<i64, String> {
 }
 
 fn member(flags: Flags, action: MemberAction) -> Result<(), String> {
-    use userd::auth::members;
+    use userd::auth::members::{self, Resource};
     let config = load_config(&flags)?;
     let path = members::file_in(config.data_dir());
-    let mut file = members::read(&path)?;
+    let now = userd::domain::Timestamp::now();
+    // The roles named on the command line, per resource.
+    let by_resource = |roles: &[String]| {
+        let mut out: Vec<(Resource, Vec<String>)> = Vec::new();
+        for (name, resource) in roles.iter().map(|r| members::split_role(r)) {
+            match out.iter_mut().find(|(r, _)| *r == resource) {
+                Some((_, names)) => names.push(name.to_string()),
+                None => out.push((resource, vec![name.to_string()])),
+            }
+        }
+        out
+    };
     match action {
         MemberAction::Add { user_id, roles } => {
             if roles.is_empty() {
@@ -382,35 +393,47 @@ fn member(flags: Flags, action: MemberAction) -> Result<(), String> {
             }
             std::fs::create_dir_all(config.data_dir())
                 .map_err(|e| format!("cannot create {}: {e}", config.data_dir().display()))?;
-            match file.members.iter_mut().find(|m| m.user_id == user_id) {
-                Some(m) => {
-                    for role in roles {
-                        if !m.roles.contains(&role) {
-                            m.roles.push(role);
+            members::update(&path, |file| {
+                for (resource, added) in by_resource(&roles) {
+                    let mut names = file.roles_on(&user_id, &resource);
+                    for name in added {
+                        if !names.contains(&name) {
+                            names.push(name);
                         }
                     }
+                    file.set_roles(&user_id, &resource, &names, now);
                 }
-                None => file.members.push(config::Member { user_id, roles }),
-            }
-            members::write(&path, &file)?;
+                Ok::<(), String>(())
+            })??;
         }
         MemberAction::Remove { user_id, roles } => {
-            if !file.members.iter().any(|m| m.user_id == user_id) {
-                return Err(format!("{user_id} is not a member in {}", path.display()));
-            }
-            for m in file.members.iter_mut().filter(|m| m.user_id == user_id) {
-                m.roles.retain(|r| !roles.is_empty() && !roles.contains(r));
-            }
-            file.members.retain(|m| !m.roles.is_empty());
-            members::write(&path, &file)?;
+            members::update(&path, |file| {
+                if !file.members.iter().any(|m| m.user_id == user_id) {
+                    return Err(format!("{user_id} is not a member in {}", path.display()));
+                }
+                if roles.is_empty() {
+                    file.members.retain(|m| m.user_id != user_id);
+                }
+                for (resource, removed) in by_resource(&roles) {
+                    let mut names = file.roles_on(&user_id, &resource);
+                    names.retain(|n| !removed.contains(n));
+                    file.set_roles(&user_id, &resource, &names, now);
+                }
+                Ok(())
+            })??;
         }
         MemberAction::List => {
+            let file = members::read(&path)?;
             let mut out = std::io::stdout().lock();
-            for (source, list) in [("config", &config.authz.members), ("file", &file.members)] {
-                for m in list.iter() {
-                    writeln!(out, "{}\t{}\t{source}", m.user_id, m.roles.join(","))
-                        .map_err(|e| e.to_string())?;
-                }
+            let configured = config
+                .authz
+                .members
+                .iter()
+                .map(|m| (&m.user_id, &m.roles, "config"));
+            let listed = file.members.iter().map(|m| (&m.user_id, &m.roles, "file"));
+            for (user_id, roles, source) in configured.chain(listed) {
+                writeln!(out, "{user_id}\t{}\t{source}", roles.join(","))
+                    .map_err(|e| e.to_string())?;
             }
         }
     }

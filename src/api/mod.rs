@@ -6,6 +6,7 @@
 //! [`dispatch`] is the one table of RPC methods; REST routes (`http::rest`) name the same method
 //! types, so a method behaves the same on every surface.
 
+pub mod administrators;
 pub mod credentials;
 pub mod edits;
 pub mod metadata;
@@ -106,6 +107,19 @@ services! {
         "RemoveSecret" => credentials::RemoveSecret,
         "ListAuthenticationFactors" => v2::ListAuthenticationFactors,
         "HumanMFAInitSkipped" => edits::HumanMfaInitSkipped,
+    }
+    "zitadel.internal_permission.v2.InternalPermissionService" => {
+        "CreateAdministrator" => administrators::CreateAdministrator,
+        "UpdateAdministrator" => administrators::UpdateAdministrator,
+        "DeleteAdministrator" => administrators::DeleteAdministrator,
+        "ListAdministrators" => administrators::ListAdministratorsMethod,
+    }
+    // v2beta's messages are v2's for the instance and organizations, which userd serves.
+    "zitadel.internal_permission.v2beta.InternalPermissionService" => {
+        "CreateAdministrator" => administrators::CreateAdministrator,
+        "UpdateAdministrator" => administrators::UpdateAdministrator,
+        "DeleteAdministrator" => administrators::DeleteAdministrator,
+        "ListAdministrators" => administrators::ListAdministratorsMethod,
     }
     // v2beta's messages for these methods are v2's, field for field.
     "zitadel.user.v2beta.UserService" => {

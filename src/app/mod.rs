@@ -7,11 +7,16 @@
 //! (403), and sends changes to the shard that owns the user, which checks existence (404),
 //! permission (403) and state (400). Reads go to the store, which only holds durable changes.
 
+mod administrators;
 mod credentials;
 mod edit;
 mod requests;
 pub mod secrets;
 
+pub use administrators::{
+    AdminFilter, AdminSort, AdminUser, Administrator, AdministratorPage, GrantRoles,
+    ListAdministrators,
+};
 pub use credentials::{
     AddKey, AddToken, CredentialFilter, CredentialInfo, CredentialKind, CredentialPage,
     ListCredentials, NewKey, NewToken, TimeCmp, TimeFilter,
@@ -56,6 +61,8 @@ pub struct Core {
     pub code_lifetime_seconds: i64,
     /// Where codes to send go.
     pub notifier: crate::notify::Notifier,
+    /// Edits of the members file, one at a time.
+    member_edits: tokio::sync::Mutex<()>,
 }
 
 impl Core {
@@ -70,6 +77,7 @@ impl Core {
             hashing: tokio::sync::Semaphore::new(cores),
             code_lifetime_seconds: 3600,
             notifier: crate::notify::Notifier::log_only(),
+            member_edits: tokio::sync::Mutex::new(()),
         }
     }
 

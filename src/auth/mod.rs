@@ -40,10 +40,11 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Every organization the caller holds any permission in.
+    /// Every organization the caller holds any permission on users in.
     pub fn authority(&self) -> OrgScope {
-        self.scopes
-            .values()
+        Permission::USER
+            .iter()
+            .filter_map(|p| self.scopes.get(p))
             .cloned()
             .fold(OrgScope::Orgs(Vec::new()), OrgScope::union)
     }
@@ -137,6 +138,11 @@ impl Verifier {
     pub fn with_members(mut self, members: Arc<members::Members>) -> Self {
         self.members = members;
         self
+    }
+
+    /// Whether `name` is a role of this instance (for memberships the API grants).
+    pub fn is_role(&self, name: &str) -> bool {
+        self.roles.is_role(name)
     }
 
     /// The members the verifier knows (to read their file again when it changes).

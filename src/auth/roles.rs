@@ -17,21 +17,62 @@ pub struct RoleTable {
 impl Default for RoleTable {
     fn default() -> Self {
         use Permission::*;
-        let all = [Read, Write, Delete];
-        let table: [(&str, &[Permission]); 8] = [
-            ("IAM_OWNER", &all),
-            ("IAM_ORG_MANAGER", &all),
-            ("IAM_USER_MANAGER", &all),
-            ("IAM_LOGIN_CLIENT", &[Read, Write]),
-            ("ORG_OWNER", &all),
-            ("ORG_USER_MANAGER", &all),
-            ("IAM_OWNER_VIEWER", &[Read]),
-            ("ORG_OWNER_VIEWER", &[Read]),
+        let user = [Read, Write, Delete];
+        let members = [
+            InstanceMemberRead,
+            InstanceMemberWrite,
+            InstanceMemberDelete,
+            OrgMemberRead,
+            OrgMemberWrite,
+            OrgMemberDelete,
+        ];
+        // ZITADEL's roles of the instance and of organizations, with the permissions userd
+        // checks (ZITADEL's defaults). Roles userd has nothing for still name valid memberships.
+        let table: &[(&str, &[&[Permission]])] = &[
+            ("IAM_OWNER", &[&user, &members]),
+            (
+                "IAM_OWNER_VIEWER",
+                &[&[Read, InstanceMemberRead, OrgMemberRead]],
+            ),
+            (
+                "IAM_ORG_MANAGER",
+                &[&user, &[OrgMemberRead, OrgMemberWrite, OrgMemberDelete]],
+            ),
+            (
+                "IAM_USER_MANAGER",
+                &[&user, &[OrgMemberRead, OrgMemberDelete]],
+            ),
+            (
+                "IAM_LOGIN_CLIENT",
+                &[&[
+                    Read,
+                    Write,
+                    InstanceMemberRead,
+                    InstanceMemberWrite,
+                    OrgMemberRead,
+                    OrgMemberWrite,
+                ]],
+            ),
+            ("IAM_ADMIN_IMPERSONATOR", &[]),
+            ("IAM_END_USER_IMPERSONATOR", &[]),
+            (
+                "ORG_OWNER",
+                &[&user, &[OrgMemberRead, OrgMemberWrite, OrgMemberDelete]],
+            ),
+            ("ORG_USER_MANAGER", &[&user]),
+            ("ORG_OWNER_VIEWER", &[&[Read, OrgMemberRead]]),
+            ("ORG_SETTINGS_MANAGER", &[&[OrgMemberRead]]),
+            ("ORG_USER_PERMISSION_EDITOR", &[&[OrgMemberRead]]),
+            ("ORG_PROJECT_PERMISSION_EDITOR", &[&[OrgMemberRead]]),
+            ("ORG_PROJECT_CREATOR", &[]),
+            ("ORG_ADMIN_IMPERSONATOR", &[]),
+            ("ORG_END_USER_IMPERSONATOR", &[]),
+            ("ORG_USER_SELF_MANAGER", &[]),
         ];
         RoleTable {
             roles: table
-                .into_iter()
-                .map(|(role, perms)| (role.to_string(), perms.to_vec()))
+                .iter()
+                .map(|(role, perms)| (role.to_string(), perms.concat()))
                 .collect(),
         }
     }
@@ -44,6 +85,11 @@ impl RoleTable {
             self.roles.insert(role.clone(), perms.clone());
         }
         self
+    }
+
+    /// Whether `name` is a role this instance knows (ZITADEL's, or one the configuration adds).
+    pub fn is_role(&self, name: &str) -> bool {
+        self.roles.contains_key(name)
     }
 
     /// Where the holder of `claim` has each permission.

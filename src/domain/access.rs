@@ -7,22 +7,48 @@
 
 use crate::domain::User;
 
-/// ZITADEL's user permissions.
+/// ZITADEL's permissions that userd checks: on users, and on memberships ("administrators")
+/// of the instance (`iam.member.*`, held only through instance roles) and of organizations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Permission {
     Read,
     Write,
     Delete,
+    InstanceMemberRead,
+    InstanceMemberWrite,
+    InstanceMemberDelete,
+    OrgMemberRead,
+    OrgMemberWrite,
+    OrgMemberDelete,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 3] = [Permission::Read, Permission::Write, Permission::Delete];
+    /// The permissions on users.
+    pub const USER: [Permission; 3] = [Permission::Read, Permission::Write, Permission::Delete];
+
+    pub const ALL: [Permission; 9] = [
+        Permission::Read,
+        Permission::Write,
+        Permission::Delete,
+        Permission::InstanceMemberRead,
+        Permission::InstanceMemberWrite,
+        Permission::InstanceMemberDelete,
+        Permission::OrgMemberRead,
+        Permission::OrgMemberWrite,
+        Permission::OrgMemberDelete,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Permission::Read => "user.read",
             Permission::Write => "user.write",
             Permission::Delete => "user.delete",
+            Permission::InstanceMemberRead => "iam.member.read",
+            Permission::InstanceMemberWrite => "iam.member.write",
+            Permission::InstanceMemberDelete => "iam.member.delete",
+            Permission::OrgMemberRead => "org.member.read",
+            Permission::OrgMemberWrite => "org.member.write",
+            Permission::OrgMemberDelete => "org.member.delete",
         }
     }
 

@@ -36,6 +36,12 @@ impl Timestamp {
             .unwrap_or_default()
             .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
     }
+
+    /// The instant an RFC 3339 text names (any offset), if it is one.
+    pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        let t = chrono::DateTime::parse_from_rfc3339(text).ok()?;
+        t.timestamp_nanos_opt().map(Timestamp)
+    }
 }
 
 #[cfg(test)]
@@ -60,5 +66,7 @@ mod tests {
             Timestamp::from_unix_seconds(951_782_400).to_rfc3339(),
             "2000-02-29T00:00:00Z"
         );
+        assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()), Some(t));
+        assert_eq!(Timestamp::parse_rfc3339("yesterday"), None);
     }
 }

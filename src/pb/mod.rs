@@ -25,6 +25,18 @@ pub mod zitadel {
             include!(concat!(env!("OUT_DIR"), "/zitadel.filter.v2.serde.rs"));
         }
     }
+    pub mod internal_permission {
+        pub mod v2 {
+            include!(concat!(
+                env!("OUT_DIR"),
+                "/zitadel.internal_permission.v2.rs"
+            ));
+            include!(concat!(
+                env!("OUT_DIR"),
+                "/zitadel.internal_permission.v2.serde.rs"
+            ));
+        }
+    }
     pub mod metadata {
         pub mod v2 {
             include!(concat!(env!("OUT_DIR"), "/zitadel.metadata.v2.rs"));

@@ -6,12 +6,12 @@
 use crate::helpers::*;
 use serde_json::{json, Value};
 
-fn in_seconds(secs: i64) -> String {
+pub(crate) fn in_seconds(secs: i64) -> String {
     let at = chrono::DateTime::from_timestamp(now_secs() + secs, 0).unwrap_or_default();
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-async fn add_pat(app: &TestApp, user: &str, token: &str, expires: &str) -> Reply {
+pub(crate) async fn add_pat(app: &TestApp, user: &str, token: &str, expires: &str) -> Reply {
     app.post(
         &format!("/v2/users/{user}/pats"),
         token,
@@ -20,7 +20,7 @@ async fn add_pat(app: &TestApp, user: &str, token: &str, expires: &str) -> Reply
     .await
 }
 
-async fn create_in(app: &TestApp, token: &str, id: &str, org: &str) -> Reply {
+pub(crate) async fn create_in(app: &TestApp, token: &str, id: &str, org: &str) -> Reply {
     app.post(
         "/v3alpha/users",
         token,

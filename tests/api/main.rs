@@ -1,5 +1,6 @@
 //! The one integration-test binary: every test drives the real `userd` binary over HTTP.
 
+mod administrators;
 mod auth;
 mod codec;
 mod concurrency;

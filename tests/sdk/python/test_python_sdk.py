@@ -423,3 +423,45 @@ def test_mfa_init_skipped_and_factors(userd):
     assert int(skipped.details.sequence) == 2
     factors = users.list_authentication_factors(UserServiceListAuthenticationFactorsRequest(user_id=user_id))
     assert not factors.result
+
+
+def test_administrators(userd):
+    from zitadel_client.models import (
+        InternalPermissionServiceAdministratorSearchFilter,
+        InternalPermissionServiceCreateAdministratorRequest,
+        InternalPermissionServiceDeleteAdministratorRequest,
+        InternalPermissionServiceInIDsFilter,
+        InternalPermissionServiceListAdministratorsRequest,
+        InternalPermissionServiceResourceType,
+        InternalPermissionServiceUpdateAdministratorRequest,
+    )
+    sdk = client(userd)
+    user_id = add_user(sdk.users)
+    permissions = sdk.internal_permissions
+    on_org = InternalPermissionServiceResourceType(organization_id="org-a")
+    created = permissions.create_administrator(InternalPermissionServiceCreateAdministratorRequest(
+        user_id=user_id, resource=on_org, roles=["ORG_OWNER"]))
+    assert created.creation_date is not None
+    with pytest.raises(ApiError) as e:
+        permissions.create_administrator(InternalPermissionServiceCreateAdministratorRequest(
+            user_id=user_id, resource=on_org, roles=["ORG_OWNER"]))
+    assert e.value.code == 409
+    permissions.update_administrator(InternalPermissionServiceUpdateAdministratorRequest(
+        user_id=user_id, resource=on_org, roles=["ORG_OWNER_VIEWER"]))
+    mine = [InternalPermissionServiceAdministratorSearchFilter(
+        in_user_ids_filter=InternalPermissionServiceInIDsFilter(ids=[user_id]))]
+    listed = permissions.list_administrators(InternalPermissionServiceListAdministratorsRequest(filters=mine))
+    assert [(a.user.id, a.organization.id, a.roles) for a in listed.administrators] == \
+        [(user_id, "org-a", ["ORG_OWNER_VIEWER"])]
+    assert int(listed.pagination.total_result) == 1
+    deleted = permissions.delete_administrator(InternalPermissionServiceDeleteAdministratorRequest(
+        user_id=user_id, resource=on_org))
+    assert deleted.deletion_date is not None
+    listed = permissions.list_administrators(InternalPermissionServiceListAdministratorsRequest(filters=mine))
+    assert not listed.administrators
+    # An organization's owner may not grant on the instance.
+    owner = zitadel.Zitadel.with_access_token(userd.url, userd.token("ORG_OWNER:org-a"))
+    with pytest.raises(ApiError) as e:
+        owner.internal_permissions.create_administrator(InternalPermissionServiceCreateAdministratorRequest(
+            user_id=user_id, resource=InternalPermissionServiceResourceType(instance=True), roles=["IAM_OWNER"]))
+    assert e.value.code == 403

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
-import { ConnectError, Code } from "@connectrpc/connect";
+import { ConnectError, Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { NewAuthorizationBearerInterceptor } from "@zitadel/client";
 import { createUserServiceClient } from "@zitadel/client/v2";
@@ -19,6 +19,7 @@ import { UserState } from "@zitadel/proto/zitadel/user/v2/user_pb.js";
 import { TextFilterMethod } from "@zitadel/proto/zitadel/filter/v2/filter_pb.js";
 import { Type, UserFieldName } from "@zitadel/proto/zitadel/user/v2/query_pb.js";
 import { AuthenticationMethodType } from "@zitadel/proto/zitadel/user/v2/user_service_pb.js";
+import { InternalPermissionService } from "@zitadel/proto/zitadel/internal_permission/v2beta/internal_permission_service_pb.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = process.env.USERD_BIN ?? resolve(here, "../../../target/debug/userd");
@@ -330,5 +331,32 @@ for (const kind of selected) {
     assert.equal(active.result.length, 1, "active after unlock");
     await v3.deleteUser({ id });
     await rejects(v3.getUser({ id }), Code.NotFound);
+  });
+
+  test(`${kind}: administrators (InternalPermissionService)`, async () => {
+    const client = users(kind);
+    const userId = await addUser(client);
+    const permissions = (...roles) => createClient(InternalPermissionService, transports[kind]([NewAuthorizationBearerInterceptor(token(...roles))]));
+    const admin = permissions();
+    const onOrg = { resource: { case: "organizationId", value: "org-a" } };
+    const created = await admin.createAdministrator({ userId, resource: onOrg, roles: ["ORG_OWNER"] });
+    assert.ok(created.creationDate, "creationDate");
+    await rejects(admin.createAdministrator({ userId, resource: onOrg, roles: ["ORG_OWNER"] }), Code.AlreadyExists);
+    await rejects(admin.createAdministrator({ userId, resource: onOrg, roles: ["IAM_OWNER"] }), Code.InvalidArgument);
+    const onInstance = { resource: { case: "instance", value: true } };
+    await rejects(permissions("ORG_OWNER:org-a").createAdministrator({ userId, resource: onInstance, roles: ["IAM_OWNER"] }), Code.PermissionDenied);
+    await admin.updateAdministrator({ userId, resource: onOrg, roles: ["ORG_OWNER_VIEWER", "ORG_USER_MANAGER"] });
+    const mine = [{ filter: { case: "inUserIdsFilter", value: { ids: [userId] } } }];
+    const listed = await admin.listAdministrators({ filters: mine });
+    assert.equal(listed.pagination.totalResult, 1n);
+    const [one] = listed.administrators;
+    assert.equal(one.user.id, userId);
+    assert.equal(one.resource.case, "organization");
+    assert.equal(one.resource.value.id, "org-a");
+    assert.deepEqual(one.roles, ["ORG_OWNER_VIEWER", "ORG_USER_MANAGER"]);
+    const deleted = await admin.deleteAdministrator({ userId, resource: onOrg });
+    assert.ok(deleted.deletionDate, "deletionDate");
+    assert.equal((await admin.listAdministrators({ filters: mine })).administrators.length, 0);
+    await rejects(admin.updateAdministrator({ userId, resource: onOrg, roles: ["ORG_OWNER"] }), Code.NotFound);
   });
 }
