@@ -195,7 +195,8 @@ impl Core {
             Resource::Org(_) => "ORG",
         };
         for (i, role) in roles.iter().enumerate() {
-            if !role.starts_with(prefix) || !self.verifier.is_role(role) {
+            let written = crate::config::check_member_role(&resource.role_text(role));
+            if !role.starts_with(prefix) || !self.verifier.is_role(role) || written.is_err() {
                 return Err(ApiError::with_text(
                     invalid,
                     format!(

@@ -8,10 +8,22 @@
 
 use super::{access, Core, RequestContext, SelfService};
 use crate::auth::{pat, Caller};
-use crate::domain::{self, AccessToken, Edit, MachineKey, Permission, Timestamp, User, UserState};
+use crate::domain::{
+    self, AccessToken, Edit, MachineKey, OrgScope, Permission, Timestamp, User, UserState,
+};
 use crate::error::{ApiError, ErrorCode};
 use crate::shard::read_error;
 use std::sync::Arc;
+
+/// The permissions over memberships ("administrators").
+const MEMBER_PERMISSIONS: [Permission; 6] = [
+    Permission::InstanceMemberRead,
+    Permission::InstanceMemberWrite,
+    Permission::InstanceMemberDelete,
+    Permission::OrgMemberRead,
+    Permission::OrgMemberWrite,
+    Permission::OrgMemberDelete,
+];
 
 /// Issue a token for machine `user_id`, valid until `expires_at`.
 #[derive(Clone, Debug)]
@@ -234,6 +246,28 @@ impl Core {
         if request.expires_at <= now {
             return Err(ErrorCode::ExpireBeforeNow.into());
         }
+        let issuer_scope = caller.scope(Permission::Write);
+        // A token acts with its machine's memberships within where its issuer could write; the
+        // member permissions among them must also be the issuer's own, or issuing a token would
+        // hand the issuer rights over memberships it does not have.
+        let would_hold = self
+            .verifier
+            .member_caller(&request.user_id, "", now, &issuer_scope);
+        let covered = |p: &Permission| {
+            let (would, has) = (would_hold.scope(*p), caller.scope(*p));
+            match p {
+                // Instance permissions hold only everywhere.
+                Permission::InstanceMemberRead
+                | Permission::InstanceMemberWrite
+                | Permission::InstanceMemberDelete => {
+                    would != OrgScope::Everywhere || has == OrgScope::Everywhere
+                }
+                _ => would.within(&has),
+            }
+        };
+        if !MEMBER_PERMISSIONS.iter().all(covered) {
+            return Err(ErrorCode::PermissionDenied.into());
+        }
         let token_id = self.ids.next_id();
         let (token, secret_hash) = pat::issue(&request.user_id, &token_id)?;
         let stored = AccessToken {
@@ -241,7 +275,7 @@ impl Core {
             secret_hash,
             created_at: now,
             expires_at: request.expires_at,
-            issuer_scope: caller.scope(Permission::Write),
+            issuer_scope,
         };
         let can = access(&caller, Permission::Write, SelfService::Allowed);
         self.shards

@@ -93,6 +93,9 @@ impl MemberFile {
         names: &[String],
         now: Timestamp,
     ) {
+        if self.roles_on(user_id, resource) == names {
+            return;
+        }
         let mut created: Option<Timestamp> = None;
         for entry in self.members.iter_mut().filter(|e| e.user_id == user_id) {
             let before = entry.roles.len();
@@ -265,6 +268,8 @@ pub struct Members {
     current: RwLock<Arc<HashMap<String, RoleClaim>>>,
     /// The file's version when it was last read.
     seen: RwLock<Option<Version>>,
+    /// One reload at a time, so an older read never replaces a newer one.
+    reloading: std::sync::Mutex<()>,
 }
 
 impl Members {
@@ -275,6 +280,7 @@ impl Members {
             configured,
             file,
             seen: RwLock::new(None),
+            reloading: std::sync::Mutex::new(()),
         };
         members.reload_if_changed();
         members
@@ -304,6 +310,10 @@ impl Members {
     /// request threads).
     pub fn reload_if_changed(&self) {
         let Some(path) = &self.file else { return };
+        let _one_at_a_time = self
+            .reloading
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let modified = std::fs::metadata(path)
             .and_then(|m| Ok((m.modified()?, m.ino(), m.len())))
             .ok();

@@ -40,11 +40,10 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Every organization the caller holds any permission on users in.
+    /// Every organization the caller holds any permission in.
     pub fn authority(&self) -> OrgScope {
-        Permission::USER
-            .iter()
-            .filter_map(|p| self.scopes.get(p))
+        self.scopes
+            .values()
             .cloned()
             .fold(OrgScope::Orgs(Vec::new()), OrgScope::union)
     }

@@ -385,6 +385,30 @@ async fn a_grant_acts_at_once_on_the_members_tokens_and_the_configuration_stays_
     );
     assert_error(&create_in(&app, &pat, "m2", "org-a").await, 403, 7, None);
 
+    // A token cannot carry rights over memberships its issuer lacks: a user manager may not
+    // mint one for an organization's owner; the organization's owner may.
+    let grant = json!({"userId": "ops-bot", "resource": org("org-a"), "roles": ["ORG_OWNER"]});
+    assert_eq!(
+        call(&app, "CreateAdministrator", &admin, grant)
+            .await
+            .status,
+        200
+    );
+    let manager = org_token("ORG_USER_MANAGER", "org-a");
+    assert_error(
+        &add_pat(&app, "ops-bot", &manager, &in_seconds(3600)).await,
+        403,
+        7,
+        Some("AUTH-AWfge"),
+    );
+    let owner = org_token("ORG_OWNER", "org-a");
+    assert_eq!(
+        add_pat(&app, "ops-bot", &owner, &in_seconds(3600))
+            .await
+            .status,
+        200
+    );
+
     // The configuration's members are listed, dateless, and only the configuration changes them.
     let r = call(
         &app,

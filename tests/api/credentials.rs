@@ -407,9 +407,13 @@ async fn a_token_acts_only_where_its_issuer_could_write() {
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    // An org-a manager may issue a token for the machine, but not lend it the instance role.
+    // An org-a owner may issue a token for the machine, but not lend it the instance role; a
+    // user manager may not issue one at all (the token would manage org-a's members).
     let manager = org_token("ORG_USER_MANAGER", "org-a");
-    let issued = add_pat(&app, "root-bot", &manager, &in_seconds(3600)).await;
+    let refused = add_pat(&app, "root-bot", &manager, &in_seconds(3600)).await;
+    assert_error(&refused, 403, 7, None);
+    let owner = org_token("ORG_OWNER", "org-a");
+    let issued = add_pat(&app, "root-bot", &owner, &in_seconds(3600)).await;
     assert_eq!(issued.status, 200, "{:?}", issued.body);
     let pat = issued.body["token"].as_str().expect("token").to_string();
     assert_eq!(create_in(&app, &pat, "in-a", "org-a").await.status, 201);
