@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
-# The whole test suite: Rust unit and integration tests (through the real binary), then
+# The whole test suite: Rust unit and integration tests (through the real binary, on sled and
+# then on a throwaway PostgreSQL), then
 # ZITADEL's official SDKs (Python zitadel-client, TypeScript @zitadel/client) against the same
 # binary. Installs the SDKs locally (target/sdk-venv, tests/sdk/ts/node_modules) on first run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A throwaway PostgreSQL (the machine's own server binaries, 127.0.0.1, a free port) for the
+# integration suite's second pass; stopped and removed at the end.
+pg_dir=$(mktemp -d /tmp/userd-test-pg.XXXXXX)
+trap 'scripts/postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
+pg_url=$(scripts/postgres.sh start "$pg_dir")
+
 cargo test --all-features
+
+echo "== The integration suite on PostgreSQL =="
+USERD_TEST_POSTGRES_URL="$pg_url" cargo test --all-features --test api
 
 echo "== Python SDK (zitadel-client) =="
 if [ ! -x target/sdk-venv/bin/python ]; then

@@ -133,6 +133,8 @@ impl Default for ServerConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
+    /// `sled` (embedded, in `data_dir`) or `postgres` (`[storage.postgres]`).
+    pub backend: StorageBackend,
     pub data_dir: PathBuf,
     /// Fixed when the store is created, and recorded in it.
     pub shards: u32,
@@ -146,11 +148,47 @@ pub struct StorageConfig {
     pub scan_budget_ms: u64,
     /// Threads that run such scans (at a low priority), at most this many at once.
     pub scan_threads: usize,
+    /// The database of the `postgres` backend.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<PostgresConfig>,
+}
+
+/// Where users are stored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    #[default]
+    Sled,
+    Postgres,
+}
+
+/// `[storage.postgres]`: the database the `postgres` backend uses.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostgresConfig {
+    /// `postgres://user:password@host:port/database`.
+    pub url: String,
+    /// Connections per node.
+    pub pool_size: usize,
+    /// How long a request waits for a connection, a statement or a commit before it answers
+    /// 503.
+    pub timeout_ms: u64,
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        PostgresConfig {
+            url: String::new(),
+            pool_size: 16,
+            timeout_ms: 5_000,
+        }
+    }
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
+            backend: StorageBackend::Sled,
             data_dir: PathBuf::from("data"),
             shards: 16,
             durability: Durability::Fsync,
@@ -159,6 +197,7 @@ impl Default for StorageConfig {
             actor_threads: 0,
             scan_budget_ms: 10_000,
             scan_threads: 1,
+            postgres: None,
         }
     }
 }
@@ -295,6 +334,8 @@ const STRING_KEYS: &[&str] = &[
     "server.bind",
     "storage.data_dir",
     "storage.durability",
+    "storage.backend",
+    "storage.postgres.url",
     "auth.issuer",
     "auth.hs256_secret",
     "auth.hs256_secret_file",
@@ -313,6 +354,7 @@ const OPTIONAL_KEYS: &[&str] = &[
     "auth.jwks_url",
     "authz.role_permissions",
     "notify.smtp",
+    "storage.postgres",
 ];
 
 /// Settings given on the command line; they win over everything else.
@@ -364,11 +406,23 @@ pub fn load(
             continue;
         };
         let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
-        let full = format!("{section}.{key}");
+        // `USERD_STORAGE__POSTGRES__URL`: one key of a table within the section.
+        let (key, subkey) = match key.split_once("__") {
+            Some((key, subkey)) => (key.to_string(), Some(subkey.to_string())),
+            None => (key, None),
+        };
+        let full = match &subkey {
+            Some(sub) => format!("{section}.{key}.{sub}"),
+            None => format!("{section}.{key}"),
+        };
         let value = if STRING_KEYS.contains(&full.as_str()) {
             toml::Value::String(raw)
         } else {
             parse_env_value(&raw)
+        };
+        let value = match subkey {
+            Some(sub) => toml::Value::Table(toml::Table::from_iter([(sub, value)])),
+            None => value,
         };
         set(&mut table, &section, &key, value, &format!("from {name}"))?;
     }
@@ -442,7 +496,13 @@ fn set(
         .entry(section.to_string())
         .or_insert_with(|| toml::Value::Table(toml::Table::new()));
     if let toml::Value::Table(t) = entry {
-        t.insert(key.to_string(), value);
+        // A table given in parts (a file's and a variable's keys) keeps every part.
+        match (t.get_mut(key), value) {
+            (Some(toml::Value::Table(old)), toml::Value::Table(new)) => old.extend(new),
+            (_, value) => {
+                t.insert(key.to_string(), value);
+            }
+        }
     }
     Ok(())
 }

@@ -288,9 +288,14 @@ fn import(flags: Flags, file: &std::path::Path, org: Option<&str>) -> Result<(),
 
 fn check(flags: Flags, max_problems: usize) -> Result<(), String> {
     let config = load_config(&flags)?;
-    let store = userd::store::sled::SledStore::open_existing(config.data_dir(), 64 << 20)
-        .map_err(|e| e.to_string())?;
-    let report = userd::store::Backend::check(&store, max_problems).map_err(|e| e.to_string())?;
+    let report = if config.storage.backend == userd::config::StorageBackend::Postgres {
+        let store = userd::startup::open_postgres(&config)?;
+        userd::store::Backend::check(&store, max_problems).map_err(|e| e.to_string())?
+    } else {
+        let store = userd::store::sled::SledStore::open_existing(config.data_dir(), 64 << 20)
+            .map_err(|e| e.to_string())?;
+        userd::store::Backend::check(&store, max_problems).map_err(|e| e.to_string())?
+    };
     println!("{report}");
     if report.is_ok() {
         Ok(())
@@ -407,6 +412,9 @@ fn member(flags: Flags, action: MemberAction) -> Result<(), String> {
             })??;
         }
         MemberAction::Remove { user_id, roles } => {
+            if !path.exists() {
+                return Err(format!("{user_id} is not a member in {}", path.display()));
+            }
             members::update(&path, |file| {
                 if !file.members.iter().any(|m| m.user_id == user_id) {
                     return Err(format!("{user_id} is not a member in {}", path.display()));

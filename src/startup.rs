@@ -43,6 +43,9 @@ impl std::fmt::Debug for Application {
 
 /// The store the configuration names, opened (its commit log replayed).
 pub fn open_store(config: &Config) -> Result<Arc<dyn Backend>, String> {
+    if config.storage.backend == crate::config::StorageBackend::Postgres {
+        return open_postgres(config).map(|s| Arc::new(s) as Arc<dyn Backend>);
+    }
     let store = SledStore::open(
         config.data_dir(),
         Options {
@@ -56,6 +59,26 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Backend>, String> {
     )
     .map_err(|e| e.to_string())?;
     Ok(Arc::new(store))
+}
+
+/// The PostgreSQL store of `[storage.postgres]` (connected, its schema migrated).
+pub fn open_postgres(config: &Config) -> Result<crate::store::postgres::PostgresStore, String> {
+    let pg = config.storage.postgres.clone().unwrap_or_default();
+    if pg.url.trim().is_empty() {
+        return Err(
+            "storage.backend = \"postgres\" needs storage.postgres.url (USERD_STORAGE__POSTGRES__URL)"
+                .into(),
+        );
+    }
+    crate::store::postgres::PostgresStore::open(&crate::store::postgres::Options {
+        url: pg.url,
+        pool_size: pg.pool_size,
+        timeout: Duration::from_millis(pg.timeout_ms.max(1)),
+        shards: config.storage.shards,
+        durability: config.storage.durability,
+        scan_budget: Duration::from_millis(config.storage.scan_budget_ms),
+    })
+    .map_err(|e| e.to_string())
 }
 
 impl Application {

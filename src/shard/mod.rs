@@ -580,6 +580,18 @@ impl UserActor {
                             }
                         }
                     }
+                    Err(CommitError::NameTaken(ids)) => {
+                        // Another node's user took the name first: those requests answer as a
+                        // taken name does; the others are decided again.
+                        for (mut p, _) in decided {
+                            if ids.iter().any(|id| id == p.request.user_id()) {
+                                failed.push((p, ErrorCode::UserAlreadyExists));
+                            } else {
+                                p.attempts += 1;
+                                retry.push(p);
+                            }
+                        }
+                    }
                     Err(CommitError::Unavailable(e)) => {
                         if let Some(suppressed) = FAILED_GROUP_LOG.allow() {
                             log::error!(

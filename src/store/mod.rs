@@ -1,6 +1,7 @@
 //! The storage seam: what the shard actors and the application core need from a store, as one
-//! trait ([`Backend`]), and the types that cross it. [`sled`] (embedded, the default) implements
-//! it; no storage engine's type appears outside `store/`.
+//! trait ([`Backend`]), and the types that cross it. [`sled`] (embedded, the default) and
+//! [`postgres`] (shared by several nodes) implement it; no storage engine's type appears
+//! outside `store/`.
 //!
 //! Invariants every backend keeps: reads ([`Backend::user`], listings, username holders) only
 //! ever see changes that are durable; a group commits all of its changes or none; each change is
@@ -9,6 +10,7 @@
 //! and answer [`CommitError::Conflict`]).
 
 pub mod faults;
+pub mod postgres;
 pub mod sled;
 
 use crate::domain::{Event, Filter, NewUser, OrgScope, Timestamp, User, UserState};
@@ -89,6 +91,9 @@ pub enum CommitError {
     /// These users were no longer at the sequence their changes expected (another writer moved
     /// them): the shard re-reads them and decides again.
     Conflict(Vec<String>),
+    /// These users' changes would take a username another user holds (a writer elsewhere
+    /// claimed it first): their requests are refused, the rest decided again.
+    NameTaken(Vec<String>),
     /// The store cannot write now.
     Unavailable(StoreError),
     /// The store failed in a way that leaves it unknown whether the group will survive a

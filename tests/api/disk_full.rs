@@ -104,11 +104,17 @@ async fn status_of(app: &TestApp, id: &str) -> u16 {
 
 #[tokio::test]
 async fn a_full_disk_answers_503_and_userd_recovers_once_space_is_freed() {
+    if sled_only("a_full_disk_answers_503_and_userd_recovers_once_space_is_freed") {
+        return;
+    }
     full_disk(&[]).await;
 }
 
 #[tokio::test]
 async fn a_full_disk_under_periodic_durability_recovers_too() {
+    if sled_only("a_full_disk_under_periodic_durability_recovers_too") {
+        return;
+    }
     full_disk(&[("USERD_STORAGE__DURABILITY", "periodic")]).await;
 }
 

@@ -76,6 +76,9 @@ fn secrets_must_be_long_private_regular_files() {
 
 #[tokio::test]
 async fn the_data_directory_and_its_files_are_the_servers_alone() {
+    if sled_only("the_data_directory_and_its_files_are_the_servers_alone") {
+        return;
+    }
     let mut app = spawn_app().await;
     app.create_user("private", "org-a").await;
     app.kill();

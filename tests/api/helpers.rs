@@ -149,12 +149,62 @@ pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
     spawn_app_in(tempfile::tempdir().expect("tempdir"), env).await
 }
 
-/// Start userd in `dir` (its data directory is `dir/data`, which may be prepared first).
+/// The PostgreSQL server the suite runs against instead of sled (`scripts/test.sh` starts one
+/// and sets `USERD_TEST_POSTGRES_URL` for the suite's second pass).
+pub fn postgres_url() -> Option<String> {
+    std::env::var("USERD_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// Whether this pass runs on PostgreSQL.
+pub fn on_postgres() -> bool {
+    postgres_url().is_some()
+}
+
+/// For tests of sled's own files and mechanisms: true (and a note) on the PostgreSQL pass,
+/// where the test does not apply.
+pub fn sled_only(what: &str) -> bool {
+    if on_postgres() {
+        eprintln!("sled only, skipped on PostgreSQL: {what}");
+    }
+    on_postgres()
+}
+
+/// A fresh database on the test PostgreSQL server, as a URL.
+pub async fn fresh_database() -> Option<String> {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let base = postgres_url()?;
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let name = format!("userd_test_{}_{n}", std::process::id());
+    let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test PostgreSQL");
+    let driver = tokio::spawn(connection);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create a test database");
+    drop(client);
+    let _ = driver.await;
+    let (prefix, _) = base.rsplit_once('/').expect("a URL ending in /DATABASE");
+    Some(format!("{prefix}/{name}"))
+}
+
+/// Start userd in `dir` (its data directory is `dir/data`, which may be prepared first). On the
+/// PostgreSQL pass, each app gets a database of its own unless `env` names a backend.
 pub async fn spawn_app_in(dir: tempfile::TempDir, env: &[(&str, &str)]) -> TestApp {
-    let env: Vec<(String, String)> = env
+    let mut env: Vec<(String, String)> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+    if !env.iter().any(|(k, _)| k == "USERD_STORAGE__BACKEND") {
+        if let Some(url) = fresh_database().await {
+            env.push(("USERD_STORAGE__BACKEND".into(), "postgres".into()));
+            env.push(("USERD_STORAGE__POSTGRES__URL".into(), url));
+            env.push(("USERD_STORAGE__POSTGRES__POOL_SIZE".into(), "4".into()));
+        }
+    }
     let (child, address) = start(dir.path(), &env);
     TestApp {
         address,
@@ -262,11 +312,11 @@ impl TestApp {
 
     /// Run `userd check` on the data directory (the server must not be running).
     pub fn check(&self) -> (bool, String) {
-        let out = Command::new(userd_bin())
+        let out = self
+            .command()
             .arg("check")
             .arg("--data-dir")
             .arg(self.data_dir())
-            .current_dir(self.dir.path())
             .output()
             .expect("userd check");
         let text = format!(
@@ -275,6 +325,18 @@ impl TestApp {
             String::from_utf8_lossy(&out.stderr)
         );
         (out.status.success(), text)
+    }
+
+    /// A `userd` command line in the app's directory, with the app's storage settings.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(userd_bin());
+        cmd.current_dir(self.dir.path());
+        for (k, v) in &self.env {
+            if k.starts_with("USERD_STORAGE__") {
+                cmd.env(k, v);
+            }
+        }
+        cmd
     }
 
     /// SIGKILL, then start again on the same data directory.

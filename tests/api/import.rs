@@ -4,16 +4,13 @@
 use crate::helpers::*;
 use std::process::Command;
 
-fn import(
-    data_dir: &std::path::Path,
-    file: &std::path::Path,
-    extra: &[&str],
-) -> (bool, String, String) {
-    let out = Command::new(userd_bin())
+fn import(app: &TestApp, file: &std::path::Path, extra: &[&str]) -> (bool, String, String) {
+    let out = app
+        .command()
         .arg("import")
         .arg(file)
         .arg("--data-dir")
-        .arg(data_dir)
+        .arg(app.data_dir())
         .args(extra)
         .env("USERD_STORAGE__SHARDS", "4")
         .env("USERD_AUTH__HS256_SECRET", SECRET)
@@ -47,7 +44,7 @@ async fn import_counts_reports_bad_lines_and_is_safe_to_repeat() {
     lines.push(r#"{"schemaId": "s", "data": {"generated": true}}"#.into());
     std::fs::write(&file, lines.join("\n")).unwrap();
 
-    let (ok, out, err) = import(&app.data_dir(), &file, &["--org", "org-default"]);
+    let (ok, out, err) = import(&app, &file, &["--org", "org-default"]);
     assert!(!ok, "bad lines make the exit status non-zero");
     assert!(
         out.contains("imported 501 users (1 duplicates, 2 bad lines)"),
@@ -57,7 +54,7 @@ async fn import_counts_reports_bad_lines_and_is_safe_to_repeat() {
     assert!(err.contains("line 21:"), "{err}");
 
     // Again: everything is a duplicate, nothing changes.
-    let (_, out, _) = import(&app.data_dir(), &file, &["--org", "org-default"]);
+    let (_, out, _) = import(&app, &file, &["--org", "org-default"]);
     assert!(
         out.contains("imported 0 users (502 duplicates, 2 bad lines)"),
         "{out}"

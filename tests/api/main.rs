@@ -20,6 +20,7 @@ mod listing;
 mod machine;
 mod metadata;
 mod model;
+mod multinode;
 mod operations;
 mod persistence;
 mod rpc;

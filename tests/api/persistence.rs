@@ -35,6 +35,9 @@ async fn acknowledged_changes_survive_kill_9_and_restart() {
 
 #[tokio::test]
 async fn a_store_refuses_another_shard_count_and_a_second_process() {
+    if sled_only("a_store_refuses_another_shard_count_and_a_second_process") {
+        return;
+    }
     let mut app = spawn_app().await;
     app.create_user("x", "org-a").await;
     let dir = app.data_dir();

@@ -1,0 +1,585 @@
+//! The PostgreSQL backend: users, their events and usernames in one database that several userd
+//! nodes share. Each group is one transaction that moves every user only from the sequence its
+//! change expects (a conditional update plus the event's insert), so two nodes never both move
+//! one user; a conflict is answered as [`CommitError::Conflict`] and the shard decides again.
+//!
+//! All database IO runs on the store's own thread (a single-threaded tokio runtime), whatever
+//! runtime the caller is on. A 200 leaves only after `COMMIT` returned; a database that cannot
+//! be reached answers within the configured timeout and makes the store not ready until a probe
+//! succeeds again.
+
+mod admin;
+mod query;
+mod schema;
+
+use super::{
+    Backend, Change, CheckReport, CommitDone, CommitError, Group, ImportCounts, ListQuery, Page,
+    StoreError,
+};
+use crate::config::Durability;
+use crate::domain::{is_live, NewUser, Timestamp, User};
+use crate::store::sled::layout;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use futures_util::future::BoxFuture;
+use query::{seq, Sql, UserRow, COLUMNS};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_postgres::error::SqlState;
+
+/// How to open the store.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// `postgres://user:password@host:port/database` (or key=value pairs).
+    pub url: String,
+    pub pool_size: usize,
+    /// How long a request may wait for a connection, a statement or a commit.
+    pub timeout: Duration,
+    pub shards: u32,
+    pub durability: Durability,
+    /// How long a listing may run before it is refused.
+    pub scan_budget: Duration,
+}
+
+/// The PostgreSQL store.
+pub struct PostgresStore {
+    pool: Pool,
+    runtime: tokio::runtime::Handle,
+    shards: usize,
+    durability: Durability,
+    timeout: Duration,
+    scan_budget: Duration,
+    counts: Arc<[AtomicI64; 6]>,
+    ready: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("shards", &self.shards)
+            .finish_non_exhaustive()
+    }
+}
+
+fn db_error(e: &tokio_postgres::Error) -> StoreError {
+    match e.code() {
+        Some(code) if *code == SqlState::QUERY_CANCELED => StoreError::OverBudget,
+        _ => StoreError::Io(format!("database: {e}")),
+    }
+}
+
+fn pool_error(e: &deadpool_postgres::PoolError) -> StoreError {
+    StoreError::Io(format!("database connection: {e}"))
+}
+
+/// Whether a failed statement means another writer moved a user first.
+fn is_conflict(e: &tokio_postgres::Error) -> bool {
+    e.code().is_some_and(|c| {
+        *c == SqlState::UNIQUE_VIOLATION
+            || *c == SqlState::T_R_SERIALIZATION_FAILURE
+            || *c == SqlState::T_R_DEADLOCK_DETECTED
+    })
+}
+
+/// Start the store's runtime on its own thread.
+fn start_runtime() -> Result<tokio::runtime::Handle, StoreError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StoreError::Io(format!("cannot start the database runtime: {e}")))?;
+    let handle = runtime.handle().clone();
+    std::thread::Builder::new()
+        .name("userd-postgres".into())
+        .spawn(move || runtime.block_on(std::future::pending::<()>()))
+        .map_err(|e| StoreError::Io(format!("cannot start the database thread: {e}")))?;
+    Ok(handle)
+}
+
+/// Run `work` on the store's runtime and wait for it from any thread (blocking it).
+fn block_on<T: Send + 'static>(
+    runtime: &tokio::runtime::Handle,
+    work: impl Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Result<T, StoreError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    runtime.spawn(async move {
+        let _ = tx.send(work.await);
+    });
+    rx.recv()
+        .map_err(|_| StoreError::Io("the database thread stopped".into()))?
+}
+
+/// `work` within `limit`, else unavailable.
+async fn within<T>(
+    limit: Duration,
+    work: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+        Err(StoreError::Io(format!(
+            "database did not answer within {limit:?}"
+        )))
+    })
+}
+
+impl PostgresStore {
+    /// Connect, migrate the schema, and read the users-by-state counts.
+    pub fn open(options: &Options) -> Result<PostgresStore, StoreError> {
+        let mut pg: tokio_postgres::Config = options
+            .url
+            .parse()
+            .map_err(|e| StoreError::Mismatch(format!("storage.postgres.url: {e}")))?;
+        pg.connect_timeout(options.timeout);
+        if pg.get_application_name().is_none() {
+            pg.application_name("userd");
+        }
+        let manager = Manager::from_config(
+            pg,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let runtime = start_runtime()?;
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(1))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(options.timeout))
+            .create_timeout(Some(options.timeout))
+            .recycle_timeout(Some(options.timeout))
+            .build()
+            .map_err(|e| StoreError::Io(format!("database pool: {e}")))?;
+        let store = PostgresStore {
+            pool,
+            runtime,
+            shards: usize::try_from(options.shards.max(1)).unwrap_or(1),
+            durability: options.durability,
+            timeout: options.timeout,
+            scan_budget: options.scan_budget,
+            counts: Arc::new(std::array::from_fn(|_| AtomicI64::new(0))),
+            ready: Arc::new(AtomicBool::new(false)),
+        };
+        let pool = store.pool.clone();
+        block_on(&store.runtime, async move {
+            let mut client = pool.get().await.map_err(|e| pool_error(&e))?;
+            schema::migrate(&mut client).await
+        })?;
+        store.refresh_counts_now()?;
+        store.ready.store(true, Ordering::SeqCst);
+        store.start_probe();
+        Ok(store)
+    }
+
+    /// Read the users-by-state counts (the sum over every shard's rows, so every node's
+    /// commits count).
+    fn refresh_counts_now(&self) -> Result<(), StoreError> {
+        let (pool, counts) = (self.pool.clone(), self.counts.clone());
+        block_on(&self.runtime, read_counts(pool, counts))
+    }
+
+    /// Every second: check the database answers (readiness) and refresh the counts.
+    fn start_probe(&self) {
+        let (pool, counts, ready, limit) = (
+            self.pool.clone(),
+            self.counts.clone(),
+            self.ready.clone(),
+            self.timeout,
+        );
+        self.runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let ok = within(limit, read_counts(pool.clone(), counts.clone())).await;
+                if let Err(e) = &ok {
+                    if ready.load(Ordering::SeqCst) {
+                        log::error!("database not reachable: {e}");
+                    }
+                } else if !ready.load(Ordering::SeqCst) {
+                    log::info!("database reachable again");
+                }
+                ready.store(ok.is_ok(), Ordering::SeqCst);
+            }
+        });
+    }
+
+    /// Run `work` with a connection on the store's runtime, within the timeout.
+    fn run<T, F, Fut>(&self, work: F) -> BoxFuture<'static, Result<T, StoreError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(deadpool_postgres::Object) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        let (pool, limit) = (self.pool.clone(), self.timeout);
+        let task = self.runtime.spawn(within(limit, async move {
+            let client = pool.get().await.map_err(|e| pool_error(&e))?;
+            work(client).await
+        }));
+        Box::pin(async move {
+            task.await
+                .map_err(|_| StoreError::Io("the database task failed".into()))?
+        })
+    }
+}
+
+async fn read_counts(pool: Pool, counts: Arc<[AtomicI64; 6]>) -> Result<(), StoreError> {
+    let client = pool.get().await.map_err(|e| pool_error(&e))?;
+    let rows = client
+        .query(
+            "SELECT state, sum(n)::bigint FROM state_counts GROUP BY state",
+            &[],
+        )
+        .await
+        .map_err(|e| db_error(&e))?;
+    let mut fresh = [0i64; 6];
+    for row in rows {
+        let (state, n): (i16, i64) = (row.get(0), row.get(1));
+        if let Some(slot) = usize::try_from(state).ok().and_then(|i| fresh.get_mut(i)) {
+            *slot = n;
+        }
+    }
+    for (slot, n) in counts.iter().zip(fresh) {
+        slot.store(n, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// The username a live user holds, if any.
+fn held_username(user: Option<&User>) -> Option<&str> {
+    user.filter(|u| is_live(u))
+        .and_then(|u| u.profile.username())
+}
+
+/// How a group's transaction ended short of a commit.
+enum Refused {
+    Conflict(Vec<String>),
+    NameTaken(Vec<String>),
+    Failed(StoreError),
+}
+
+/// One group in one transaction. Ok(()) once `COMMIT` returned.
+async fn commit_group(
+    client: &mut deadpool_postgres::Object,
+    group: &Group,
+    durability: Durability,
+) -> Result<HashMap<i16, i64>, Refused> {
+    let failed = |e: tokio_postgres::Error| {
+        if is_conflict(&e) {
+            Refused::Conflict(Vec::new())
+        } else {
+            Refused::Failed(db_error(&e))
+        }
+    };
+    let insert_user = client
+        .prepare_cached(&format!(
+            "INSERT INTO users ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (id) DO NOTHING"
+        ))
+        .await
+        .map_err(failed)?;
+    let update_user = client
+        .prepare_cached(
+            "UPDATE users SET org = $2, state = $3, kind = $4, sequence = $5, created_at = $6, changed_at = $7, username = $8, email = $9, email_lower = $10, phone = $11, given_name = $12, family_name = $13, nick_name = $14, display_name = $15, schema_id = $16, record = $17 WHERE id = $1 AND sequence = $18",
+        )
+        .await
+        .map_err(failed)?;
+    let insert_event = client
+        .prepare_cached(
+            "INSERT INTO events (user_id, sequence, created_at, event) VALUES ($1, $2, $3, $4)",
+        )
+        .await
+        .map_err(failed)?;
+    let free_name = client
+        .prepare_cached("DELETE FROM usernames WHERE username = $1 AND user_id = $2")
+        .await
+        .map_err(failed)?;
+    let claim_name = client
+        .prepare_cached(
+            "INSERT INTO usernames (username, user_id) VALUES ($1, $2) ON CONFLICT (username) DO NOTHING",
+        )
+        .await
+        .map_err(failed)?;
+    let count = client
+        .prepare_cached(
+            "INSERT INTO state_counts (shard, state, n) VALUES ($1, $2, $3) ON CONFLICT (shard, state) DO UPDATE SET n = state_counts.n + EXCLUDED.n",
+        )
+        .await
+        .map_err(failed)?;
+
+    let tx = client.transaction().await.map_err(failed)?;
+    if durability == Durability::Periodic {
+        tx.batch_execute("SET LOCAL synchronous_commit TO OFF")
+            .await
+            .map_err(failed)?;
+    }
+    let mut moved: Vec<String> = Vec::new();
+    let mut taken: Vec<String> = Vec::new();
+    let mut deltas: HashMap<i16, i64> = HashMap::new();
+    for change in &group.changes {
+        let Change {
+            before,
+            event,
+            after,
+        } = change;
+        let row = UserRow::of(after);
+        let params = row.params();
+        let rows = match before {
+            None => tx.execute(&insert_user, &params).await,
+            Some(b) => {
+                let expected = seq(b.sequence);
+                let mut with_expected: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                    params.to_vec();
+                with_expected.push(&expected);
+                tx.execute(&update_user, &with_expected).await
+            }
+        }
+        .map_err(failed)?;
+        if rows == 0 {
+            moved.push(after.id.clone());
+            continue;
+        }
+        tx.execute(
+            &insert_event,
+            &[
+                &after.id,
+                &seq(event.sequence),
+                &event.at.0,
+                &layout::encode(event),
+            ],
+        )
+        .await
+        .map_err(|e| {
+            if is_conflict(&e) {
+                Refused::Conflict(vec![after.id.clone()])
+            } else {
+                Refused::Failed(db_error(&e))
+            }
+        })?;
+        let (old, new) = (held_username(before.as_ref()), held_username(Some(after)));
+        if old != new {
+            if let Some(old) = old {
+                tx.execute(&free_name, &[&old, &after.id])
+                    .await
+                    .map_err(failed)?;
+            }
+            if let Some(new) = new {
+                let claimed = tx
+                    .execute(&claim_name, &[&new, &after.id])
+                    .await
+                    .map_err(failed)?;
+                if claimed == 0 {
+                    taken.push(after.id.clone());
+                }
+            }
+        }
+        let state = |u: &User| i16::try_from(u.state.number()).unwrap_or(0);
+        if let Some(b) = before {
+            *deltas.entry(state(b)).or_default() -= 1;
+        }
+        *deltas.entry(state(after)).or_default() += 1;
+    }
+    // Dropping the transaction rolls it back.
+    if !moved.is_empty() {
+        return Err(Refused::Conflict(moved));
+    }
+    if !taken.is_empty() {
+        return Err(Refused::NameTaken(taken));
+    }
+    let shard = i32::try_from(group.shard).unwrap_or(0);
+    deltas.retain(|_, d| *d != 0);
+    for (state, delta) in &deltas {
+        tx.execute(&count, &[&shard, state, delta])
+            .await
+            .map_err(failed)?;
+    }
+    tx.commit().await.map_err(|e| {
+        if is_conflict(&e) {
+            Refused::Conflict(Vec::new())
+        } else {
+            Refused::Failed(db_error(&e))
+        }
+    })?;
+    Ok(deltas)
+}
+
+impl Backend for PostgresStore {
+    fn shard_count(&self) -> usize {
+        self.shards
+    }
+
+    fn user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<User>, StoreError>> {
+        let id = id.to_string();
+        self.run(move |client| async move {
+            let statement = client
+                .prepare_cached("SELECT record FROM users WHERE id = $1")
+                .await
+                .map_err(|e| db_error(&e))?;
+            let row = client
+                .query_opt(&statement, &[&id])
+                .await
+                .map_err(|e| db_error(&e))?;
+            match row {
+                Some(row) => {
+                    let bytes: Vec<u8> = row.get(0);
+                    layout::decode_user(id.as_bytes(), &bytes).map(Some)
+                }
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn username_holder<'a>(
+        &'a self,
+        username: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
+        let name = username.to_string();
+        self.run(move |client| async move {
+            let statement = client
+                .prepare_cached("SELECT user_id FROM usernames WHERE username = $1")
+                .await
+                .map_err(|e| db_error(&e))?;
+            let row = client
+                .query_opt(&statement, &[&name])
+                .await
+                .map_err(|e| db_error(&e))?;
+            Ok(row.map(|r| r.get::<_, String>(0)))
+        })
+    }
+
+    fn commit(&self, group: Group, done: CommitDone) {
+        let (pool, limit, durability, ready, counts) = (
+            self.pool.clone(),
+            self.timeout,
+            self.durability,
+            self.ready.clone(),
+            self.counts.clone(),
+        );
+        self.runtime.spawn(async move {
+            let started = std::time::Instant::now();
+            let outcome = tokio::time::timeout(limit, async {
+                let mut client = pool
+                    .get()
+                    .await
+                    .map_err(|e| Refused::Failed(pool_error(&e)))?;
+                commit_group(&mut client, &group, durability).await
+            })
+            .await;
+            let result = match outcome {
+                Ok(Ok(deltas)) => {
+                    if let Some(m) = crate::metrics::get() {
+                        m.flush_seconds.observe(started.elapsed().as_secs_f64());
+                    }
+                    // This node's view at once; the probe adds every node's each second.
+                    for (state, delta) in deltas {
+                        if let Some(slot) = usize::try_from(state).ok().and_then(|i| counts.get(i))
+                        {
+                            slot.fetch_add(delta, Ordering::Relaxed);
+                        }
+                    }
+                    Ok(())
+                }
+                Ok(Err(Refused::Conflict(ids))) => Err(CommitError::Conflict(if ids.is_empty() {
+                    group.changes.iter().map(|c| c.after.id.clone()).collect()
+                } else {
+                    ids
+                })),
+                Ok(Err(Refused::NameTaken(ids))) => Err(CommitError::NameTaken(ids)),
+                Ok(Err(Refused::Failed(e))) => {
+                    ready.store(false, Ordering::SeqCst);
+                    Err(CommitError::Unavailable(e))
+                }
+                // The commit may or may not have reached the database.
+                Err(_) => {
+                    ready.store(false, Ordering::SeqCst);
+                    Err(CommitError::Unknown(StoreError::Io(format!(
+                        "database did not confirm the commit within {limit:?}"
+                    ))))
+                }
+            };
+            done(result);
+        });
+    }
+
+    fn list(&self, query: ListQuery) -> BoxFuture<'static, Result<Page, StoreError>> {
+        let budget = self.scan_budget;
+        self.run(move |mut client| async move {
+            let mut sql = Sql::default();
+            let predicate = sql.listing(&query);
+            let order = query::order_by(query.sort, query.asc);
+            let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+            let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+            let tx = client
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await
+                .map_err(|e| db_error(&e))?;
+            tx.batch_execute(&format!(
+                "SET LOCAL statement_timeout = {}",
+                budget.as_millis().max(1)
+            ))
+            .await
+            .map_err(|e| db_error(&e))?;
+            let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = sql
+                .params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+                .collect();
+            let total: i64 = tx
+                .query_one(
+                    &format!("SELECT count(*) FROM users WHERE {predicate}"),
+                    &params,
+                )
+                .await
+                .map_err(|e| db_error(&e))?
+                .get(0);
+            let rows = tx
+                .query(
+                    &format!(
+                        "SELECT id, record FROM users WHERE {predicate} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+                    ),
+                    &params,
+                )
+                .await
+                .map_err(|e| db_error(&e))?;
+            let mut users = Vec::with_capacity(rows.len());
+            for row in rows {
+                let (id, bytes): (String, Vec<u8>) = (row.get(0), row.get(1));
+                users.push(layout::decode_user(id.as_bytes(), &bytes)?);
+            }
+            Ok(Page {
+                total: u64::try_from(total).unwrap_or(0),
+                users,
+            })
+        })
+    }
+
+    fn state_counts(&self) -> [i64; 6] {
+        std::array::from_fn(|i| self.counts.get(i).map_or(0, |c| c.load(Ordering::Relaxed)))
+    }
+
+    fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    fn check(&self, max_problems: usize) -> Result<CheckReport, StoreError> {
+        let (pool, shards) = (self.pool.clone(), self.shards);
+        block_on(&self.runtime, async move {
+            let client = pool.get().await.map_err(|e| pool_error(&e))?;
+            admin::check(&client, shards, max_problems).await
+        })
+    }
+
+    fn import(&self, users: Vec<NewUser>, now: Timestamp) -> Result<ImportCounts, StoreError> {
+        let (pool, shards) = (self.pool.clone(), self.shards);
+        let counts = block_on(&self.runtime, async move {
+            let mut client = pool.get().await.map_err(|e| pool_error(&e))?;
+            admin::import(&mut client, users, now, shards).await
+        })?;
+        self.refresh_counts_now()?;
+        Ok(counts)
+    }
+
+    fn close(&self) -> Result<(), StoreError> {
+        self.pool.close();
+        Ok(())
+    }
+}
