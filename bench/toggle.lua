@@ -1,4 +1,4 @@
--- wrk script: deactivate/reactivate toggles over users bench-0 .. bench-(USERS-1).
+-- wrk script: deactivate/reactivate toggles over users bench-OFFSET .. bench-(OFFSET+USERS-1).
 -- Each wrk thread owns a disjoint slice of users and walks it round-robin, flipping each user's
 -- state, so with far more users than connections no two requests for one user are in flight and
 -- every answer must be 200. Non-2xx answers are counted and printed.
@@ -16,7 +16,8 @@ function init(args)
   nthreads = tonumber(os.getenv("WRK_THREADS") or "2")
   token = os.getenv("TOKEN")
   per = math.floor(users / nthreads)
-  first = id * per
+  -- OFFSET: where this wrk's users start (two wrk processes on two nodes take disjoint halves).
+  first = tonumber(os.getenv("OFFSET") or "0") + id * per
   next_user = 0
   active = {}
   failures = 0

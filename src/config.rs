@@ -345,6 +345,10 @@ const STRING_KEYS: &[&str] = &[
     "log.format",
 ];
 
+/// Tables of settings whose keys variables may set one by one
+/// (`USERD_STORAGE__POSTGRES__URL`).
+const NESTED_TABLES: &[&str] = &["storage.postgres", "notify.smtp"];
+
 /// Keys that exist but have no default (so the serialized defaults do not show them).
 const OPTIONAL_KEYS: &[&str] = &[
     "auth.hs256_secret",
@@ -411,6 +415,12 @@ pub fn load(
             Some((key, subkey)) => (key.to_string(), Some(subkey.to_string())),
             None => (key, None),
         };
+        if subkey.is_some() && !NESTED_TABLES.contains(&format!("{section}.{key}").as_str()) {
+            return Err(format!(
+                "unknown configuration key `{section}.{key}.{}` from {name}",
+                subkey.unwrap_or_default()
+            ));
+        }
         let full = match &subkey {
             Some(sub) => format!("{section}.{key}.{sub}"),
             None => format!("{section}.{key}"),
@@ -496,9 +506,14 @@ fn set(
         .entry(section.to_string())
         .or_insert_with(|| toml::Value::Table(toml::Table::new()));
     if let toml::Value::Table(t) = entry {
-        // A table given in parts (a file's and a variable's keys) keeps every part.
+        // A settings table given in parts (a file's and a variable's keys) keeps every part;
+        // other values, tables of roles included, replace what was there.
         match (t.get_mut(key), value) {
-            (Some(toml::Value::Table(old)), toml::Value::Table(new)) => old.extend(new),
+            (Some(toml::Value::Table(old)), toml::Value::Table(new))
+                if NESTED_TABLES.contains(&full.as_str()) =>
+            {
+                old.extend(new)
+            }
             (_, value) => {
                 t.insert(key.to_string(), value);
             }
@@ -632,6 +647,31 @@ mod tests {
         flags.bind = Some("127.0.0.1:3".into());
         let c = load(&flags, env(&[("USERD_SERVER__BIND", "127.0.0.1:2")])).unwrap();
         assert_eq!(c.server.bind, "127.0.0.1:3");
+    }
+
+    #[test]
+    fn the_postgres_table_takes_a_files_keys_and_variables_one_by_one() {
+        let (_d, flags) =
+            with_file("[storage]\nbackend = \"postgres\"\n[storage.postgres]\npool_size = 3\n");
+        let c = load(
+            &flags,
+            env(&[("USERD_STORAGE__POSTGRES__URL", "postgres://u@127.0.0.1:1/d")]),
+        )
+        .unwrap();
+        assert_eq!(c.storage.backend, StorageBackend::Postgres);
+        let pg = c.storage.postgres.unwrap();
+        assert_eq!(pg.url, "postgres://u@127.0.0.1:1/d");
+        assert_eq!(pg.pool_size, 3);
+        assert_eq!(pg.timeout_ms, 5_000);
+        let e = load(&flags, env(&[("USERD_STORAGE__POSTGRES__PORT", "1")])).unwrap_err();
+        assert!(e.contains("storage.postgres"), "{e}");
+        // Only settings tables are set key by key: a role table stays whole.
+        let e = load(
+            &flags,
+            env(&[("USERD_AUTHZ__ROLE_PERMISSIONS__ORG_OWNER", "[]")]),
+        )
+        .unwrap_err();
+        assert!(e.contains("authz.role_permissions.org_owner"), "{e}");
     }
 
     #[test]

@@ -278,8 +278,19 @@ impl Handler<Launch> for UserActor {
 /// not commit, what was decided on top of it is void too; requests that met another writer's
 /// change come back to be decided again.
 struct Committed {
-    committed: bool,
+    outcome: GroupOutcome,
     retry: Vec<Pending>,
+}
+
+/// How a group ended, for the requests decided on top of it meanwhile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GroupOutcome {
+    Committed,
+    /// Nothing applied, and the store may be failing: those requests answer 503 unless some
+    /// of the group are tried again.
+    Failed,
+    /// Nothing applied because another writer came first: those requests are decided again.
+    DecideAgain,
 }
 
 impl Message for Committed {
@@ -292,11 +303,12 @@ impl Handler<Committed> for UserActor {
     fn handle(&mut self, msg: Committed, ctx: &mut Context<Self>) {
         self.in_flight = None;
         let mut again = msg.retry;
-        if !msg.committed {
+        if msg.outcome != GroupOutcome::Committed {
             // Decided on records that never became durable.
             let staged = std::mem::take(&mut self.staged);
+            let decide_again = msg.outcome == GroupOutcome::DecideAgain || !again.is_empty();
             for (p, _) in staged.decided {
-                if again.is_empty() {
+                if !decide_again {
                     let _ = p.reply.send(Err(ErrorCode::StoreUnavailable.into()));
                 } else {
                     again.push(p);
@@ -449,8 +461,7 @@ impl UserActor {
             return Some(Ok(Some(user.clone())));
         }
         self.store
-            .user(id)
-            .now_or_never()
+            .user_at_once(id)
             .map(|r| r.map_err(|e| store_error(&e)))
     }
 
@@ -559,7 +570,13 @@ impl UserActor {
             Box::new(move |outcome| {
                 let mut retry = Vec::new();
                 let mut failed = Vec::new();
-                let committed = outcome.is_ok();
+                let group_outcome = match &outcome {
+                    Ok(()) => GroupOutcome::Committed,
+                    Err(CommitError::Conflict(_) | CommitError::NameTaken(_)) => {
+                        GroupOutcome::DecideAgain
+                    }
+                    Err(_) => GroupOutcome::Failed,
+                };
                 match outcome {
                     Ok(()) => {
                         for (p, reply) in decided {
@@ -618,7 +635,10 @@ impl UserActor {
                     }
                 }
                 // The actor first, so that a caller retrying at once meets a shard that knows.
-                me.do_send(Committed { committed, retry });
+                me.do_send(Committed {
+                    outcome: group_outcome,
+                    retry,
+                });
                 for (p, code) in failed {
                     let _ = p.reply.send(Err(code.into()));
                 }

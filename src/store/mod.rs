@@ -205,6 +205,12 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// The durable record of `id`, deleted users included.
     fn user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<User>, StoreError>>;
 
+    /// The same, if the store can read it without waiting (an embedded store); None sends the
+    /// caller to [`Backend::user`].
+    fn user_at_once(&self, _id: &str) -> Option<Result<Option<User>, StoreError>> {
+        None
+    }
+
     /// The id of the live user holding `username`, if any (usernames are unique across the
     /// instance; deleting the holder frees the name).
     fn username_holder<'a>(

@@ -501,3 +501,68 @@ async fn check_reports_a_damaged_index() {
     );
     assert!(report.contains("names user \"ghost\""), "{report}");
 }
+
+#[tokio::test]
+async fn case_insensitive_filters_fold_unicode_and_a_nul_in_a_name_is_kept() {
+    let app = spawn_app().await;
+    let admin = admin_token();
+    for (id, given, display) in [
+        ("emile", "Émile", "É. Zola"),
+        ("nul", "Nu\u{0}l", "With\u{0}Nul"),
+    ] {
+        let body = json!({
+            "userId": id,
+            "username": id,
+            "organization": {"orgId": "org-u"},
+            "profile": {"givenName": given, "familyName": "F", "displayName": display},
+            "email": {"email": format!("{id}@example.com")},
+        });
+        let r = app.post("/v2/users/human", &admin, Some(&body)).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+    let search = |value: &str, method: &str| json!({"queries": [{"firstNameQuery": {"firstName": value, "method": method}}]});
+    let ids = |r: &Reply| -> Vec<String> {
+        r.body["result"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|u| u["userId"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let r = app
+        .post(
+            "/v2/users",
+            &admin,
+            Some(&search("éMILE", "TEXT_QUERY_METHOD_EQUALS_IGNORE_CASE")),
+        )
+        .await;
+    assert_eq!(ids(&r), vec!["emile"], "{:?}", r.body);
+    let r = app
+        .post(
+            "/v2/users",
+            &admin,
+            Some(&search("émi", "TEXT_QUERY_METHOD_STARTS_WITH")),
+        )
+        .await;
+    assert!(
+        ids(&r).is_empty(),
+        "case matters without IGNORE_CASE: {:?}",
+        r.body
+    );
+    // The name with a NUL reads back exactly, and the store stays ready.
+    let r = app.get("/v2/users/nul", &admin).await;
+    assert_eq!(
+        r.body["user"]["human"]["profile"]["givenName"],
+        json!("Nu\u{0}l")
+    );
+    let r = app
+        .post(
+            "/v2/users",
+            &admin,
+            Some(&search("Nu", "TEXT_QUERY_METHOD_STARTS_WITH")),
+        )
+        .await;
+    assert_eq!(ids(&r), vec!["nul"], "{:?}", r.body);
+    assert_eq!(app.get("/debug/ready", &admin).await.status, 200);
+    assert_eq!(app.change("nul", "lock", &admin).await.status, 200);
+}

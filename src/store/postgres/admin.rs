@@ -119,7 +119,7 @@ pub async fn check(
     .await?;
     let counted = client
         .query(
-            "SELECT s.state::text FROM
+            "SELECT COALESCE(s.state, c.state)::text FROM
                (SELECT state, count(*)::bigint AS n FROM users GROUP BY state) s
                FULL JOIN (SELECT state, sum(n)::bigint AS n FROM state_counts GROUP BY state) c
                ON c.state = s.state
@@ -185,7 +185,9 @@ pub async fn import(
     }
     let tx = client.transaction().await.map_err(e)?;
     let text = Type::TEXT;
-    let user_types = [
+    // COLUMNS: id, org, state, kind, sequence, created_at, changed_at, 8 texts, 9 lowered
+    // texts, record.
+    let mut user_types = vec![
         text.clone(),
         text.clone(),
         Type::INT2,
@@ -193,17 +195,9 @@ pub async fn import(
         Type::INT8,
         Type::INT8,
         Type::INT8,
-        text.clone(),
-        text.clone(),
-        text.clone(),
-        text.clone(),
-        text.clone(),
-        text.clone(),
-        text.clone(),
-        text.clone(),
-        text.clone(),
-        Type::BYTEA,
     ];
+    user_types.extend(std::iter::repeat_n(text.clone(), 17));
+    user_types.push(Type::BYTEA);
     let sink = tx
         .copy_in(&format!("COPY users ({COLUMNS}) FROM STDIN BINARY"))
         .await

@@ -22,7 +22,7 @@ use crate::store::sled::layout;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::future::BoxFuture;
 use query::{seq, Sql, UserRow, COLUMNS};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -130,6 +130,15 @@ impl PostgresStore {
             .parse()
             .map_err(|e| StoreError::Mismatch(format!("storage.postgres.url: {e}")))?;
         pg.connect_timeout(options.timeout);
+        // The server stops a statement, or a wait for a row lock, past the timeout: a request
+        // that gave up never leaves its connection busy for the next one.
+        let ms = options.timeout.as_millis().max(1);
+        let limits = format!("-c statement_timeout={ms} -c lock_timeout={ms}");
+        let merged = match pg.get_options() {
+            Some(given) if !given.is_empty() => format!("{given} {limits}"),
+            _ => limits,
+        };
+        pg.options(&merged);
         if pg.get_application_name().is_none() {
             pg.application_name("userd");
         }
@@ -208,7 +217,21 @@ impl PostgresStore {
         F: FnOnce(deadpool_postgres::Object) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
     {
-        let (pool, limit) = (self.pool.clone(), self.timeout);
+        self.run_within(self.timeout, work)
+    }
+
+    /// Run `work` with a connection on the store's runtime, within `limit`.
+    fn run_within<T, F, Fut>(
+        &self,
+        limit: Duration,
+        work: F,
+    ) -> BoxFuture<'static, Result<T, StoreError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(deadpool_postgres::Object) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        let pool = self.pool.clone();
         let task = self.runtime.spawn(within(limit, async move {
             let client = pool.get().await.map_err(|e| pool_error(&e))?;
             work(client).await
@@ -249,10 +272,28 @@ fn held_username(user: Option<&User>) -> Option<&str> {
 }
 
 /// How a group's transaction ended short of a commit.
-enum Refused {
+enum Outcome {
     Conflict(Vec<String>),
     NameTaken(Vec<String>),
+    /// The database or the connection to it failed: the store is not ready until a probe
+    /// succeeds.
     Failed(StoreError),
+    /// The database refused one statement (the group is not applied; the store is fine).
+    Rejected(StoreError),
+    /// The database was asked to commit and did not say whether it did.
+    Unknown(StoreError),
+}
+
+impl Outcome {
+    fn of(e: &tokio_postgres::Error) -> Outcome {
+        if is_conflict(e) {
+            Outcome::Conflict(Vec::new())
+        } else if e.code().is_some() {
+            Outcome::Rejected(db_error(e))
+        } else {
+            Outcome::Failed(db_error(e))
+        }
+    }
 }
 
 /// One group in one transaction. Ok(()) once `COMMIT` returned.
@@ -260,24 +301,28 @@ async fn commit_group(
     client: &mut deadpool_postgres::Object,
     group: &Group,
     durability: Durability,
-) -> Result<HashMap<i16, i64>, Refused> {
-    let failed = |e: tokio_postgres::Error| {
-        if is_conflict(&e) {
-            Refused::Conflict(Vec::new())
-        } else {
-            Refused::Failed(db_error(&e))
-        }
-    };
+    commit_sent: &AtomicBool,
+) -> Result<BTreeMap<i16, i64>, Outcome> {
+    let failed = |e: tokio_postgres::Error| Outcome::of(&e);
     let insert_user = client
         .prepare_cached(&format!(
-            "INSERT INTO users ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (id) DO NOTHING"
+            "INSERT INTO users ({COLUMNS}) VALUES ({}) ON CONFLICT (id) DO NOTHING",
+            (1..=query::COLUMN_COUNT)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
         .await
         .map_err(failed)?;
     let update_user = client
-        .prepare_cached(
-            "UPDATE users SET org = $2, state = $3, kind = $4, sequence = $5, created_at = $6, changed_at = $7, username = $8, email = $9, email_lower = $10, phone = $11, given_name = $12, family_name = $13, nick_name = $14, display_name = $15, schema_id = $16, record = $17 WHERE id = $1 AND sequence = $18",
-        )
+        .prepare_cached(&format!(
+            "UPDATE users SET ({COLUMNS}) = ({}) WHERE id = $1 AND sequence = ${}",
+            (1..=query::COLUMN_COUNT)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            query::COLUMN_COUNT + 1
+        ))
         .await
         .map_err(failed)?;
     let insert_event = client
@@ -311,7 +356,8 @@ async fn commit_group(
     }
     let mut moved: Vec<String> = Vec::new();
     let mut taken: Vec<String> = Vec::new();
-    let mut deltas: HashMap<i16, i64> = HashMap::new();
+    // Ordered, so that every node locks the state-count rows in the same order.
+    let mut deltas: BTreeMap<i16, i64> = BTreeMap::new();
     for change in &group.changes {
         let Change {
             before,
@@ -324,8 +370,7 @@ async fn commit_group(
             None => tx.execute(&insert_user, &params).await,
             Some(b) => {
                 let expected = seq(b.sequence);
-                let mut with_expected: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                    params.to_vec();
+                let mut with_expected = params.clone();
                 with_expected.push(&expected);
                 tx.execute(&update_user, &with_expected).await
             }
@@ -338,30 +383,27 @@ async fn commit_group(
         tx.execute(
             &insert_event,
             &[
-                &after.id,
+                &query::column_text(&after.id),
                 &seq(event.sequence),
                 &event.at.0,
                 &layout::encode(event),
             ],
         )
         .await
-        .map_err(|e| {
-            if is_conflict(&e) {
-                Refused::Conflict(vec![after.id.clone()])
-            } else {
-                Refused::Failed(db_error(&e))
-            }
+        .map_err(|e| match Outcome::of(&e) {
+            Outcome::Conflict(_) => Outcome::Conflict(vec![after.id.clone()]),
+            other => other,
         })?;
         let (old, new) = (held_username(before.as_ref()), held_username(Some(after)));
         if old != new {
-            if let Some(old) = old {
-                tx.execute(&free_name, &[&old, &after.id])
+            if let Some(old) = old.map(query::column_text) {
+                tx.execute(&free_name, &[&old, &query::column_text(&after.id)])
                     .await
                     .map_err(failed)?;
             }
-            if let Some(new) = new {
+            if let Some(new) = new.map(query::column_text) {
                 let claimed = tx
-                    .execute(&claim_name, &[&new, &after.id])
+                    .execute(&claim_name, &[&new, &query::column_text(&after.id)])
                     .await
                     .map_err(failed)?;
                 if claimed == 0 {
@@ -377,10 +419,10 @@ async fn commit_group(
     }
     // Dropping the transaction rolls it back.
     if !moved.is_empty() {
-        return Err(Refused::Conflict(moved));
+        return Err(Outcome::Conflict(moved));
     }
     if !taken.is_empty() {
-        return Err(Refused::NameTaken(taken));
+        return Err(Outcome::NameTaken(taken));
     }
     let shard = i32::try_from(group.shard).unwrap_or(0);
     deltas.retain(|_, d| *d != 0);
@@ -389,12 +431,11 @@ async fn commit_group(
             .await
             .map_err(failed)?;
     }
-    tx.commit().await.map_err(|e| {
-        if is_conflict(&e) {
-            Refused::Conflict(Vec::new())
-        } else {
-            Refused::Failed(db_error(&e))
-        }
+    commit_sent.store(true, Ordering::SeqCst);
+    tx.commit().await.map_err(|e| match Outcome::of(&e) {
+        // The connection failed after COMMIT was sent.
+        Outcome::Failed(e) => Outcome::Unknown(e),
+        other => other,
     })?;
     Ok(deltas)
 }
@@ -405,7 +446,7 @@ impl Backend for PostgresStore {
     }
 
     fn user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<User>, StoreError>> {
-        let id = id.to_string();
+        let id = query::column_text(id);
         self.run(move |client| async move {
             let statement = client
                 .prepare_cached("SELECT record FROM users WHERE id = $1")
@@ -429,7 +470,7 @@ impl Backend for PostgresStore {
         &'a self,
         username: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
-        let name = username.to_string();
+        let name = query::column_text(username);
         self.run(move |client| async move {
             let statement = client
                 .prepare_cached("SELECT user_id FROM usernames WHERE username = $1")
@@ -453,12 +494,13 @@ impl Backend for PostgresStore {
         );
         self.runtime.spawn(async move {
             let started = std::time::Instant::now();
+            let commit_sent = AtomicBool::new(false);
             let outcome = tokio::time::timeout(limit, async {
                 let mut client = pool
                     .get()
                     .await
-                    .map_err(|e| Refused::Failed(pool_error(&e)))?;
-                commit_group(&mut client, &group, durability).await
+                    .map_err(|e| Outcome::Failed(pool_error(&e)))?;
+                commit_group(&mut client, &group, durability, &commit_sent).await
             })
             .await;
             let result = match outcome {
@@ -475,22 +517,33 @@ impl Backend for PostgresStore {
                     }
                     Ok(())
                 }
-                Ok(Err(Refused::Conflict(ids))) => Err(CommitError::Conflict(if ids.is_empty() {
+                Ok(Err(Outcome::Conflict(ids))) => Err(CommitError::Conflict(if ids.is_empty() {
                     group.changes.iter().map(|c| c.after.id.clone()).collect()
                 } else {
                     ids
                 })),
-                Ok(Err(Refused::NameTaken(ids))) => Err(CommitError::NameTaken(ids)),
-                Ok(Err(Refused::Failed(e))) => {
+                Ok(Err(Outcome::NameTaken(ids))) => Err(CommitError::NameTaken(ids)),
+                Ok(Err(Outcome::Failed(e))) => {
                     ready.store(false, Ordering::SeqCst);
                     Err(CommitError::Unavailable(e))
                 }
-                // The commit may or may not have reached the database.
+                Ok(Err(Outcome::Rejected(e))) => {
+                    log::error!("the database refused a group: {e}");
+                    Err(CommitError::Unavailable(e))
+                }
+                Ok(Err(Outcome::Unknown(e))) => {
+                    ready.store(false, Ordering::SeqCst);
+                    Err(CommitError::Unknown(e))
+                }
                 Err(_) => {
                     ready.store(false, Ordering::SeqCst);
-                    Err(CommitError::Unknown(StoreError::Io(format!(
-                        "database did not confirm the commit within {limit:?}"
-                    ))))
+                    let e = StoreError::Io(format!("database did not answer within {limit:?}"));
+                    if commit_sent.load(Ordering::SeqCst) {
+                        // The commit may or may not have reached the database.
+                        Err(CommitError::Unknown(e))
+                    } else {
+                        Err(CommitError::Unavailable(e))
+                    }
                 }
             };
             done(result);
@@ -499,7 +552,9 @@ impl Backend for PostgresStore {
 
     fn list(&self, query: ListQuery) -> BoxFuture<'static, Result<Page, StoreError>> {
         let budget = self.scan_budget;
-        self.run(move |mut client| async move {
+        // The server stops each of the two statements at the budget; the wait covers both.
+        let limit = self.timeout + budget * 2;
+        self.run_within(limit, move |mut client| async move {
             let mut sql = Sql::default();
             let predicate = sql.listing(&query);
             let order = query::order_by(query.sort, query.asc);

@@ -16,29 +16,12 @@ pub type Param = Box<dyn ToSql + Sync + Send>;
 /// The columns of `users`, in the order [`UserRow::params`] gives them.
 pub const COLUMNS: &str =
     "id, org, state, kind, sequence, created_at, changed_at, username, email, \
-     email_lower, phone, given_name, family_name, nick_name, display_name, schema_id, record";
+     phone, given_name, family_name, nick_name, display_name, schema_id, id_lower, org_lower, \
+     username_lower, email_lower, phone_lower, given_name_lower, family_name_lower, \
+     nick_name_lower, display_name_lower, record";
 
-/// A user's row.
-#[derive(Debug)]
-pub struct UserRow {
-    id: String,
-    org: String,
-    state: i16,
-    kind: i16,
-    sequence: i64,
-    created_at: i64,
-    changed_at: i64,
-    username: Option<String>,
-    email: Option<String>,
-    email_lower: Option<String>,
-    phone: Option<String>,
-    given_name: Option<String>,
-    family_name: Option<String>,
-    nick_name: Option<String>,
-    display_name: Option<String>,
-    schema_id: Option<String>,
-    record: Vec<u8>,
-}
+/// How many columns [`COLUMNS`] names.
+pub const COLUMN_COUNT: usize = 25;
 
 /// A sequence as the database keeps it (sequences stay far below 2^63).
 pub fn seq(n: u64) -> i64 {
@@ -53,6 +36,33 @@ pub fn kind_number(kind: UserKind) -> i16 {
     }
 }
 
+/// A text as a column holds it: PostgreSQL's text cannot hold NUL, which becomes U+FFFD in the
+/// columns listings read (the record itself keeps the exact text).
+pub fn column_text(text: &str) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "\u{FFFD}")
+    } else {
+        text.to_string()
+    }
+}
+
+/// A user's row.
+#[derive(Debug)]
+pub struct UserRow {
+    id: String,
+    org: String,
+    state: i16,
+    kind: i16,
+    sequence: i64,
+    created_at: i64,
+    changed_at: i64,
+    /// username, email, phone, given, family, nick and display name, schema id.
+    texts: [Option<String>; 8],
+    /// id, org, then the first seven of `texts`, lowercased.
+    lowered: [Option<String>; 9],
+    record: Vec<u8>,
+}
+
 impl UserRow {
     pub fn of(user: &User) -> UserRow {
         let human = match &user.profile {
@@ -60,53 +70,63 @@ impl UserRow {
             _ => None,
         };
         let human_field =
-            |f: fn(&crate::domain::HumanProfile) -> &String| human.map(|h| f(h).clone());
-        let email = user.profile.email().map(|e| e.address.clone());
+            |f: fn(&crate::domain::HumanProfile) -> &String| human.map(|h| column_text(f(h)));
+        let texts = [
+            user.profile.username().map(column_text),
+            user.profile.email().map(|e| column_text(&e.address)),
+            user.profile.phone().map(|p| column_text(&p.number)),
+            human_field(|h| &h.given_name),
+            human_field(|h| &h.family_name),
+            human_field(|h| &h.nick_name),
+            human_field(|h| &h.display_name),
+            match &user.profile {
+                Profile::V3 { schema_id, .. } => Some(column_text(schema_id)),
+                _ => None,
+            },
+        ];
+        let (id, org) = (column_text(&user.id), column_text(&user.org));
+        let lower = |t: &Option<String>| t.as_ref().map(|t| t.to_lowercase());
+        let lowered = [
+            Some(id.to_lowercase()),
+            Some(org.to_lowercase()),
+            lower(&texts[0]),
+            lower(&texts[1]),
+            lower(&texts[2]),
+            lower(&texts[3]),
+            lower(&texts[4]),
+            lower(&texts[5]),
+            lower(&texts[6]),
+        ];
         UserRow {
-            id: user.id.clone(),
-            org: user.org.clone(),
+            id,
+            org,
             state: i16::try_from(user.state.number()).unwrap_or(0),
             kind: kind_number(user.kind()),
             sequence: seq(user.sequence),
             created_at: user.created_at.0,
             changed_at: user.changed_at.0,
-            username: user.profile.username().map(str::to_string),
-            email_lower: email.as_ref().map(|e| e.to_lowercase()),
-            email,
-            phone: user.profile.phone().map(|p| p.number.clone()),
-            given_name: human_field(|h| &h.given_name),
-            family_name: human_field(|h| &h.family_name),
-            nick_name: human_field(|h| &h.nick_name),
-            display_name: human_field(|h| &h.display_name),
-            schema_id: match &user.profile {
-                Profile::V3 { schema_id, .. } => Some(schema_id.clone()),
-                _ => None,
-            },
+            texts,
+            lowered,
             record: layout::encode(user),
         }
     }
 
     /// The values of [`COLUMNS`], in order.
-    pub fn params(&self) -> [&(dyn ToSql + Sync); 17] {
-        [
-            &self.id,
+    pub fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        let mut out: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(COLUMN_COUNT + 1);
+        out.extend([
+            &self.id as &(dyn ToSql + Sync),
             &self.org,
             &self.state,
             &self.kind,
             &self.sequence,
             &self.created_at,
             &self.changed_at,
-            &self.username,
-            &self.email,
-            &self.email_lower,
-            &self.phone,
-            &self.given_name,
-            &self.family_name,
-            &self.nick_name,
-            &self.display_name,
-            &self.schema_id,
-            &self.record,
-        ]
+        ]);
+        out.extend(self.texts.iter().map(|t| t as &(dyn ToSql + Sync)));
+        out.extend(self.lowered.iter().map(|t| t as &(dyn ToSql + Sync)));
+        out.push(&self.record);
+        out
     }
 }
 
@@ -122,15 +142,16 @@ impl Sql {
         format!("${}", self.params.len())
     }
 
-    /// `column` compared with `t` (the domain's `TextMatch::matches`).
+    /// `column` compared with `t` (the domain's `TextMatch::matches`; ignoring case, the
+    /// column's lowercased twin with the value lowercased the same way).
     fn text(&mut self, column: &str, t: &TextMatch) -> String {
         let value = if t.ignore_case {
-            t.value.to_lowercase()
+            column_text(&t.value).to_lowercase()
         } else {
-            t.value.clone()
+            column_text(&t.value)
         };
         let column = if t.ignore_case {
-            format!("lower({column})")
+            format!("{column}_lower")
         } else {
             column.to_string()
         };
@@ -175,7 +196,8 @@ impl Sql {
             }
             Filter::Not(inner) => format!("(NOT {})", self.filter(inner)),
             Filter::Ids(ids) => {
-                let p = self.param(Box::new(ids.clone()));
+                let ids: Vec<String> = ids.iter().map(|i| column_text(i)).collect();
+                let p = self.param(Box::new(ids));
                 leaf(format!("id = ANY({p})"))
             }
             Filter::Id(t) => leaf(self.text("id", t)),
@@ -186,7 +208,8 @@ impl Sql {
             }
             Filter::Email(t) => leaf(self.text("email", t)),
             Filter::Emails(list) => {
-                let p = self.param(Box::new(list.clone()));
+                let list: Vec<String> = list.iter().map(|e| column_text(e)).collect();
+                let p = self.param(Box::new(list));
                 leaf(format!("email = ANY({p})"))
             }
             Filter::Phone(t) => leaf(self.text("phone", t)),
@@ -204,7 +227,7 @@ impl Sql {
             }
             Filter::Kind(kind) => leaf(format!("kind = {}", kind_number(*kind))),
             Filter::SchemaId(id) => {
-                let p = self.param(Box::new(id.clone()));
+                let p = self.param(Box::new(column_text(id)));
                 leaf(format!("schema_id = {p}"))
             }
         }
@@ -214,7 +237,8 @@ impl Sql {
     pub fn listing(&mut self, query: &ListQuery) -> String {
         let mut parts = vec!["state <> 3".to_string()];
         if let OrgScope::Orgs(orgs) = &query.scope {
-            let p = self.param(Box::new(orgs.clone()));
+            let orgs: Vec<String> = orgs.iter().map(|o| column_text(o)).collect();
+            let p = self.param(Box::new(orgs));
             parts.push(format!("org = ANY({p})"));
         }
         if let Some(f) = &query.filter {

@@ -2,7 +2,9 @@
 //! lock (so several nodes starting at once migrate once). A database whose schema is newer than
 //! the binary's is refused: an older userd must not write what it does not understand.
 //!
-//! Text columns use the "C" collation, so comparisons and orders are bytewise, as on sled.
+//! Text columns use the "C" collation, so comparisons and orders are bytewise, as on sled; the
+//! `*_lower` columns hold the same texts lowercased by userd (Unicode's rules, as the domain's
+//! filters lowercase), for case-insensitive filters whatever the database's locale.
 //! Times are nanoseconds since the Unix epoch (`bigint`), as userd keeps them everywhere.
 
 use crate::store::StoreError;
@@ -26,13 +28,21 @@ const MIGRATIONS: &[&str] = &[
         changed_at bigint NOT NULL,
         username text COLLATE "C",
         email text COLLATE "C",
-        email_lower text COLLATE "C",
         phone text COLLATE "C",
         given_name text COLLATE "C",
         family_name text COLLATE "C",
         nick_name text COLLATE "C",
         display_name text COLLATE "C",
         schema_id text COLLATE "C",
+        id_lower text COLLATE "C" NOT NULL,
+        org_lower text COLLATE "C" NOT NULL,
+        username_lower text COLLATE "C",
+        email_lower text COLLATE "C",
+        phone_lower text COLLATE "C",
+        given_name_lower text COLLATE "C",
+        family_name_lower text COLLATE "C",
+        nick_name_lower text COLLATE "C",
+        display_name_lower text COLLATE "C",
         record bytea NOT NULL
     );
     CREATE INDEX users_live_created ON users (created_at, id) WHERE state <> 3;

@@ -562,6 +562,10 @@ impl Backend for SledStore {
         Box::pin(std::future::ready(self.slot.get().and_then(|t| t.user(id))))
     }
 
+    fn user_at_once(&self, id: &str) -> Option<Result<Option<User>, StoreError>> {
+        Some(self.slot.get().and_then(|t| t.user(id)))
+    }
+
     fn username_holder<'a>(
         &'a self,
         username: &'a str,
