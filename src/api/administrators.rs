@@ -8,7 +8,7 @@ use crate::app::{
     RequestContext,
 };
 use crate::auth::members::Resource;
-use crate::domain::{TextMatch, TextMethod, Timestamp};
+use crate::domain::{TextMatch, Timestamp};
 use crate::error::{ApiError, ErrorCode};
 use crate::pb::zitadel::filter::v2 as filter;
 use crate::pb::zitadel::internal_permission::v2 as pb;
@@ -75,25 +75,10 @@ fn time_filter(f: filter::TimestampFilter) -> Result<app::TimeFilter, ApiError> 
     })
 }
 
+/// A text filter: `zitadel.filter.v2.TextFilterMethod` numbers its methods as v2's
+/// `TextQueryMethod` does.
 fn text_filter(value: String, method: i32, field: &str) -> Result<TextMatch, ApiError> {
-    use filter::TextFilterMethod as M;
-    let value = bounded(value, field)?;
-    let (method, ignore_case) =
-        match M::try_from(method).map_err(|_| invalid(format!("{field}: unknown method")))? {
-            M::Equals => (TextMethod::Equals, false),
-            M::EqualsIgnoreCase => (TextMethod::Equals, true),
-            M::StartsWith => (TextMethod::StartsWith, false),
-            M::StartsWithIgnoreCase => (TextMethod::StartsWith, true),
-            M::Contains => (TextMethod::Contains, false),
-            M::ContainsIgnoreCase => (TextMethod::Contains, true),
-            M::EndsWith => (TextMethod::EndsWith, false),
-            M::EndsWithIgnoreCase => (TextMethod::EndsWith, true),
-        };
-    Ok(TextMatch {
-        value,
-        method,
-        ignore_case,
-    })
+    super::text_query(bounded(value, field)?, method)
 }
 
 fn search_filter(f: pb::AdministratorSearchFilter, depth: usize) -> Result<AdminFilter, ApiError> {

@@ -15,16 +15,6 @@ use crate::error::{ApiError, ErrorCode};
 use crate::shard::read_error;
 use std::sync::Arc;
 
-/// The permissions over memberships ("administrators").
-const MEMBER_PERMISSIONS: [Permission; 6] = [
-    Permission::InstanceMemberRead,
-    Permission::InstanceMemberWrite,
-    Permission::InstanceMemberDelete,
-    Permission::OrgMemberRead,
-    Permission::OrgMemberWrite,
-    Permission::OrgMemberDelete,
-];
-
 /// Issue a token for machine `user_id`, valid until `expires_at`.
 #[derive(Clone, Debug)]
 pub struct AddToken {
@@ -265,7 +255,7 @@ impl Core {
                 _ => would.within(&has),
             }
         };
-        if !MEMBER_PERMISSIONS.iter().all(covered) {
+        if !Permission::MEMBER.iter().all(covered) {
             return Err(ErrorCode::PermissionDenied.into());
         }
         let token_id = self.ids.next_id();

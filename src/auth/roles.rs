@@ -18,14 +18,7 @@ impl Default for RoleTable {
     fn default() -> Self {
         use Permission::*;
         let user = [Read, Write, Delete];
-        let members = [
-            InstanceMemberRead,
-            InstanceMemberWrite,
-            InstanceMemberDelete,
-            OrgMemberRead,
-            OrgMemberWrite,
-            OrgMemberDelete,
-        ];
+        let members = Permission::MEMBER;
         // ZITADEL's roles of the instance and of organizations, with the permissions userd
         // checks (ZITADEL's defaults). Roles userd has nothing for still name valid memberships.
         let table: &[(&str, &[&[Permission]])] = &[

@@ -26,6 +26,16 @@ impl Permission {
     /// The permissions on users.
     pub const USER: [Permission; 3] = [Permission::Read, Permission::Write, Permission::Delete];
 
+    /// The permissions on memberships ("administrators").
+    pub const MEMBER: [Permission; 6] = [
+        Permission::InstanceMemberRead,
+        Permission::InstanceMemberWrite,
+        Permission::InstanceMemberDelete,
+        Permission::OrgMemberRead,
+        Permission::OrgMemberWrite,
+        Permission::OrgMemberDelete,
+    ];
+
     pub const ALL: [Permission; 9] = [
         Permission::Read,
         Permission::Write,
