@@ -17,15 +17,29 @@ cargo test --all-features
 echo "== The integration suite on PostgreSQL =="
 USERD_TEST_POSTGRES_URL="$pg_url" cargo test --all-features --test api
 
+# A fresh database on the throwaway server, as a URL.
+pg_db() {
+  local port=${pg_url##*:}
+  port=${port%%/*}
+  "$(ls -d /usr/lib/postgresql/*/bin | tail -n 1)/createdb" -h 127.0.0.1 -p "$port" -U postgres "$1"
+  echo "${pg_url%/*}/$1"
+}
+
 echo "== Python SDK (zitadel-client) =="
 if [ ! -x target/sdk-venv/bin/python ]; then
   python3 -m venv target/sdk-venv
 fi
 target/sdk-venv/bin/pip install -q --disable-pip-version-check -r tests/sdk/python/requirements.txt -r tests/conformance/requirements.txt
 USERD_BIN="$PWD/target/debug/userd" target/sdk-venv/bin/python -m pytest -q -p no:cacheprovider tests/sdk/python
+echo "== Python SDK on PostgreSQL =="
+USERD_SDK_POSTGRES_URL=$(pg_db sdk_python) USERD_BIN="$PWD/target/debug/userd" \
+  target/sdk-venv/bin/python -m pytest -q -p no:cacheprovider tests/sdk/python
 
 echo "== TypeScript SDK (@zitadel/client) =="
 (cd tests/sdk/ts && npm ci --no-audit --no-fund --loglevel=error && USERD_BIN="$PWD/../../../target/debug/userd" npm test)
+echo "== TypeScript SDK on PostgreSQL =="
+ts_db=$(pg_db sdk_ts)
+(cd tests/sdk/ts && USERD_SDK_POSTGRES_URL="$ts_db" USERD_BIN="$PWD/../../../target/debug/userd" npm test)
 
 echo "== Conformance: schemathesis against /openapi.json =="
 tests/conformance/schemathesis.sh target/sdk-venv/bin/python target/debug/userd 30

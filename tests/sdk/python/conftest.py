@@ -16,6 +16,10 @@ class Userd:
         self.dir = tempfile.mkdtemp(prefix="userd-sdk-")
         env = {k: v for k, v in os.environ.items() if not k.startswith("USERD_")}
         env.update(USERD_AUTH__HS256_SECRET=SECRET, USERD_LOG__LEVEL="warn")
+        # scripts/test.sh runs the suite again on PostgreSQL, with a database of its own.
+        if os.environ.get("USERD_SDK_POSTGRES_URL"):
+            env.update(USERD_STORAGE__BACKEND="postgres",
+                       USERD_STORAGE__POSTGRES__URL=os.environ["USERD_SDK_POSTGRES_URL"])
         self.env = env
         self.proc = subprocess.Popen(
             [self.bin, "serve", "--bind", "127.0.0.1:0", "--data-dir", os.path.join(self.dir, "data")],

@@ -26,6 +26,10 @@ const bin = process.env.USERD_BIN ?? resolve(here, "../../../target/debug/userd"
 const secret = "sdk-ts-secret-0123456789abcdef0123456";
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("USERD_")));
 Object.assign(env, { USERD_AUTH__HS256_SECRET: secret, USERD_LOG__LEVEL: "warn" });
+// scripts/test.sh runs the suite again on PostgreSQL, with a database of its own.
+if (process.env.USERD_SDK_POSTGRES_URL) {
+  Object.assign(env, { USERD_STORAGE__BACKEND: "postgres", USERD_STORAGE__POSTGRES__URL: process.env.USERD_SDK_POSTGRES_URL });
+}
 const dir = mkdtempSync(join(tmpdir(), "userd-ts-"));
 let server;
 let baseUrl;
