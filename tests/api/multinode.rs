@@ -212,3 +212,125 @@ async fn a_database_outage_answers_503_applies_nothing_and_userd_recovers_by_its
     drop(app);
     postgres("stop", dir.path());
 }
+
+/// What one user's toggles saw.
+#[derive(Default, Debug)]
+struct Tally {
+    ok: u64,
+    /// 503 "may or may not be applied" (the commit's outcome is unknown).
+    unknown: u64,
+    /// Any other failure (503 not applied, a refused connection): nothing applied.
+    failed: u64,
+}
+
+#[tokio::test]
+async fn under_load_a_dead_node_and_a_stopped_database_lose_no_acknowledged_change() {
+    if !on_postgres() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = postgres("start", dir.path());
+    let env = [
+        ("USERD_STORAGE__BACKEND", "postgres"),
+        ("USERD_STORAGE__POSTGRES__URL", url.as_str()),
+        ("USERD_STORAGE__POSTGRES__TIMEOUT_MS", "1000"),
+    ];
+    let mut doomed = spawn_app_with(&env).await;
+    let survivor = spawn_app_with(&env).await;
+    const USERS: usize = 8;
+    for i in 0..USERS {
+        survivor.create_user(&format!("load-{i}"), "org-a").await;
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let token = admin_token();
+    let client = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for i in 0..USERS {
+        let nodes = [doomed.address.clone(), survivor.address.clone()];
+        let (stop, token, client) = (stop.clone(), token.clone(), client.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut tally = Tally::default();
+            let mut node = i % 2;
+            let mut active = true;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let action = if active { "deactivate" } else { "reactivate" };
+                let sent = client
+                    .post(format!("{}/v3alpha/users/load-{i}/{action}", nodes[node]))
+                    .bearer_auth(&token)
+                    .timeout(std::time::Duration::from_secs(5))
+                    .send()
+                    .await;
+                let Ok(reply) = sent else {
+                    // The node died (before or while answering): go to the other one. A
+                    // request cut off mid-way may or may not have been applied.
+                    tally.unknown += 1;
+                    node = 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    continue;
+                };
+                let status = reply.status().as_u16();
+                let body: serde_json::Value = reply.json().await.unwrap_or_default();
+                let message = body["message"].as_str().unwrap_or_default().to_string();
+                match status {
+                    200 => {
+                        tally.ok += 1;
+                        active = !active;
+                    }
+                    // A change whose outcome was unknown did apply: the state moved already.
+                    400 => active = !active,
+                    503 if message.contains("USERD-STORE-0002") => tally.unknown += 1,
+                    _ => {
+                        tally.failed += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    }
+                }
+            }
+            tally
+        }));
+    }
+    let pause = |ms| tokio::time::sleep(std::time::Duration::from_millis(ms));
+    pause(700).await;
+    doomed.kill();
+    pause(700).await;
+    postgres("kill", dir.path());
+    pause(1500).await;
+    postgres("resume", dir.path());
+    let mut ready = false;
+    for _ in 0..100 {
+        if survivor.get("/debug/ready", &token).await.status == 200 {
+            ready = true;
+            break;
+        }
+        pause(100).await;
+    }
+    assert!(ready, "the survivor recovers once the database is back");
+    pause(700).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (mut acknowledged, mut unknown, mut failed) = (0, 0, 0);
+    for (i, task) in tasks.into_iter().enumerate() {
+        let tally = task.await.expect("toggle task");
+        let (_, sequence) = survivor
+            .state_of(&format!("load-{i}"))
+            .await
+            .expect("the user exists");
+        let applied = sequence - 1;
+        assert!(
+            applied >= tally.ok,
+            "user {i}: an acknowledged change was lost: {tally:?}, sequence {sequence}"
+        );
+        assert!(
+            applied <= tally.ok + tally.unknown,
+            "user {i}: a change that answered a failure was applied: {tally:?}, sequence {sequence}"
+        );
+        acknowledged += tally.ok;
+        unknown += tally.unknown;
+        failed += tally.failed;
+    }
+    assert!(
+        acknowledged > 0 && failed > 0,
+        "the load ran through the outage"
+    );
+    eprintln!("under load: {acknowledged} acknowledged changes, all kept; {failed} refused while the database was down; {unknown} unknown outcomes");
+    drop(survivor);
+    postgres("stop", dir.path());
+}
