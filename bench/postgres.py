@@ -57,6 +57,8 @@ def main():
     bench.use_profile(args.profile)
     bench.ensure_tools(build=args.profile == "release")
     tmp = tempfile.mkdtemp(prefix="userd-bench-pg-")
+    # The server runs as another user (postgres) when this runs as root: let it reach its dir.
+    os.chmod(tmp, 0o755)
     pg_dir = os.path.join(tmp, "pg")
     script = os.path.join(ROOT, "scripts", "postgres.sh")
     url = subprocess.run([script, "start", pg_dir], check=True, capture_output=True, text=True).stdout.strip()

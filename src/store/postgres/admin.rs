@@ -246,8 +246,8 @@ pub async fn import(
     }
     for ((shard, state), n) in deltas {
         tx.execute(
-            "INSERT INTO state_counts (shard, state, n) VALUES ($1, $2, $3)
-             ON CONFLICT (shard, state) DO UPDATE SET n = state_counts.n + EXCLUDED.n",
+            "INSERT INTO state_counts (slot, state, n) VALUES ($1, $2, $3)
+             ON CONFLICT (slot, state) DO UPDATE SET n = state_counts.n + EXCLUDED.n",
             &[&shard, &state, &n],
         )
         .await

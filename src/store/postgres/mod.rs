@@ -53,6 +53,8 @@ pub struct PostgresStore {
     scan_budget: Duration,
     counts: Arc<[AtomicI64; 6]>,
     ready: Arc<AtomicBool>,
+    /// Where this node's shards start among the counts' slots.
+    count_base: u32,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -167,6 +169,12 @@ impl PostgresStore {
             scan_budget: options.scan_budget,
             counts: Arc::new(std::array::from_fn(|_| AtomicI64::new(0))),
             ready: Arc::new(AtomicBool::new(false)),
+            count_base: {
+                let mut bytes = [0u8; 4];
+                // Without randomness the nodes share slots, which is slower, not wrong.
+                let _ = getrandom::fill(&mut bytes);
+                u32::from_le_bytes(bytes) % COUNT_SLOTS
+            },
         };
         let pool = store.pool.clone();
         block_on(&store.runtime, async move {
@@ -265,6 +273,16 @@ async fn read_counts(pool: Pool, counts: Arc<[AtomicI64; 6]>) -> Result<(), Stor
     Ok(())
 }
 
+/// How many rows per state the users-by-state counts are spread over.
+const COUNT_SLOTS: u32 = 1024;
+
+/// The counts row a shard of this node adds to: nodes start at random places among the slots,
+/// so two nodes' shards seldom wait for each other's row locks.
+fn count_slot(base: u32, shard: usize) -> i32 {
+    let shard = u32::try_from(shard).unwrap_or(0);
+    i32::try_from(base.wrapping_add(shard) % COUNT_SLOTS).unwrap_or(0)
+}
+
 /// The username a live user holds, if any.
 fn held_username(user: Option<&User>) -> Option<&str> {
     user.filter(|u| is_live(u))
@@ -302,6 +320,7 @@ async fn commit_group(
     group: &Group,
     durability: Durability,
     commit_sent: &AtomicBool,
+    count_base: u32,
 ) -> Result<BTreeMap<i16, i64>, Outcome> {
     let failed = |e: tokio_postgres::Error| Outcome::of(&e);
     let insert_user = client
@@ -343,7 +362,7 @@ async fn commit_group(
         .map_err(failed)?;
     let count = client
         .prepare_cached(
-            "INSERT INTO state_counts (shard, state, n) VALUES ($1, $2, $3) ON CONFLICT (shard, state) DO UPDATE SET n = state_counts.n + EXCLUDED.n",
+            "INSERT INTO state_counts (slot, state, n) VALUES ($1, $2, $3) ON CONFLICT (slot, state) DO UPDATE SET n = state_counts.n + EXCLUDED.n",
         )
         .await
         .map_err(failed)?;
@@ -424,10 +443,10 @@ async fn commit_group(
     if !taken.is_empty() {
         return Err(Outcome::NameTaken(taken));
     }
-    let shard = i32::try_from(group.shard).unwrap_or(0);
+    let slot = count_slot(count_base, group.shard);
     deltas.retain(|_, d| *d != 0);
     for (state, delta) in &deltas {
-        tx.execute(&count, &[&shard, state, delta])
+        tx.execute(&count, &[&slot, state, delta])
             .await
             .map_err(failed)?;
     }
@@ -485,12 +504,13 @@ impl Backend for PostgresStore {
     }
 
     fn commit(&self, group: Group, done: CommitDone) {
-        let (pool, limit, durability, ready, counts) = (
+        let (pool, limit, durability, ready, counts, count_base) = (
             self.pool.clone(),
             self.timeout,
             self.durability,
             self.ready.clone(),
             self.counts.clone(),
+            self.count_base,
         );
         self.runtime.spawn(async move {
             let started = std::time::Instant::now();
@@ -500,7 +520,7 @@ impl Backend for PostgresStore {
                     .get()
                     .await
                     .map_err(|e| Outcome::Failed(pool_error(&e)))?;
-                commit_group(&mut client, &group, durability, &commit_sent).await
+                commit_group(&mut client, &group, durability, &commit_sent, count_base).await
             })
             .await;
             let result = match outcome {

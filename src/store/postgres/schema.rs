@@ -16,7 +16,8 @@ const MIGRATION_LOCK: i64 = 0x75_7365_7264;
 /// Migration `n` (1-based) takes the schema from version `n - 1` to `n`.
 const MIGRATIONS: &[&str] = &[
     // 1: users (the current record, and the columns listings filter and sort on), their
-    // events, usernames held by live users, and users by state per shard.
+    // events, usernames held by live users, and users by state (spread over slots, which
+    // nodes' shards add to; the sum is the count).
     r#"
     CREATE TABLE users (
         id text COLLATE "C" PRIMARY KEY,
@@ -61,10 +62,10 @@ const MIGRATIONS: &[&str] = &[
         user_id text COLLATE "C" NOT NULL
     );
     CREATE TABLE state_counts (
-        shard integer NOT NULL,
+        slot integer NOT NULL,
         state smallint NOT NULL,
         n bigint NOT NULL,
-        PRIMARY KEY (shard, state)
+        PRIMARY KEY (slot, state)
     );
     "#,
 ];
