@@ -8,7 +8,7 @@ use crate::app::{
     RequestContext,
 };
 use crate::auth::members::Resource;
-use crate::domain::{TextMatch, Timestamp};
+use crate::domain::TextMatch;
 use crate::error::{ApiError, ErrorCode};
 use crate::pb::zitadel::filter::v2 as filter;
 use crate::pb::zitadel::internal_permission::v2 as pb;
@@ -50,29 +50,8 @@ fn roles(roles: Vec<String>) -> Result<Vec<String>, ApiError> {
     roles.into_iter().map(|r| bounded(r, "roles[]")).collect()
 }
 
-fn time_of(t: Option<&crate::pb::Timestamp>) -> Timestamp {
-    t.map_or(Timestamp(0), |t| {
-        Timestamp(
-            t.seconds
-                .saturating_mul(1_000_000_000)
-                .saturating_add(i64::from(t.nanos)),
-        )
-    })
-}
-
-fn time_filter(f: filter::TimestampFilter) -> Result<app::TimeFilter, ApiError> {
-    use filter::TimestampFilterMethod as M;
-    let cmp = match M::try_from(f.method).map_err(|_| invalid("unknown timestamp filter method"))? {
-        M::Equals => app::TimeCmp::Equals,
-        M::After => app::TimeCmp::After,
-        M::AfterOrEquals => app::TimeCmp::AfterOrEquals,
-        M::Before => app::TimeCmp::Before,
-        M::BeforeOrEquals => app::TimeCmp::BeforeOrEquals,
-    };
-    Ok(app::TimeFilter {
-        cmp,
-        at: time_of(f.timestamp.as_ref()),
-    })
+fn time_filter(f: &filter::TimestampFilter) -> Result<app::TimeFilter, ApiError> {
+    super::timestamp_filter(f).ok_or_else(|| invalid("unknown timestamp filter method"))
 }
 
 /// A text filter: `zitadel.filter.v2.TextFilterMethod` numbers its methods as v2's
@@ -98,8 +77,8 @@ fn search_filter(f: pb::AdministratorSearchFilter, depth: usize) -> Result<Admin
             .filter
             .ok_or(ApiError::from(ErrorCode::AdminFilterInvalid))?
         {
-            F::CreationDate(t) => AdminFilter::Created(time_filter(t)?),
-            F::ChangeDate(t) => AdminFilter::Changed(time_filter(t)?),
+            F::CreationDate(t) => AdminFilter::Created(time_filter(&t)?),
+            F::ChangeDate(t) => AdminFilter::Changed(time_filter(&t)?),
             F::InUserIdsFilter(ids) => AdminFilter::UserIds(ids.ids),
             F::UserOrganizationId(id) => AdminFilter::UserOrg(id.id),
             F::UserPreferredLoginName(n) => AdminFilter::LoginName(text_filter(

@@ -3,7 +3,7 @@
 //! (`AddKey`, `RemoveKey`, `ListKeys`) and client secrets (`AddSecret`, `RemoveSecret`). A
 //! secret or private key is shown once, in the answer that makes it; listings show neither.
 
-use super::{timestamp, Method};
+use super::{time_of, timestamp, timestamp_filter, Method};
 use crate::app::{
     self, AddToken, Core, CredentialFilter, CredentialInfo, CredentialKind, ListCredentials,
     RequestContext,
@@ -12,14 +12,6 @@ use crate::domain::{Edit, Timestamp};
 use crate::error::{ApiError, ErrorCode};
 use crate::pb::zitadel::filter::v2 as filter;
 use crate::pb::zitadel::user::v2 as pb;
-
-fn time_of(t: &crate::pb::Timestamp) -> Timestamp {
-    Timestamp(
-        t.seconds
-            .saturating_mul(1_000_000_000)
-            .saturating_add(i64::from(t.nanos)),
-    )
-}
 
 /// An expiration date: none reads as the epoch, which has passed (as in ZITADEL).
 fn expiration(t: Option<&crate::pb::Timestamp>) -> Timestamp {
@@ -36,20 +28,12 @@ fn credential_id(id: String, field: &str) -> Result<String, ApiError> {
     Ok(id)
 }
 
-/// A timestamp filter as the core's.
+/// A timestamp filter as the core's (an unknown method compares for equality).
 fn time_filter(f: &filter::TimestampFilter) -> app::TimeFilter {
-    use filter::TimestampFilterMethod as M;
-    let cmp = match M::try_from(f.method).unwrap_or(M::Equals) {
-        M::Equals => app::TimeCmp::Equals,
-        M::After => app::TimeCmp::After,
-        M::AfterOrEquals => app::TimeCmp::AfterOrEquals,
-        M::Before => app::TimeCmp::Before,
-        M::BeforeOrEquals => app::TimeCmp::BeforeOrEquals,
-    };
-    app::TimeFilter {
-        cmp,
+    timestamp_filter(f).unwrap_or(app::TimeFilter {
+        cmp: app::TimeCmp::Equals,
         at: f.timestamp.as_ref().map_or(Timestamp(0), time_of),
-    }
+    })
 }
 
 /// The filters of a token or key listing, in one shape.

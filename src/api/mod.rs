@@ -204,6 +204,35 @@ macro_rules! lifecycle_method {
 pub(crate) use lifecycle_method;
 
 /// A point in time as `google.protobuf.Timestamp`.
+/// A protobuf timestamp as userd keeps time.
+pub fn time_of(t: &crate::pb::Timestamp) -> Timestamp {
+    Timestamp(
+        t.seconds
+            .saturating_mul(1_000_000_000)
+            .saturating_add(i64::from(t.nanos)),
+    )
+}
+
+/// A `zitadel.filter.v2.TimestampFilter` as the core's (no timestamp: the epoch); None for a
+/// method number it does not name.
+pub fn timestamp_filter(
+    f: &crate::pb::zitadel::filter::v2::TimestampFilter,
+) -> Option<crate::app::TimeFilter> {
+    use crate::app::TimeCmp;
+    use crate::pb::zitadel::filter::v2::TimestampFilterMethod as M;
+    let cmp = match M::try_from(f.method).ok()? {
+        M::Equals => TimeCmp::Equals,
+        M::After => TimeCmp::After,
+        M::AfterOrEquals => TimeCmp::AfterOrEquals,
+        M::Before => TimeCmp::Before,
+        M::BeforeOrEquals => TimeCmp::BeforeOrEquals,
+    };
+    Some(crate::app::TimeFilter {
+        cmp,
+        at: f.timestamp.as_ref().map_or(Timestamp(0), time_of),
+    })
+}
+
 pub fn timestamp(t: Timestamp) -> crate::pb::Timestamp {
     crate::pb::Timestamp {
         seconds: t.unix_seconds(),
