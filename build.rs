@@ -11,6 +11,9 @@ const PROTOS: &[&str] = &[
     "zitadel/user/v3alpha/user_service.proto",
     "zitadel/resources/user/v3alpha/user_service.proto",
     "zitadel/internal_permission/v2/internal_permission_service.proto",
+    "zitadel/admin/v1/admin.proto",
+    "zitadel/management/v1/management.proto",
+    "zitadel/action/v2/action_service.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -59,6 +59,7 @@ fn parse_line(text: &str, default_org: Option<&str>) -> Result<NewUser, String> 
         org,
         initial_state: UserState::Active,
         creator_scope: crate::domain::OrgScope::Everywhere,
+        editor: String::new(),
         profile: Profile::V3 {
             schema_id,
             data_json,

@@ -9,6 +9,7 @@
 pub mod administrators;
 pub mod credentials;
 pub mod edits;
+pub mod events;
 pub mod metadata;
 pub mod resources;
 pub mod v2;
@@ -113,6 +114,14 @@ services! {
         "UpdateAdministrator" => administrators::UpdateAdministrator,
         "DeleteAdministrator" => administrators::DeleteAdministrator,
         "ListAdministrators" => administrators::ListAdministratorsMethod,
+    }
+    "zitadel.admin.v1.AdminService" => {
+        "ListEvents" => events::ListEvents,
+        "ListEventTypes" => events::ListEventTypes,
+        "ListAggregateTypes" => events::ListAggregateTypes,
+    }
+    "zitadel.management.v1.ManagementService" => {
+        "ListUserChanges" => events::ListUserChanges,
     }
     // v2beta's messages are v2's for the instance and organizations, which userd serves.
     "zitadel.internal_permission.v2beta.InternalPermissionService" => {

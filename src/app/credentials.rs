@@ -249,13 +249,23 @@ impl Core {
                 // Instance permissions hold only everywhere.
                 Permission::InstanceMemberRead
                 | Permission::InstanceMemberWrite
-                | Permission::InstanceMemberDelete => {
+                | Permission::InstanceMemberDelete
+                | Permission::EventsRead
+                | Permission::ActionTargetRead
+                | Permission::ActionTargetWrite
+                | Permission::ActionTargetDelete
+                | Permission::ActionExecutionRead
+                | Permission::ActionExecutionWrite => {
                     would != OrgScope::Everywhere || has == OrgScope::Everywhere
                 }
                 _ => would.within(&has),
             }
         };
-        if !Permission::MEMBER.iter().all(covered) {
+        if !Permission::MEMBER
+            .iter()
+            .chain(Permission::INSTANCE.iter())
+            .all(covered)
+        {
             return Err(ErrorCode::PermissionDenied.into());
         }
         let token_id = self.ids.next_id();

@@ -10,6 +10,7 @@
 mod administrators;
 mod credentials;
 mod edit;
+mod history;
 mod requests;
 pub mod secrets;
 
@@ -22,6 +23,7 @@ pub use credentials::{
     ListCredentials, NewKey, NewToken, TimeCmp, TimeFilter,
 };
 pub use edit::{CodeDelivery, EditUser, Edited, NewPassword, ProofInput, UserChange};
+pub use history::{page_size, UserChanges, MAX_EVENTS};
 pub use requests::*;
 
 use crate::auth::{self, Caller, Verifier};
@@ -229,6 +231,7 @@ impl Core {
                 initial_state,
                 profile: profile.clone(),
                 creator_scope: caller.scope(Permission::Write),
+                editor: caller.subject.clone(),
             };
             let hold = claim.clone().map(|c| Box::new(c) as crate::shard::Hold);
             match self.shards.create(user, follow_up.clone(), hold).await {
@@ -458,6 +461,7 @@ fn access(caller: &Caller, permission: Permission, self_service: SelfService) ->
             SelfService::Allowed => Some(caller.subject.clone()),
             SelfService::Denied => None,
         },
+        editor: caller.subject.clone(),
     }
 }
 

@@ -618,6 +618,7 @@ mod tests {
                 org: "o1".into(),
                 initial_state: UserState::Active,
                 creator_scope: crate::domain::OrgScope::Everywhere,
+                editor: String::new(),
                 profile: Profile::V3 {
                     schema_id: "s".into(),
                     data_json: "{}".into(),

@@ -22,10 +22,17 @@ impl Default for RoleTable {
         // ZITADEL's roles of the instance and of organizations, with the permissions userd
         // checks (ZITADEL's defaults). Roles userd has nothing for still name valid memberships.
         let table: &[(&str, &[&[Permission]])] = &[
-            ("IAM_OWNER", &[&user, &members]),
+            ("IAM_OWNER", &[&user, &members, &Permission::INSTANCE]),
             (
                 "IAM_OWNER_VIEWER",
-                &[&[Read, InstanceMemberRead, OrgMemberRead]],
+                &[&[
+                    Read,
+                    InstanceMemberRead,
+                    OrgMemberRead,
+                    EventsRead,
+                    ActionTargetRead,
+                    ActionExecutionRead,
+                ]],
             ),
             (
                 "IAM_ORG_MANAGER",

@@ -20,6 +20,14 @@ pub enum Permission {
     OrgMemberRead,
     OrgMemberWrite,
     OrgMemberDelete,
+    /// The event API: instance-wide only.
+    EventsRead,
+    /// Actions' targets and executions (webhooks): instance-wide only.
+    ActionTargetRead,
+    ActionTargetWrite,
+    ActionTargetDelete,
+    ActionExecutionRead,
+    ActionExecutionWrite,
 }
 
 impl Permission {
@@ -36,7 +44,17 @@ impl Permission {
         Permission::OrgMemberDelete,
     ];
 
-    pub const ALL: [Permission; 9] = [
+    /// The permissions on the instance's events and actions.
+    pub const INSTANCE: [Permission; 6] = [
+        Permission::EventsRead,
+        Permission::ActionTargetRead,
+        Permission::ActionTargetWrite,
+        Permission::ActionTargetDelete,
+        Permission::ActionExecutionRead,
+        Permission::ActionExecutionWrite,
+    ];
+
+    pub const ALL: [Permission; 15] = [
         Permission::Read,
         Permission::Write,
         Permission::Delete,
@@ -46,6 +64,12 @@ impl Permission {
         Permission::OrgMemberRead,
         Permission::OrgMemberWrite,
         Permission::OrgMemberDelete,
+        Permission::EventsRead,
+        Permission::ActionTargetRead,
+        Permission::ActionTargetWrite,
+        Permission::ActionTargetDelete,
+        Permission::ActionExecutionRead,
+        Permission::ActionExecutionWrite,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +83,12 @@ impl Permission {
             Permission::OrgMemberRead => "org.member.read",
             Permission::OrgMemberWrite => "org.member.write",
             Permission::OrgMemberDelete => "org.member.delete",
+            Permission::EventsRead => "events.read",
+            Permission::ActionTargetRead => "action.target.read",
+            Permission::ActionTargetWrite => "action.target.write",
+            Permission::ActionTargetDelete => "action.target.delete",
+            Permission::ActionExecutionRead => "action.execution.read",
+            Permission::ActionExecutionWrite => "action.execution.write",
         }
     }
 
@@ -125,6 +155,8 @@ impl OrgScope {
 pub struct Access {
     pub scope: OrgScope,
     pub own_user: Option<String>,
+    /// The caller's user id: the editor of the events the request makes.
+    pub editor: String,
 }
 
 impl Access {

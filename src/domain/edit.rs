@@ -197,6 +197,7 @@ fn decide_into(
             sequence: user.sequence + 1,
             at: now,
             kind,
+            editor: String::new(),
         };
         *user = super::apply(user, &event);
         events.push(event);
@@ -657,6 +658,7 @@ mod tests {
                 org: "o1".into(),
                 initial_state: UserState::Active,
                 creator_scope: OrgScope::Everywhere,
+                editor: String::new(),
                 profile,
             },
             Timestamp(1),

@@ -201,6 +201,7 @@ mod tests {
                 org: "o1".into(),
                 initial_state: UserState::Active,
                 creator_scope: crate::domain::OrgScope::Everywhere,
+                editor: String::new(),
                 profile: Profile::V2(Box::new(HumanProfile {
                     username: username.into(),
                     given_name: "Ada".into(),

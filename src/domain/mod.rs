@@ -7,6 +7,7 @@
 pub mod access;
 pub mod credentials;
 pub mod edit;
+pub mod events;
 pub mod filter;
 pub mod time;
 
@@ -250,6 +251,9 @@ pub struct Event {
     pub sequence: u64,
     pub at: Timestamp,
     pub kind: EventKind,
+    /// The user (token subject) whose request made the change; empty for an operator's
+    /// import and for changes made before editors were recorded.
+    pub editor: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -395,6 +399,8 @@ pub struct NewUser {
     pub profile: Profile,
     /// The creator's write scope (`OrgScope::Everywhere` for an operator's import).
     pub creator_scope: OrgScope,
+    /// Who creates the user (the creation event's editor; empty for an import).
+    pub editor: String,
 }
 
 /// Create a user: the first event (sequence 1) and the record it produces.
@@ -408,6 +414,7 @@ pub fn create(new: NewUser, now: Timestamp) -> (User, Event) {
             profile: new.profile.clone(),
             creator_scope: new.creator_scope.clone(),
         },
+        editor: new.editor,
     };
     let user = User {
         id: new.id,
@@ -460,6 +467,7 @@ pub fn decide(op: Operation, user: &User, now: Timestamp) -> Result<Event, Domai
         sequence: user.sequence + 1,
         at: now,
         kind,
+        editor: String::new(),
     })
 }
 
@@ -549,6 +557,7 @@ pub fn replay(id: &str, events: &[Event]) -> Result<User, ReplayError> {
                     initial_state: *state,
                     profile: profile.clone(),
                     creator_scope: creator_scope.clone(),
+                    editor: first.editor.clone(),
                 },
                 first.at,
             )
@@ -601,6 +610,7 @@ mod tests {
                 org: "o1".into(),
                 initial_state: Active,
                 creator_scope: crate::domain::OrgScope::Everywhere,
+                editor: String::new(),
                 profile: Profile::V3 {
                     schema_id: "s".into(),
                     data_json: "{}".into(),
@@ -685,6 +695,7 @@ mod tests {
                 org: "o1".into(),
                 initial_state: Active,
                 creator_scope: crate::domain::OrgScope::Everywhere,
+                editor: String::new(),
                 profile: Profile::V3 {
                     schema_id: "s".into(),
                     data_json: "{}".into(),

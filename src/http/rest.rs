@@ -92,6 +92,14 @@ operations! {
         "Lock a user", "ACTIVE or INITIAL to LOCKED.";
     post "/v3alpha/users/{userId}/unlock" => api::v3alpha::UnlockUser, "UnlockUser", 200, Ignored,
         "Unlock a user", "LOCKED to ACTIVE.";
+    post "/admin/v1/events/_search" => api::events::ListEvents, "ListEvents", 200, Message,
+        "Search events", "The instance's events (every one a user's), newest first unless asc; needs events.read on the instance.";
+    post "/admin/v1/events/types/_search" => api::events::ListEventTypes, "ListEventTypes", 200, Message,
+        "List event types", "Every event type userd writes.";
+    post "/admin/v1/aggregates/types/_search" => api::events::ListAggregateTypes, "ListAggregateTypes", 200, Message,
+        "List aggregate types", "userd keeps one aggregate type: user.";
+    post "/management/v1/users/{userId}/changes/_search" => api::events::ListUserChanges, "ListUserChanges", 200, Message,
+        "List a user's changes", "The user's history (deleted users' too), newest first unless query.asc; needs user.read on its organization.";
     post "/v2/users/human" => api::v2::AddHumanUser, "AddHumanUser", 200, Message,
         "Add a human user (v2)", "Creates a human user; without a password and without a verified email it starts INITIAL.";
     post "/v2/users/pats/search" => api::credentials::ListPersonalAccessTokens, "ListPersonalAccessTokens", 200, Message,

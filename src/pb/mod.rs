@@ -19,6 +19,40 @@ pub use json_struct::JsonStruct;
 pub use timestamp::Timestamp;
 
 pub mod zitadel {
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/zitadel.v1.rs"));
+        include!(concat!(env!("OUT_DIR"), "/zitadel.v1.serde.rs"));
+    }
+    pub mod action {
+        pub mod v2 {
+            include!(concat!(env!("OUT_DIR"), "/zitadel.action.v2.rs"));
+            include!(concat!(env!("OUT_DIR"), "/zitadel.action.v2.serde.rs"));
+        }
+    }
+    pub mod admin {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/zitadel.admin.v1.rs"));
+            include!(concat!(env!("OUT_DIR"), "/zitadel.admin.v1.serde.rs"));
+        }
+    }
+    pub mod change {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/zitadel.change.v1.rs"));
+            include!(concat!(env!("OUT_DIR"), "/zitadel.change.v1.serde.rs"));
+        }
+    }
+    pub mod event {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/zitadel.event.v1.rs"));
+            include!(concat!(env!("OUT_DIR"), "/zitadel.event.v1.serde.rs"));
+        }
+    }
+    pub mod management {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/zitadel.management.v1.rs"));
+            include!(concat!(env!("OUT_DIR"), "/zitadel.management.v1.serde.rs"));
+        }
+    }
     pub mod filter {
         pub mod v2 {
             include!(concat!(env!("OUT_DIR"), "/zitadel.filter.v2.rs"));

@@ -671,8 +671,9 @@ fn decide_one(
             }
             // Keep a user's change dates in order even if the clock steps back.
             let at = now.max(user.changed_at);
-            let event =
+            let mut event =
                 domain::decide(*op, &user, at).map_err(|e| ApiError::from(e.error_code()))?;
+            event.editor.clone_from(&access.editor);
             Ok(stage_events(user, vec![event], records, changes))
         }
         Request::Edit { edit, access, .. } => {
@@ -683,7 +684,10 @@ fn decide_one(
             if !access.allows(&user) {
                 return Err(ErrorCode::PermissionDenied.into());
             }
-            let events = domain::decide_edit(edit, &user, now).map_err(ApiError::from)?;
+            let mut events = domain::decide_edit(edit, &user, now).map_err(ApiError::from)?;
+            for event in &mut events {
+                event.editor.clone_from(&access.editor);
+            }
             // No events: nothing changes, and the answer is the user as it is.
             Ok(stage_events(user, events, records, changes))
         }
@@ -693,10 +697,13 @@ fn decide_one(
             }
             let (user, event) = domain::create(new.clone(), now);
             // Decided in full before anything is staged: a refused follow-up refuses the create.
-            let follow_ups = match follow_up {
+            let mut follow_ups = match follow_up {
                 None => Vec::new(),
                 Some(edit) => domain::decide_edit(edit, &user, now).map_err(ApiError::from)?,
             };
+            for event in &mut follow_ups {
+                event.editor.clone_from(&new.editor);
+            }
             records.insert(user.id.clone(), Ok(Some(user.clone())));
             changes.push(Change {
                 before: None,

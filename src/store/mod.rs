@@ -124,6 +124,73 @@ pub struct Page {
     pub users: Vec<User>,
 }
 
+/// A search of the history (ZITADEL's event API): the events that pass every filter, ordered
+/// by creation time (then user id and sequence), oldest first if `asc`, at most `limit`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventQuery {
+    /// Only this user's events (a point read instead of a scan).
+    pub user_id: Option<String>,
+    /// Only events of users of this organization (their resource owner).
+    pub org: Option<String>,
+    pub editor: Option<String>,
+    /// Event types or groups (`user`, `user.human.*`); empty: every type.
+    pub types: Vec<String>,
+    /// Only events whose sequence is above this.
+    pub after_sequence: u64,
+    /// Only events at or after this time.
+    pub since: Option<Timestamp>,
+    /// Only events before this time.
+    pub until: Option<Timestamp>,
+    /// The organizations whose users' events the caller may read.
+    pub scope: OrgScope,
+    pub asc: bool,
+    pub limit: usize,
+}
+
+impl EventQuery {
+    /// Whether `event` of user `user_id` (of `org`) passes the filters.
+    pub fn admits(&self, user_id: &str, org: &str, event: &Event) -> bool {
+        self.user_id.as_deref().is_none_or(|u| u == user_id)
+            && self.org.as_deref().is_none_or(|o| o == org)
+            && self.editor.as_deref().is_none_or(|e| e == event.editor)
+            && event.sequence > self.after_sequence
+            && self.since.is_none_or(|t| event.at >= t)
+            && self.until.is_none_or(|t| event.at < t)
+            && self.scope.allows(org)
+            && (self.types.is_empty() || {
+                let name = crate::domain::events::event_type(&event.kind);
+                self.types
+                    .iter()
+                    .any(|t| crate::domain::events::matches(t, name))
+            })
+    }
+
+    /// The order of the answer: (time, user id, sequence), ascending or descending.
+    pub fn sort(&self, events: &mut Vec<StoredEvent>) {
+        events.sort_by(|a, b| {
+            let order = (a.event.at, &a.user_id, a.event.sequence).cmp(&(
+                b.event.at,
+                &b.user_id,
+                b.event.sequence,
+            ));
+            if self.asc {
+                order
+            } else {
+                order.reverse()
+            }
+        });
+        events.truncate(self.limit);
+    }
+}
+
+/// One event of the history, with the user it belongs to and that user's organization.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub user_id: String,
+    pub org: String,
+    pub event: Event,
+}
+
 /// What `userd check` found.
 #[derive(Debug, Default)]
 pub struct CheckReport {
@@ -224,6 +291,11 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// One page of a listing. Listings no index serves scan off the caller's thread, bounded
     /// in time; past the budget they fail with [`StoreError::OverBudget`].
     fn list(&self, query: ListQuery) -> BoxFuture<'static, Result<Page, StoreError>>;
+
+    /// A search of the durable history. Searches no user id bounds scan off the caller's
+    /// thread, bounded in time like listings.
+    fn events(&self, query: EventQuery)
+        -> BoxFuture<'static, Result<Vec<StoredEvent>, StoreError>>;
 
     /// Durable users by state, indexed by the state's number.
     fn state_counts(&self) -> [i64; 6];

@@ -405,6 +405,7 @@ async fn an_event_past_its_record_is_an_unanswered_change_and_the_next_change_re
             sequence: 2,
             at: Timestamp::now(),
             kind: EventKind::Locked,
+            editor: String::new(),
         };
         let shard = TreeId::Shard(userd::store::shard_of("torn", 4) as u16);
         store

@@ -12,6 +12,7 @@ mod errors;
 mod faults;
 mod hardening;
 mod helpers;
+mod history;
 mod hostile;
 mod import;
 mod keys;

@@ -9,12 +9,13 @@
 //! succeeds again.
 
 mod admin;
+mod history;
 mod query;
 mod schema;
 
 use super::{
-    Backend, Change, CheckReport, CommitDone, CommitError, Group, ImportCounts, ListQuery, Page,
-    StoreError,
+    Backend, Change, CheckReport, CommitDone, CommitError, EventQuery, Group, ImportCounts,
+    ListQuery, Page, StoreError, StoredEvent,
 };
 use crate::config::Durability;
 use crate::domain::{is_live, NewUser, Timestamp, User};
@@ -624,6 +625,16 @@ impl Backend for PostgresStore {
                 total: u64::try_from(total).unwrap_or(0),
                 users,
             })
+        })
+    }
+
+    fn events(
+        &self,
+        query: EventQuery,
+    ) -> BoxFuture<'static, Result<Vec<StoredEvent>, StoreError>> {
+        let budget = self.scan_budget;
+        self.run_within(self.timeout + budget, move |client| async move {
+            history::search(&client, &query, budget).await
         })
     }
 

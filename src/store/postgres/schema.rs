@@ -68,6 +68,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (slot, state)
     );
     "#,
+    // 2: the event API's order (creation time across users).
+    r#"
+    CREATE INDEX events_created ON events (created_at, user_id, sequence);
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -12,8 +12,8 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 /// Version byte in front of every stored value. Format 1 records and events (earlier builds)
 /// have no creator scope; they read as created by an instance-wide role. Format 2 records have
 /// no metadata, format 3 records no credentials; events of formats 2 to 4 read alike (later
-/// formats only add event kinds at the end).
-pub const VALUE_FORMAT: u8 = 4;
+/// formats only add event kinds at the end); events before format 5 have no editor.
+pub const VALUE_FORMAT: u8 = 5;
 /// Version of the layout, recorded in `meta`. Format 1 had no index trees and no commit log;
 /// opening it builds the indexes once.
 pub const STORE_FORMAT: u64 = 2;
@@ -396,6 +396,31 @@ mod v1 {
                 sequence: e.sequence,
                 at: e.at,
                 kind,
+                editor: String::new(),
+            }
+        }
+    }
+}
+
+/// Events of formats 2 to 4: no editor.
+mod v4 {
+    use crate::domain::{Event, EventKind, Timestamp};
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    pub struct EventV4 {
+        sequence: u64,
+        at: Timestamp,
+        kind: EventKind,
+    }
+
+    impl From<EventV4> for Event {
+        fn from(e: EventV4) -> Event {
+            Event {
+                sequence: e.sequence,
+                at: e.at,
+                kind: e.kind,
+                editor: String::new(),
             }
         }
     }
@@ -487,10 +512,11 @@ pub fn decode_user(key: &[u8], bytes: &[u8]) -> Result<User, StoreError> {
 }
 
 pub fn decode_event(key: &[u8], bytes: &[u8]) -> Result<Event, StoreError> {
-    if bytes.first() == Some(&1) {
-        return decode::<v1::EventV1>(key, bytes).map(Event::from);
+    match bytes.first() {
+        Some(1) => decode::<v1::EventV1>(key, bytes).map(Event::from),
+        Some(2..=4) => decode::<v4::EventV4>(key, bytes).map(Event::from),
+        _ => decode::<Event>(key, bytes),
     }
-    decode::<Event>(key, bytes)
 }
 
 pub fn be_u64(bytes: &[u8]) -> Option<u64> {
@@ -512,6 +538,7 @@ mod tests {
                 org: org.into(),
                 initial_state: UserState::Active,
                 creator_scope: crate::domain::OrgScope::Everywhere,
+                editor: String::new(),
                 profile: Profile::V2(Box::new(HumanProfile {
                     username: username.into(),
                     email: Some(Email {
@@ -552,6 +579,7 @@ mod tests {
                 org: "o".into(),
                 initial_state: UserState::Active,
                 creator_scope: crate::domain::OrgScope::Everywhere,
+                editor: String::new(),
                 profile: Profile::V3 {
                     schema_id: "s".into(),
                     data_json: "{\"a\":1}".into(),
@@ -637,15 +665,23 @@ mod tests {
         let user = decode_user(b"k", &bytes).unwrap();
         assert_eq!(user.org, "o2");
         assert!(user.metadata.is_empty());
-        // Events of format 2 read as they are (their kinds only gained variants).
+        // Events of format 2 read with their kinds (which only gained variants), no editor.
+        let old = (2u64, Timestamp(3), crate::domain::EventKind::Locked);
+        let mut bytes = vec![2u8];
+        bytes.extend(bincode::serde::encode_to_vec(&old, bincode::config::standard()).unwrap());
         let event = Event {
             sequence: 2,
             at: Timestamp(3),
             kind: crate::domain::EventKind::Locked,
+            editor: String::new(),
         };
-        let mut bytes = vec![2u8];
-        bytes.extend(bincode::serde::encode_to_vec(&event, bincode::config::standard()).unwrap());
         assert_eq!(decode_event(b"k", &bytes).unwrap(), event);
+        // Format 5 keeps the editor.
+        let edited = Event {
+            editor: "admin".into(),
+            ..event
+        };
+        assert_eq!(decode_event(b"k", &encode(&edited)).unwrap(), edited);
     }
 
     #[test]
@@ -657,6 +693,7 @@ mod tests {
                 sequence: 1,
                 at: user.created_at,
                 kind: crate::domain::EventKind::Deactivated,
+                editor: String::new(),
             },
             after: user.clone(),
         };

@@ -168,7 +168,7 @@ pub(super) fn list(
 }
 
 /// When a scan must stop: past its deadline, or once nobody waits for its answer.
-struct Budget<'a> {
+pub(super) struct Budget<'a> {
     deadline: Option<Instant>,
     abandoned: Option<&'a dyn Fn() -> bool>,
     visited: u64,
@@ -184,7 +184,7 @@ impl Budget<'_> {
     }
 
     /// Count one candidate; every 256, check the clock and the caller.
-    fn tick(&mut self) -> Result<(), StoreError> {
+    pub(super) fn tick(&mut self) -> Result<(), StoreError> {
         self.visited += 1;
         if !self.visited.is_multiple_of(256) {
             return Ok(());
@@ -580,10 +580,10 @@ impl ScanPool {
     }
 
     /// Run `work` on a scan thread within the budget; refused at once when the queue is full.
-    fn submit(
+    pub(super) fn submit<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&mut Budget) -> Result<Page, StoreError> + Send + 'static,
-    ) -> BoxFuture<'static, Result<Page, StoreError>> {
+        work: impl FnOnce(&mut Budget) -> Result<T, StoreError> + Send + 'static,
+    ) -> BoxFuture<'static, Result<T, StoreError>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let budget_len = self.budget;
         let job: ScanJob = Box::new(move || {

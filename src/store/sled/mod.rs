@@ -8,13 +8,17 @@
 
 mod check;
 mod committer;
+mod history;
 mod import;
 pub mod layout;
 mod listing;
 mod model_tests;
 mod wal;
 
-use super::{Backend, CheckReport, CommitDone, Group, ImportCounts, ListQuery, Page, StoreError};
+use super::{
+    Backend, CheckReport, CommitDone, EventQuery, Group, ImportCounts, ListQuery, Page, StoreError,
+    StoredEvent,
+};
 use crate::config::Durability;
 use crate::domain::{NewUser, Timestamp, User, UserState};
 use committer::{Committer, Job, SyncPolicy};
@@ -598,6 +602,18 @@ impl Backend for SledStore {
     fn list(&self, query: ListQuery) -> BoxFuture<'static, Result<Page, StoreError>> {
         match self.slot.get() {
             Ok(trees) => listing::list(trees, &self.scans, query),
+            Err(e) => Box::pin(std::future::ready(Err(e))),
+        }
+    }
+
+    fn events(
+        &self,
+        query: EventQuery,
+    ) -> BoxFuture<'static, Result<Vec<StoredEvent>, StoreError>> {
+        match self.slot.get() {
+            Ok(trees) => self
+                .scans
+                .submit(move |budget| history::search(&trees, &query, budget)),
             Err(e) => Box::pin(std::future::ready(Err(e))),
         }
     }

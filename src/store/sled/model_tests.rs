@@ -181,6 +181,7 @@ mod tests {
                             org: ORGS[*org].into(),
                             initial_state: UserState::Active,
                             creator_scope: crate::domain::OrgScope::Everywhere,
+                            editor: String::new(),
                             profile,
                         },
                         at,
