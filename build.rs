@@ -14,6 +14,7 @@ const PROTOS: &[&str] = &[
     "zitadel/admin/v1/admin.proto",
     "zitadel/management/v1/management.proto",
     "zitadel/action/v2/action_service.proto",
+    "userd/webhooks/v1/deliveries.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -38,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     pbjson_build::Builder::new()
         .register_descriptors(&bytes)?
         .ignore_unknown_fields()
-        .build(&[".zitadel"])?;
+        .build(&[".zitadel", ".userd"])?;
     for entry in std::fs::read_dir(&out)? {
         let path = entry?.path();
         if path.to_string_lossy().ends_with(".serde.rs") {

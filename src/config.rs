@@ -33,6 +33,49 @@ pub struct Config {
     pub authz: AuthzConfig,
     pub log: LogConfig,
     pub notify: NotifyConfig,
+    pub webhooks: WebhooksConfig,
+}
+
+/// `[webhooks]`: how events are delivered to Actions targets.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// The `instanceID` of event payloads.
+    pub instance_id: String,
+    /// Attempts per delivery before it is parked.
+    pub max_attempts: u32,
+    /// The wait after the first failed attempt; it doubles with each failure.
+    pub backoff_initial_ms: u64,
+    /// The longest wait between attempts.
+    pub backoff_max_ms: u64,
+    /// The most bytes of a target's answer that are read.
+    pub max_response_bytes: u64,
+    /// Hosts and networks (`169.254.0.0/16`, `fe80::/10`, `metadata.google.internal`) no target
+    /// may point at, or resolve to.
+    pub deny: Vec<String>,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            instance_id: "userd".into(),
+            max_attempts: 8,
+            backoff_initial_ms: 1000,
+            backoff_max_ms: 300_000,
+            max_response_bytes: 65_536,
+            // Cloud metadata services and link-local addresses.
+            deny: [
+                "169.254.0.0/16",
+                "fe80::/10",
+                "fd00:ec2::254/128",
+                "100.100.100.200/32",
+                "metadata.google.internal",
+                "metadata",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
 }
 
 /// One-time codes (email and phone verification, password reset) and their delivery.
@@ -335,6 +378,7 @@ const STRING_KEYS: &[&str] = &[
     "storage.data_dir",
     "storage.durability",
     "storage.backend",
+    "webhooks.instance_id",
     "storage.postgres.url",
     "auth.issuer",
     "auth.hs256_secret",

@@ -228,6 +228,29 @@ error_codes! {
     AdminConfigured = FailedPrecondition, 400, "USERD-ADMIN-0002", "This administrator's roles are granted in the configuration ([[authz.members]]); change them there";
     /// The server has no members file to write to.
     AdminNoFile = FailedPrecondition, 400, "USERD-ADMIN-0003", "Administrators cannot be changed: the server has no data directory";
+
+    // Actions v2 (targets and executions), ZITADEL's ids per command.
+    TargetNameMissing = InvalidArgument, 400, "COMMAND-ddqbm9us5p", "Target is invalid";
+    TargetTimeoutMissing = InvalidArgument, 400, "COMMAND-39f35d8uri", "Target has no timeout";
+    TargetUrlInvalid = InvalidArgument, 400, "COMMAND-1r2k6qo6wg", "Target URL is invalid";
+    TargetChangeNameInvalid = InvalidArgument, 400, "COMMAND-d1wx4lm0zr", "Target is invalid";
+    TargetChangeTimeoutInvalid = InvalidArgument, 400, "COMMAND-08b39vdi57", "Target has no timeout";
+    TargetChangeUrlInvalid = InvalidArgument, 400, "COMMAND-jsbaera7b6", "Target URL is invalid";
+    TargetIdMissing = InvalidArgument, 400, "COMMAND-1l6ympeagp", "ID is missing";
+    TargetChangeNotFound = NotFound, 404, "COMMAND-xj14f2cccn", "Target not found";
+    TargetNotFound = NotFound, 404, "QUERY-hj5oaniyrz", "Target not found";
+    TargetNameTaken = AlreadyExists, 409, "V3-DKcYh", "Target already exists";
+    /// An endpoint on the configured deny list (`[webhooks] deny`).
+    TargetEndpointDenied = InvalidArgument, 400, "USERD-ACTION-0001", "Target endpoint is not allowed: its host is on the deny list";
+    ExecutionConditionInvalid = InvalidArgument, 400, "ACTION-5r5Ju", "Execution condition is invalid";
+    ExecutionEventInvalid = InvalidArgument, 400, "COMMAND-w5smb6v7qu", "Execution is invalid";
+    ExecutionEventNotFound = NotFound, 404, "COMMAND-74aaqj8fv9", "Execution condition is invalid";
+    ExecutionGroupNotFound = NotFound, 404, "COMMAND-er5oneb5lz", "Execution condition is invalid";
+    ExecutionTargetNotFound = NotFound, 404, "COMMAND-17e8fq1ggk", "Target not found";
+    /// Request, response and function conditions: userd has no such hooks.
+    ExecutionKindUnsupported = InvalidArgument, 400, "USERD-ACTION-0002", "userd runs executions on events only: request, response and function conditions are not supported";
+    /// Retry of a delivery that is not parked.
+    DeliveryNotParked = NotFound, 404, "USERD-ACTION-0003", "No such parked delivery";
     InstanceMemberInvalid = InvalidArgument, 400, "INSTANCE-4m0fS", "Member is invalid";
     InstanceMemberUserNotFound = FailedPrecondition, 400, "INSTA-GSXOn", "User could not be found";
     InstanceMemberExists = AlreadyExists, 409, "INSTA-pFDwe", "Member already exists";

@@ -9,9 +9,11 @@
 //! - [`app`] is the application core: typed requests, authentication ([`auth`]) and
 //!   authorization decided once for every surface, and the path to the shards and the store.
 //! - [`shard`] runs one `UserActor` per shard, the only writer of its users: it decides every
-//!   change with the pure state machine in [`domain`] and commits groups of them.
-//! - [`store`] is the storage seam (the `Backend` trait) and its embedded implementation on
-//!   sled, with the commit log, listing indexes, `check` and bulk import.
+//!   change with the pure state machine in [`domain`] and commits groups of them, with the
+//!   webhook deliveries they owe ([`webhooks`]: targets, executions, the delivery worker).
+//! - [`store`] is the storage seam (the `Backend` trait) and its implementations, sled
+//!   (embedded: commit log, listing indexes, `check`, bulk import) and PostgreSQL; both keep
+//!   the outbox of webhook deliveries with the changes.
 //! - Below them all: [`domain`] (states, events, filters, access; no IO), [`error`] (the one
 //!   table of ZITADEL's error ids), [`config`], [`id`] and [`metrics`].
 #![forbid(unsafe_code)]
@@ -34,3 +36,4 @@ pub mod pb;
 pub mod shard;
 pub mod startup;
 pub mod store;
+pub mod webhooks;

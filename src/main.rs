@@ -214,7 +214,7 @@ fn serve(flags: Flags) -> Result<(), String> {
     init_logging(&config);
     let system = actix_web::rt::System::new();
     system.block_on(async move {
-        let app = Application::build(&config)?;
+        let app = Application::build(&config).await?;
         log::info!(
             "userd listening on http://{} (data in {}, {} shards, durability {:?})",
             app.address,

@@ -4,9 +4,10 @@
 //! Hot paths only touch atomics (label lookups are cached per route and shard); users by state
 //! are read from the store's counts when scraped, never counted by a scan.
 
+use prometheus::core::Collector;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -29,6 +30,13 @@ pub struct Metrics {
     users: IntGaugeVec,
     mailbox: IntGaugeVec,
     token_rejections: IntCounterVec,
+    /// Deliveries a webhook target took.
+    pub webhook_sent: IntCounter,
+    /// Delivery attempts that failed.
+    pub webhook_failed: IntCounter,
+    /// Deliveries parked after their last attempt.
+    pub webhook_parked: IntCounter,
+    webhook_lag: GaugeVec,
 }
 
 /// A metric of a fixed, valid definition: registering it cannot fail, except twice, which
@@ -111,6 +119,37 @@ impl Metrics {
                     &["reason"],
                 ),
             )?,
+            webhook_sent: register(
+                &r,
+                IntCounter::new(
+                    "userd_webhook_deliveries_sent_total",
+                    "Event deliveries a target took.",
+                ),
+            )?,
+            webhook_failed: register(
+                &r,
+                IntCounter::new(
+                    "userd_webhook_delivery_failures_total",
+                    "Delivery attempts that failed (each is retried or parked).",
+                ),
+            )?,
+            webhook_parked: register(
+                &r,
+                IntCounter::new(
+                    "userd_webhook_deliveries_parked_total",
+                    "Deliveries given up on after their last attempt (listed, retried by hand).",
+                ),
+            )?,
+            webhook_lag: register(
+                &r,
+                GaugeVec::new(
+                    Opts::new(
+                        "userd_webhook_oldest_pending_seconds",
+                        "Age of the oldest delivery a target has not taken yet (0: none pending).",
+                    ),
+                    &["target"],
+                ),
+            )?,
             registry: r,
         })
     }
@@ -144,6 +183,27 @@ impl Metrics {
     /// A refused token, by reason.
     pub fn token_rejected(&self, reason: &'static str) {
         self.token_rejections.with_label_values(&[reason]).inc();
+    }
+
+    /// The age of target `target`'s oldest pending delivery (its event's time), or none.
+    pub fn webhook_lag(&self, target: &str, oldest: Option<crate::domain::Timestamp>) {
+        let age = oldest.map_or(0.0, |at| {
+            (crate::domain::Timestamp::now().0.saturating_sub(at.0)).max(0) as f64 / 1e9
+        });
+        self.webhook_lag.with_label_values(&[target]).set(age);
+    }
+
+    /// Drop the lag gauges of targets `keep` says are gone.
+    pub fn webhook_lag_forget(&self, keep: impl Fn(&str) -> bool) {
+        for family in self.webhook_lag.collect() {
+            for metric in family.get_metric() {
+                for label in metric.get_label() {
+                    if !keep(label.value()) {
+                        let _ = self.webhook_lag.remove_label_values(&[label.value()]);
+                    }
+                }
+            }
+        }
     }
 
     /// The mailbox-depth gauge of `shard`.

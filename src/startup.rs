@@ -82,7 +82,7 @@ pub fn open_postgres(config: &Config) -> Result<crate::store::postgres::Postgres
 }
 
 impl Application {
-    pub fn build(config: &Config) -> Result<Application, String> {
+    pub async fn build(config: &Config) -> Result<Application, String> {
         let verifier = verifier_from_config(config, true)?;
         // `userd member` edits the members file while the server runs: read it again when it
         // changes (off the request threads; the thread ends with the process).
@@ -109,8 +109,25 @@ impl Application {
             0 => (cores / 2).max(1),
             n => n,
         };
-        let (shards, arbiters) = Shards::start(store.clone(), actor_threads);
+        // Executions set before this start apply to the first change.
+        let settings = crate::webhooks::Settings::load(store.as_ref())
+            .await
+            .map_err(|e| format!("cannot read the webhook settings: {e}"))?;
+        let routes = Arc::new(crate::webhooks::Routes::new(
+            settings,
+            config.webhooks.instance_id.clone(),
+        ));
+        let deny = crate::webhooks::guard::deny_list(&config.webhooks.deny)?;
+        crate::webhooks::delivery::start(
+            store.clone(),
+            routes.clone(),
+            config.webhooks.clone(),
+            deny.clone(),
+        )
+        .map_err(|e| format!("cannot start the webhook delivery: {e}"))?;
+        let (shards, arbiters) = Shards::start(store.clone(), actor_threads, routes.clone());
         let mut core = Core::new(store.clone(), shards, verifier);
+        core.webhooks = crate::app::Webhooks { routes, deny };
         core.code_lifetime_seconds =
             i64::try_from(config.notify.code_lifetime_seconds).unwrap_or(i64::MAX);
         core.notifier = crate::notify::Notifier::new(config.notify.smtp.as_ref())?;

@@ -6,6 +6,7 @@
 //! [`dispatch`] is the one table of RPC methods; REST routes (`http::rest`) name the same method
 //! types, so a method behaves the same on every surface.
 
+pub mod actions;
 pub mod administrators;
 pub mod credentials;
 pub mod edits;
@@ -114,6 +115,35 @@ services! {
         "UpdateAdministrator" => administrators::UpdateAdministrator,
         "DeleteAdministrator" => administrators::DeleteAdministrator,
         "ListAdministrators" => administrators::ListAdministratorsMethod,
+    }
+    "zitadel.action.v2.ActionService" => {
+        "CreateTarget" => actions::CreateTarget,
+        "UpdateTarget" => actions::UpdateTarget,
+        "DeleteTarget" => actions::DeleteTarget,
+        "GetTarget" => actions::GetTarget,
+        "ListTargets" => actions::ListTargets,
+        "SetExecution" => actions::SetExecution,
+        "ListExecutions" => actions::ListExecutions,
+        "ListExecutionFunctions" => actions::ListExecutionFunctions,
+        "ListExecutionMethods" => actions::ListExecutionMethods,
+        "ListExecutionServices" => actions::ListExecutionServices,
+    }
+    // v2beta's messages are v2's without payload types, field for field.
+    "zitadel.action.v2beta.ActionService" => {
+        "CreateTarget" => actions::CreateTarget,
+        "UpdateTarget" => actions::UpdateTarget,
+        "DeleteTarget" => actions::DeleteTarget,
+        "GetTarget" => actions::GetTarget,
+        "ListTargets" => actions::ListTargets,
+        "SetExecution" => actions::SetExecution,
+        "ListExecutions" => actions::ListExecutions,
+        "ListExecutionFunctions" => actions::ListExecutionFunctions,
+        "ListExecutionMethods" => actions::ListExecutionMethods,
+        "ListExecutionServices" => actions::ListExecutionServices,
+    }
+    "userd.webhooks.v1.DeliveryService" => {
+        "ListDeliveries" => actions::ListDeliveries,
+        "RetryDelivery" => actions::RetryDelivery,
     }
     "zitadel.admin.v1.AdminService" => {
         "ListEvents" => events::ListEvents,

@@ -7,6 +7,7 @@
 //! (403), and sends changes to the shard that owns the user, which checks existence (404),
 //! permission (403) and state (400). Reads go to the store, which only holds durable changes.
 
+mod actions;
 mod administrators;
 mod credentials;
 mod edit;
@@ -14,6 +15,7 @@ mod history;
 mod requests;
 pub mod secrets;
 
+pub use actions::{ConditionInput, NewTarget, TargetPatch, Webhooks, MAX_TIMEOUT_MS};
 pub use administrators::{
     AdminFilter, AdminSort, AdminUser, Administrator, AdministratorPage, GrantRoles,
     ListAdministrators,
@@ -63,8 +65,10 @@ pub struct Core {
     pub code_lifetime_seconds: i64,
     /// Where codes to send go.
     pub notifier: crate::notify::Notifier,
-    /// Edits of the members file, one at a time.
+    /// Edits of the members file (and of webhook settings), one at a time.
     member_edits: tokio::sync::Mutex<()>,
+    /// Webhook targets and executions, and the rules for their endpoints.
+    pub webhooks: Webhooks,
 }
 
 impl Core {
@@ -80,6 +84,7 @@ impl Core {
             code_lifetime_seconds: 3600,
             notifier: crate::notify::Notifier::log_only(),
             member_edits: tokio::sync::Mutex::new(()),
+            webhooks: Webhooks::default(),
         }
     }
 

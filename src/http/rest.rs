@@ -92,6 +92,50 @@ operations! {
         "Lock a user", "ACTIVE or INITIAL to LOCKED.";
     post "/v3alpha/users/{userId}/unlock" => api::v3alpha::UnlockUser, "UnlockUser", 200, Ignored,
         "Unlock a user", "LOCKED to ACTIVE.";
+    post "/v2/actions/targets" => api::actions::CreateTarget, "CreateTarget", 200, Message,
+        "Create a target (v2)", "A webhook target: name, endpoint (http or https, not on the deny list), timeout and type; answers its signing key.";
+    post "/v2/actions/targets/search" => api::actions::ListTargets, "ListTargets", 200, Message,
+        "List targets (v2)", "Targets filtered by name or ids, sorted and paged.";
+    post "/v2/actions/targets/{id}" => api::actions::UpdateTarget, "UpdateTarget", 200, Message,
+        "Update a target (v2)", "Changes the fields given; expirationSigningKey 0s makes a new signing key, answered once.";
+    get "/v2/actions/targets/{id}" => api::actions::GetTarget, "GetTarget", 200, None,
+        "Get a target (v2)", "A target with its signing key.";
+    delete "/v2/actions/targets/{id}" => api::actions::DeleteTarget, "DeleteTarget", 200, None,
+        "Delete a target (v2)", "Removes the target from every execution; a missing target answers as deleted.";
+    put "/v2/actions/executions" => api::actions::SetExecution, "SetExecution", 200, Message,
+        "Set an execution (v2)", "The targets called for an event, an event group or all events; an empty list removes the execution.";
+    post "/v2/actions/executions/search" => api::actions::ListExecutions, "ListExecutions", 200, Message,
+        "List executions (v2)", "Event executions filtered by condition, type or target.";
+    get "/v2/actions/executions/functions" => api::actions::ListExecutionFunctions, "ListExecutionFunctions", 200, None,
+        "List execution functions (v2)", "Empty: userd has no function hooks.";
+    get "/v2/actions/executions/methods" => api::actions::ListExecutionMethods, "ListExecutionMethods", 200, None,
+        "List execution methods (v2)", "Empty: userd runs executions on events only.";
+    get "/v2/actions/executions/services" => api::actions::ListExecutionServices, "ListExecutionServices", 200, None,
+        "List execution services (v2)", "Empty: userd runs executions on events only.";
+    post "/v2beta/actions/targets" => api::actions::CreateTarget, "CreateTargetV2beta", 200, Message,
+        "Create a target (v2beta)", "A webhook target: name, endpoint (http or https, not on the deny list), timeout and type; answers its signing key.";
+    post "/v2beta/actions/targets/search" => api::actions::ListTargets, "ListTargetsV2beta", 200, Message,
+        "List targets (v2beta)", "Targets filtered by name or ids, sorted and paged.";
+    post "/v2beta/actions/targets/{id}" => api::actions::UpdateTarget, "UpdateTargetV2beta", 200, Message,
+        "Update a target (v2beta)", "Changes the fields given; expirationSigningKey 0s makes a new signing key, answered once.";
+    get "/v2beta/actions/targets/{id}" => api::actions::GetTarget, "GetTargetV2beta", 200, None,
+        "Get a target (v2beta)", "A target with its signing key.";
+    delete "/v2beta/actions/targets/{id}" => api::actions::DeleteTarget, "DeleteTargetV2beta", 200, None,
+        "Delete a target (v2beta)", "Removes the target from every execution; a missing target answers as deleted.";
+    put "/v2beta/actions/executions" => api::actions::SetExecution, "SetExecutionV2beta", 200, Message,
+        "Set an execution (v2beta)", "The targets called for an event, an event group or all events; an empty list removes the execution.";
+    post "/v2beta/actions/executions/search" => api::actions::ListExecutions, "ListExecutionsV2beta", 200, Message,
+        "List executions (v2beta)", "Event executions filtered by condition, type or target.";
+    get "/v2beta/actions/executions/functions" => api::actions::ListExecutionFunctions, "ListExecutionFunctionsV2beta", 200, None,
+        "List execution functions (v2beta)", "Empty: userd has no function hooks.";
+    get "/v2beta/actions/executions/methods" => api::actions::ListExecutionMethods, "ListExecutionMethodsV2beta", 200, None,
+        "List execution methods (v2beta)", "Empty: userd runs executions on events only.";
+    get "/v2beta/actions/executions/services" => api::actions::ListExecutionServices, "ListExecutionServicesV2beta", 200, None,
+        "List execution services (v2beta)", "Empty: userd runs executions on events only.";
+    post "/userd/v1/deliveries/_search" => api::actions::ListDeliveries, "ListDeliveries", 200, Message,
+        "List webhook deliveries", "The outbox: deliveries not yet taken by their targets, pending or (parked: true) given up on after their last attempt.";
+    post "/userd/v1/deliveries/{targetId}/{position}/_retry" => api::actions::RetryDelivery, "RetryDelivery", 200, Ignored,
+        "Retry a parked delivery", "Puts a parked delivery back in its target's queue, its attempts starting over.";
     post "/admin/v1/events/_search" => api::events::ListEvents, "ListEvents", 200, Message,
         "Search events", "The instance's events (every one a user's), newest first unless asc; needs events.read on the instance.";
     post "/admin/v1/events/types/_search" => api::events::ListEventTypes, "ListEventTypes", 200, Message,

@@ -124,3 +124,13 @@ pub mod zitadel {
         }
     }
 }
+
+/// userd's own services.
+pub mod userd {
+    pub mod webhooks {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/userd.webhooks.v1.rs"));
+            include!(concat!(env!("OUT_DIR"), "/userd.webhooks.v1.serde.rs"));
+        }
+    }
+}

@@ -13,6 +13,7 @@
 use crate::domain::{self, Access, ChangeDetails, Edit, NewUser, Operation, Timestamp, User};
 use crate::error::{ApiError, ErrorCode};
 use crate::store::{self, Backend, Change, CommitError, Group, StoreError};
+use crate::webhooks::Routes;
 use actix::prelude::*;
 use futures_util::FutureExt;
 use std::collections::HashMap;
@@ -336,6 +337,8 @@ struct Staged {
 pub struct UserActor {
     shard: usize,
     store: Arc<dyn Backend>,
+    /// Which targets each event goes to (the deliveries join the group's commit).
+    routes: Arc<Routes>,
     /// Requests waiting for their users to be read (from a store that answers asynchronously,
     /// or queued behind such a read), in arrival order.
     undecided: Vec<Pending>,
@@ -561,9 +564,11 @@ impl UserActor {
         );
         let me = ctx.address();
         let decided = staged.decided;
+        let deliveries = self.routes.deliveries(&staged.changes);
         let group = Group {
             shard: self.shard,
             changes: staged.changes,
+            deliveries,
         };
         self.store.commit(
             group,
@@ -748,7 +753,11 @@ pub struct Shards {
 impl Shards {
     /// Start one actor per shard of `store`, spread over `threads` arbiters (actors never block
     /// on a commit, so a few threads serve many shards).
-    pub fn start(store: Arc<dyn Backend>, threads: usize) -> (Shards, Vec<Arbiter>) {
+    pub fn start(
+        store: Arc<dyn Backend>,
+        threads: usize,
+        routes: Arc<Routes>,
+    ) -> (Shards, Vec<Arbiter>) {
         let shard_count = store.shard_count();
         let arbiters: Vec<Arbiter> = (0..threads.clamp(1, shard_count.max(1)))
             .map(|_| Arbiter::new())
@@ -763,6 +772,7 @@ impl Shards {
             let actor = UserActor {
                 shard,
                 store: store.clone(),
+                routes: routes.clone(),
                 undecided: Vec::new(),
                 staged: Staged::default(),
                 in_flight: None,

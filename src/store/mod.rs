@@ -78,11 +78,56 @@ impl Change {
     }
 }
 
-/// One shard's changes, in the order they were decided; committed all together or not at all.
+/// One shard's changes, in the order they were decided; committed all together or not at all,
+/// with the deliveries they owe (the outbox: a committed change's deliveries are never lost).
 #[derive(Debug, Default)]
 pub struct Group {
     pub shard: usize,
     pub changes: Vec<Change>,
+    pub deliveries: Vec<Delivery>,
+}
+
+/// One event to post to one target (a webhook), decided with the change that made the event.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Delivery {
+    pub target: String,
+    pub user_id: String,
+    pub sequence: u64,
+    /// When the event happened.
+    pub at: Timestamp,
+    /// The request body, as it will be posted (signed when sent).
+    pub body: String,
+}
+
+/// A delivery in the outbox: its place in the target's queue (ascending in commit order, so
+/// per user in sequence order), and how its attempts went.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Outgoing {
+    pub position: u64,
+    pub delivery: Delivery,
+    pub attempts: u32,
+    /// Not to be tried before this.
+    pub next_at: Timestamp,
+    pub last_error: String,
+    /// Given up on after its attempts: kept, listed, and sent again only when retried.
+    pub parked: bool,
+}
+
+/// What became of a delivery's attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settle {
+    /// The target took it: it leaves the outbox.
+    Delivered,
+    /// It failed; try again at `next_at`.
+    Retry {
+        attempts: u32,
+        next_at: Timestamp,
+        error: String,
+    },
+    /// It failed for the last time: park it.
+    Park { attempts: u32, error: String },
+    /// An operator asked for a parked delivery to be sent again.
+    Unpark,
 }
 
 /// Why a group did not commit. Nothing of it is applied either way.
@@ -296,6 +341,48 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// thread, bounded in time like listings.
     fn events(&self, query: EventQuery)
         -> BoxFuture<'static, Result<Vec<StoredEvent>, StoreError>>;
+
+    /// Outbox deliveries in position order: pending (or parked) ones of `target` (every
+    /// target's if None) past `after`, at most `limit`.
+    fn outbox(
+        &self,
+        target: Option<String>,
+        parked: bool,
+        after: u64,
+        limit: usize,
+    ) -> BoxFuture<'static, Result<Vec<Outgoing>, StoreError>>;
+
+    /// Record what became of a delivery; false if it is not (or no longer) in the outbox, or
+    /// not in the state the settlement expects.
+    fn settle(
+        &self,
+        target: String,
+        position: u64,
+        settle: Settle,
+    ) -> BoxFuture<'static, Result<bool, StoreError>>;
+
+    /// Every setting (targets, executions), durable, by key.
+    fn settings(&self) -> BoxFuture<'static, Result<Vec<(String, Vec<u8>)>, StoreError>>;
+
+    /// Set (or remove, with None) a setting; answers once it is durable.
+    fn put_setting(
+        &self,
+        key: String,
+        value: Option<Vec<u8>>,
+    ) -> BoxFuture<'static, Result<(), StoreError>>;
+
+    /// Take or renew the lease `name` for `holder` until `until`, if nobody else holds it at
+    /// `now`: what lets one process of several deliver a target's queue. A store only one
+    /// process opens always grants it.
+    fn lease(
+        &self,
+        _name: String,
+        _holder: String,
+        _until: Timestamp,
+        _now: Timestamp,
+    ) -> BoxFuture<'static, Result<bool, StoreError>> {
+        Box::pin(std::future::ready(Ok(true)))
+    }
 
     /// Durable users by state, indexed by the state's number.
     fn state_counts(&self) -> [i64; 6];

@@ -10,12 +10,13 @@
 
 mod admin;
 mod history;
+mod outbox;
 mod query;
 mod schema;
 
 use super::{
     Backend, Change, CheckReport, CommitDone, CommitError, EventQuery, Group, ImportCounts,
-    ListQuery, Page, StoreError, StoredEvent,
+    ListQuery, Outgoing, Page, Settle, StoreError, StoredEvent,
 };
 use crate::config::Durability;
 use crate::domain::{is_live, NewUser, Timestamp, User};
@@ -444,6 +445,30 @@ async fn commit_group(
     if !taken.is_empty() {
         return Err(Outcome::NameTaken(taken));
     }
+    if !group.deliveries.is_empty() {
+        // The outbox, in the same transaction: positions come from a sequence, so a user's
+        // deliveries queue in its changes' order (each commits after the one before).
+        let insert_delivery = tx
+            .prepare_cached(
+                "INSERT INTO outbox (target_id, user_id, sequence, at, body) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .await
+            .map_err(failed)?;
+        for d in &group.deliveries {
+            tx.execute(
+                &insert_delivery,
+                &[
+                    &query::column_text(&d.target),
+                    &query::column_text(&d.user_id),
+                    &seq(d.sequence),
+                    &d.at.0,
+                    &d.body,
+                ],
+            )
+            .await
+            .map_err(failed)?;
+        }
+    }
     let slot = count_slot(count_base, group.shard);
     deltas.retain(|_, d| *d != 0);
     for (state, delta) in &deltas {
@@ -636,6 +661,53 @@ impl Backend for PostgresStore {
         self.run_within(self.timeout + budget, move |client| async move {
             history::search(&client, &query, budget).await
         })
+    }
+
+    fn outbox(
+        &self,
+        target: Option<String>,
+        parked: bool,
+        after: u64,
+        limit: usize,
+    ) -> BoxFuture<'static, Result<Vec<Outgoing>, StoreError>> {
+        self.run(
+            move |client| async move { outbox::list(&client, target, parked, after, limit).await },
+        )
+    }
+
+    fn settle(
+        &self,
+        target: String,
+        position: u64,
+        settle: Settle,
+    ) -> BoxFuture<'static, Result<bool, StoreError>> {
+        self.run(
+            move |client| async move { outbox::settle(&client, &target, position, settle).await },
+        )
+    }
+
+    fn settings(&self) -> BoxFuture<'static, Result<Vec<(String, Vec<u8>)>, StoreError>> {
+        self.run(|client| async move { outbox::settings(&client).await })
+    }
+
+    fn put_setting(
+        &self,
+        key: String,
+        value: Option<Vec<u8>>,
+    ) -> BoxFuture<'static, Result<(), StoreError>> {
+        self.run(move |client| async move { outbox::put_setting(&client, &key, value).await })
+    }
+
+    fn lease(
+        &self,
+        name: String,
+        holder: String,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> BoxFuture<'static, Result<bool, StoreError>> {
+        self.run(
+            move |client| async move { outbox::lease(&client, &name, &holder, until, now).await },
+        )
     }
 
     fn state_counts(&self) -> [i64; 6] {

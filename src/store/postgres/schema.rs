@@ -72,6 +72,32 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX events_created ON events (created_at, user_id, sequence);
     "#,
+    // 3: webhooks: deliveries owed to targets (written with their changes), the targets and
+    // executions, and which node delivers a target's queue.
+    r#"
+    CREATE TABLE outbox (
+        position bigserial PRIMARY KEY,
+        target_id text COLLATE "C" NOT NULL,
+        user_id text COLLATE "C" NOT NULL,
+        sequence bigint NOT NULL,
+        at bigint NOT NULL,
+        body text NOT NULL,
+        attempts integer NOT NULL DEFAULT 0,
+        next_at bigint NOT NULL DEFAULT 0,
+        last_error text NOT NULL DEFAULT '',
+        parked boolean NOT NULL DEFAULT false
+    );
+    CREATE INDEX outbox_queue ON outbox (target_id, parked, position);
+    CREATE TABLE settings (
+        key text COLLATE "C" PRIMARY KEY,
+        value bytea NOT NULL
+    );
+    CREATE TABLE leases (
+        name text COLLATE "C" PRIMARY KEY,
+        holder text NOT NULL,
+        until bigint NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -201,7 +201,7 @@ fn check_indexes(trees: &Trees, report: &mut CheckReport) -> Result<(), StoreErr
                     .windows(2)
                     .position(|w| w == [0, 0])
                     .and_then(|end| layout::id_after(&key, end + 2)),
-                TreeId::Shard(_) | TreeId::OrgCounts => None,
+                TreeId::Shard(_) | TreeId::OrgCounts | TreeId::Outbox | TreeId::Settings => None,
             };
             let shown = String::from_utf8_lossy(&key).into_owned();
             let Some(id) = id else {

@@ -516,5 +516,7 @@ pub(super) fn tree(trees: &Trees, id: TreeId) -> Option<&sled::Tree> {
         TreeId::Username => Some(&trees.username),
         TreeId::Email => Some(&trees.email),
         TreeId::OrgCounts => Some(&trees.org_counts),
+        TreeId::Outbox => Some(&trees.outbox),
+        TreeId::Settings => Some(&trees.settings),
     }
 }

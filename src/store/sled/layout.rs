@@ -45,6 +45,13 @@ pub enum TreeId {
     Email,
     /// Live users per organization: `org` → u64.
     OrgCounts,
+    /// Deliveries owed to targets: `parked ++ len ++ target ++ position` → an [`Outgoing`]'s
+    /// attempts and delivery.
+    ///
+    /// [`Outgoing`]: crate::store::Outgoing
+    Outbox,
+    /// Targets and executions: key → JSON.
+    Settings,
 }
 
 impl TreeId {
@@ -64,6 +71,8 @@ impl TreeId {
             TreeId::Username => "idx-username".into(),
             TreeId::Email => "idx-email".into(),
             TreeId::OrgCounts => "org-counts".into(),
+            TreeId::Outbox => "outbox".into(),
+            TreeId::Settings => "settings".into(),
         }
     }
 }
@@ -270,6 +279,51 @@ pub fn change_ops(change: &Change, shard: u16, ops: &mut Vec<Op>) -> Option<(Str
         (None, true) => Some((after.org.clone(), 1)),
         (Some(b), false) => Some((b.org.clone(), -1)),
         _ => None,
+    }
+}
+
+/// The outbox key of a delivery: parked ones apart, then by target, then by position.
+pub fn outbox_key(parked: bool, target: &str, position: u64) -> Vec<u8> {
+    let mut key = outbox_prefix(parked, Some(target));
+    key.extend_from_slice(&position.to_be_bytes());
+    key
+}
+
+/// The prefix of the pending (or parked) deliveries of one target, or of all.
+pub fn outbox_prefix(parked: bool, target: Option<&str>) -> Vec<u8> {
+    let mut key = vec![u8::from(parked)];
+    if let Some(target) = target {
+        let len = u16::try_from(target.len()).unwrap_or(u16::MAX);
+        key.extend_from_slice(&len.to_be_bytes());
+        key.extend_from_slice(target.as_bytes());
+    }
+    key
+}
+
+/// The position at the end of an outbox key.
+pub fn outbox_position(key: &[u8]) -> Option<u64> {
+    key.len()
+        .checked_sub(8)
+        .and_then(|start| key.get(start..))
+        .and_then(be_u64)
+}
+
+/// The ops that put a group's deliveries in the outbox, from position `first` on.
+pub fn delivery_ops(deliveries: &[crate::store::Delivery], first: u64, ops: &mut Vec<Op>) {
+    for (position, delivery) in (first..).zip(deliveries) {
+        let entry = crate::store::Outgoing {
+            position,
+            delivery: delivery.clone(),
+            attempts: 0,
+            next_at: crate::domain::Timestamp(0),
+            last_error: String::new(),
+            parked: false,
+        };
+        ops.push(Op::put(
+            TreeId::Outbox,
+            outbox_key(false, &delivery.target, position),
+            encode(&entry),
+        ));
     }
 }
 

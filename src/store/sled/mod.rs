@@ -13,11 +13,12 @@ mod import;
 pub mod layout;
 mod listing;
 mod model_tests;
+mod outbox;
 mod wal;
 
 use super::{
-    Backend, CheckReport, CommitDone, EventQuery, Group, ImportCounts, ListQuery, Page, StoreError,
-    StoredEvent,
+    Backend, CheckReport, CommitDone, EventQuery, Group, ImportCounts, ListQuery, Outgoing, Page,
+    Settle, StoreError, StoredEvent,
 };
 use crate::config::Durability;
 use crate::domain::{NewUser, Timestamp, User, UserState};
@@ -125,6 +126,8 @@ pub(crate) struct Trees {
     username: sled::Tree,
     email: sled::Tree,
     org_counts: sled::Tree,
+    outbox: sled::Tree,
+    settings: sled::Tree,
     /// Applied users by state, indexed by the state's number (kept across reopenings).
     counts: Arc<[AtomicI64; 6]>,
 }
@@ -265,6 +268,8 @@ pub struct SledStore {
     committer: Committer,
     scans: listing::ScanPool,
     dir: PathBuf,
+    /// The outbox position of the next delivery.
+    next_position: std::sync::atomic::AtomicU64,
 }
 
 fn open_db(dir: &Path, cache_bytes: u64, flush_ms: Option<u64>) -> Result<sled::Db, StoreError> {
@@ -311,6 +316,8 @@ impl TreeOptions {
             username: open(TreeId::Username)?,
             email: open(TreeId::Email)?,
             org_counts: open(TreeId::OrgCounts)?,
+            outbox: open(TreeId::Outbox)?,
+            settings: open(TreeId::Settings)?,
             meta,
             db,
             counts: self.counts.clone(),
@@ -413,7 +420,12 @@ impl SledStore {
             },
         )?;
         let scans = listing::ScanPool::start(options.scan_threads, options.scan_budget)?;
+        let next_position = {
+            let trees = slot.get()?;
+            outbox::first_position(&trees)?
+        };
         Ok(SledStore {
+            next_position: std::sync::atomic::AtomicU64::new(next_position),
             slot,
             health: tree_options.health,
             counts: tree_options.counts,
@@ -588,6 +600,13 @@ impl Backend for SledStore {
             org_deltas.extend(layout::change_ops(change, shard, &mut ops));
             moves.push(change.state_move());
         }
+        if !group.deliveries.is_empty() {
+            // Taken in the shard's commit order, so a user's deliveries queue in sequence order.
+            let first = self
+                .next_position
+                .fetch_add(group.deliveries.len() as u64, Ordering::SeqCst);
+            layout::delivery_ops(&group.deliveries, first, &mut ops);
+        }
         let mut encoded = Vec::new();
         wal::encode_ops(&ops, &mut encoded);
         self.committer.submit(Job {
@@ -616,6 +635,52 @@ impl Backend for SledStore {
                 .submit(move |budget| history::search(&trees, &query, budget)),
             Err(e) => Box::pin(std::future::ready(Err(e))),
         }
+    }
+
+    fn outbox(
+        &self,
+        target: Option<String>,
+        parked: bool,
+        after: u64,
+        limit: usize,
+    ) -> BoxFuture<'static, Result<Vec<Outgoing>, StoreError>> {
+        let trees = self.slot.get();
+        Box::pin(std::future::ready(trees.and_then(|t| {
+            outbox::list(&t, target.as_deref(), parked, after, limit)
+        })))
+    }
+
+    fn settle(
+        &self,
+        target: String,
+        position: u64,
+        settle: Settle,
+    ) -> BoxFuture<'static, Result<bool, StoreError>> {
+        let trees = self.slot.get();
+        Box::pin(std::future::ready(
+            trees.and_then(|t| outbox::settle(&t, &target, position, settle)),
+        ))
+    }
+
+    fn settings(&self) -> BoxFuture<'static, Result<Vec<(String, Vec<u8>)>, StoreError>> {
+        let trees = self.slot.get();
+        Box::pin(std::future::ready(trees.and_then(|t| outbox::settings(&t))))
+    }
+
+    fn put_setting(
+        &self,
+        key: String,
+        value: Option<Vec<u8>>,
+    ) -> BoxFuture<'static, Result<(), StoreError>> {
+        let trees = self.slot.get();
+        // The flush blocks: off the caller's thread.
+        let task = tokio::task::spawn_blocking(move || {
+            trees.and_then(|t| outbox::put_setting(&t, &key, value))
+        });
+        Box::pin(async move {
+            task.await
+                .map_err(|_| StoreError::Io("a settings write stopped".into()))?
+        })
     }
 
     fn state_counts(&self) -> [i64; 6] {

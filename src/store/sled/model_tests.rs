@@ -133,7 +133,11 @@ mod tests {
     fn commit(store: &SledStore, shard: usize, changes: Vec<Change>) {
         let (tx, rx) = std::sync::mpsc::channel();
         store.commit(
-            Group { shard, changes },
+            Group {
+                shard,
+                changes,
+                deliveries: Vec::new(),
+            },
             Box::new(move |outcome| {
                 let _ = tx.send(outcome.is_ok());
             }),
