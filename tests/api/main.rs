@@ -28,3 +28,4 @@ mod rpc;
 mod search;
 
 mod v2;
+mod webhooks;
