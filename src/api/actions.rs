@@ -109,10 +109,13 @@ impl Method for CreateTarget {
     ) -> Result<Self::Response, ApiError> {
         bounded(&r.name, "name", 1000)?;
         bounded(&r.endpoint, "endpoint", 2048)?;
-        let kind = r
-            .target_type
-            .map(kind_of)
-            .ok_or_else(|| invalid("targetType: exactly one field is required in oneof"))?;
+        // No type is a webhook, as ZITADEL's command takes it.
+        let kind = r.target_type.map_or(
+            TargetKind::Webhook {
+                interrupt_on_error: false,
+            },
+            kind_of,
+        );
         let timeout_ms = match &r.timeout {
             Some(d) => timeout_ms(d, "timeout")?,
             None => 0,

@@ -113,6 +113,9 @@ pub struct Outgoing {
     pub parked: bool,
 }
 
+/// Settings as stored: key and value.
+pub type SettingEntries = Vec<(String, Vec<u8>)>;
+
 /// What became of a delivery's attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Settle {
@@ -362,7 +365,7 @@ pub trait Backend: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'static, Result<bool, StoreError>>;
 
     /// Every setting (targets, executions), durable, by key.
-    fn settings(&self) -> BoxFuture<'static, Result<Vec<(String, Vec<u8>)>, StoreError>>;
+    fn settings(&self) -> BoxFuture<'static, Result<SettingEntries, StoreError>>;
 
     /// Set (or remove, with None) a setting; answers once it is durable.
     fn put_setting(

@@ -257,7 +257,7 @@ async fn openapi_and_docs_describe_exactly_what_is_served() {
             .values()
             .map(|m| m.as_object().unwrap().len())
             .sum::<usize>(),
-        61
+        87
     );
     // Every documented operation is routed: without a token it answers 401, not 404 or 405.
     for (path, methods) in paths {

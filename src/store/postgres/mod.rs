@@ -686,7 +686,7 @@ impl Backend for PostgresStore {
         )
     }
 
-    fn settings(&self) -> BoxFuture<'static, Result<Vec<(String, Vec<u8>)>, StoreError>> {
+    fn settings(&self) -> BoxFuture<'static, Result<super::SettingEntries, StoreError>> {
         self.run(|client| async move { outbox::settings(&client).await })
     }
 

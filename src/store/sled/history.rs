@@ -33,7 +33,14 @@ pub(super) fn search(
         }
         None => {
             for tree in &trees.shards {
-                scan(tree, &[b'e'], None, query, budget, &mut found)?;
+                scan(
+                    tree,
+                    &layout::event_prefix(),
+                    None,
+                    query,
+                    budget,
+                    &mut found,
+                )?;
             }
         }
     }

@@ -125,6 +125,11 @@ pub fn event_key(id: &str, sequence: u64) -> Vec<u8> {
     key
 }
 
+/// The prefix of every event key in a shard tree.
+pub fn event_prefix() -> [u8; 1] {
+    [EVENT_PREFIX]
+}
+
 /// The prefix of every record key in a shard tree.
 pub fn user_prefix() -> [u8; 1] {
     [USER_PREFIX]

@@ -662,7 +662,7 @@ impl Backend for SledStore {
         ))
     }
 
-    fn settings(&self) -> BoxFuture<'static, Result<Vec<(String, Vec<u8>)>, StoreError>> {
+    fn settings(&self) -> BoxFuture<'static, Result<super::SettingEntries, StoreError>> {
         let trees = self.slot.get();
         Box::pin(std::future::ready(trees.and_then(|t| outbox::settings(&t))))
     }
