@@ -465,3 +465,82 @@ def test_administrators(userd):
         owner.internal_permissions.create_administrator(InternalPermissionServiceCreateAdministratorRequest(
             user_id=user_id, resource=InternalPermissionServiceResourceType(instance=True), roles=["IAM_OWNER"]))
     assert e.value.code == 403
+
+
+def test_actions_deliver_a_signed_event_to_a_webhook(userd):
+    """ZITADEL's Actions v2 through the SDK: a target and an event execution; the deactivation
+    then reaches a local receiver, signed with the target's key, in ZITADEL's payload shape."""
+    import hashlib
+    import hmac
+    import http.server
+    import json
+    import queue
+    import threading
+    import time
+    from zitadel_client.models import (
+        ActionServiceCondition,
+        ActionServiceCreateTargetRequest,
+        ActionServiceDeleteTargetRequest,
+        ActionServiceEventExecution,
+        ActionServiceGetTargetRequest,
+        ActionServiceListTargetsRequest,
+        ActionServiceRESTWebhook,
+        ActionServiceSetExecutionRequest,
+    )
+
+    got = queue.Queue()
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.put((self.headers.get("ZITADEL-Signature"), body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sdk = client(userd)
+        actions = sdk.actions
+        created = actions.create_target(ActionServiceCreateTargetRequest(
+            name="hook-" + uuid.uuid4().hex[:8], endpoint=f"http://127.0.0.1:{server.server_port}/hook",
+            timeout="5s", rest_webhook=ActionServiceRESTWebhook(interrupt_on_error=False)))
+        assert len(created.signing_key) == 36
+        target = actions.get_target(ActionServiceGetTargetRequest(id=created.id)).target
+        assert target.timeout == "5s" and target.rest_webhook is not None
+        listed = actions.list_targets(ActionServiceListTargetsRequest())
+        assert created.id in [t.id for t in listed.targets]
+        actions.set_execution(ActionServiceSetExecutionRequest(
+            condition=ActionServiceCondition(event=ActionServiceEventExecution(event="user.deactivated")),
+            targets=[created.id]))
+        user_id = add_user(sdk.users)
+        sdk.users.deactivate_user(UserServiceDeactivateUserRequest(user_id=user_id))
+        deadline = time.time() + 15
+        while True:
+            signature, body = got.get(timeout=max(deadline - time.time(), 0.1))
+            event = json.loads(body)
+            if event["aggregateID"] == user_id:
+                break
+        assert event["event_type"] == "user.deactivated"
+        assert event["aggregateType"] == "user"
+        assert event["resourceOwner"] == "org-a"
+        assert event["userID"] == "sdk-admin"
+        assert event["sequence"] == 2
+        parts = dict(p.split("=", 1) for p in signature.split(","))
+        expected = hmac.new(created.signing_key.encode(), f"{parts['t']}.".encode() + body, hashlib.sha256).hexdigest()
+        assert parts["v1"] == expected
+        # No permission without instance rights.
+        owner = zitadel.Zitadel.with_access_token(userd.url, userd.token("ORG_OWNER:org-a"))
+        with pytest.raises(ApiError) as e:
+            owner.actions.get_target(ActionServiceGetTargetRequest(id=created.id))
+        assert e.value.code == 403
+        actions.delete_target(ActionServiceDeleteTargetRequest(id=created.id))
+        with pytest.raises(ApiError) as e:
+            actions.get_target(ActionServiceGetTargetRequest(id=created.id))
+        assert e.value.code == 404
+    finally:
+        server.shutdown()

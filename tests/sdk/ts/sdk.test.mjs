@@ -20,6 +20,8 @@ import { TextFilterMethod } from "@zitadel/proto/zitadel/filter/v2/filter_pb.js"
 import { Type, UserFieldName } from "@zitadel/proto/zitadel/user/v2/query_pb.js";
 import { AuthenticationMethodType } from "@zitadel/proto/zitadel/user/v2/user_service_pb.js";
 import { InternalPermissionService } from "@zitadel/proto/zitadel/internal_permission/v2beta/internal_permission_service_pb.js";
+import { ActionService } from "@zitadel/proto/zitadel/action/v2beta/action_service_pb.js";
+import { createAdminServiceClient, createManagementServiceClient } from "@zitadel/client/v1";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = process.env.USERD_BIN ?? resolve(here, "../../../target/debug/userd");
@@ -362,5 +364,47 @@ for (const kind of selected) {
     assert.ok(deleted.deletionDate, "deletionDate");
     assert.equal((await admin.listAdministrators({ filters: mine })).administrators.length, 0);
     await rejects(admin.updateAdministrator({ userId, resource: onOrg, roles: ["ORG_OWNER"] }), Code.NotFound);
+  });
+
+  test(`${kind}: history (admin ListEvents, management ListUserChanges) and actions (v2beta)`, async () => {
+    const client = users(kind);
+    const userId = await addUser(client);
+    await client.deactivateUser({ userId });
+    await client.reactivateUser({ userId });
+    const transport = transports[kind]([NewAuthorizationBearerInterceptor(token())]);
+    const admin = createAdminServiceClient(transport);
+    const found = await admin.listEvents({ aggregateId: userId, asc: true });
+    assert.deepEqual(found.events.map((e) => e.type.type), ["user.human.added", "user.deactivated", "user.reactivated"]);
+    assert.deepEqual(found.events.map((e) => e.sequence), [1n, 2n, 3n]);
+    assert.equal(found.events[0].aggregate.resourceOwner, "org-a");
+    assert.equal(found.events[0].editor.userId, "ts-admin");
+    assert.ok(found.events[0].payload, "the creation has a payload");
+    const types = await admin.listEventTypes({});
+    assert.ok(types.eventTypes.some((t) => t.type === "user.locked"));
+    const changes = await createManagementServiceClient(transport).listUserChanges({ userId, query: { sequence: 1n, asc: true } });
+    assert.deepEqual(changes.result.map((c) => c.eventType.key), ["EventTypes.user.deactivated", "EventTypes.user.reactivated"]);
+    // Not for an organization's owner.
+    const owner = createAdminServiceClient(transports[kind]([NewAuthorizationBearerInterceptor(token("ORG_OWNER:org-a"))]));
+    await rejects(owner.listEvents({}), Code.PermissionDenied);
+
+    const actions = createClient(ActionService, transport);
+    const name = `ts-${kind}-${Date.now()}`;
+    const target = await actions.createTarget({
+      name,
+      endpoint: "http://127.0.0.1:9/hook",
+      timeout: { seconds: 5n, nanos: 0 },
+      targetType: { case: "restAsync", value: {} },
+    });
+    assert.equal(target.signingKey.length, 36);
+    const got = await actions.getTarget({ id: target.id });
+    assert.equal(got.target.name, name);
+    assert.equal(got.target.targetType.case, "restAsync");
+    assert.equal(got.target.timeout.seconds, 5n);
+    await actions.setExecution({ condition: { conditionType: { case: "event", value: { condition: { case: "group", value: "user.human" } } } }, targets: [target.id] });
+    const executions = await actions.listExecutions({});
+    assert.ok(executions.executions.some((x) => x.targets.includes(target.id)));
+    await rejects(actions.setExecution({ condition: { conditionType: { case: "event", value: { condition: { case: "event", value: "user.unknown" } } } }, targets: [target.id] }), Code.NotFound);
+    await actions.deleteTarget({ id: target.id });
+    await rejects(actions.getTarget({ id: target.id }), Code.NotFound);
   });
 }
