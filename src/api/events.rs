@@ -20,6 +20,9 @@ fn invalid(text: &str) -> ApiError {
 
 /// A text filter of at most 200 characters; empty means none.
 fn optional(value: String, field: &str) -> Result<Option<String>, ApiError> {
+    if value.contains('\0') {
+        return Err(invalid(&format!("{field}: value must not contain NUL")));
+    }
     if value.chars().count() > 200 {
         return Err(invalid(&format!(
             "{field}: value length must be at most 200 runes"

@@ -85,9 +85,8 @@ impl Core {
             .map_err(|e| read_error(&e))
     }
 
-    /// Write one setting and put the new table in place.
+    /// Write one setting and put the new table in place (the caller holds the edit lock).
     async fn write_setting(&self, key: String, value: Option<Vec<u8>>) -> Result<(), ApiError> {
-        let _one_at_a_time = self.member_edits.lock().await;
         self.store
             .put_setting(key, value)
             .await
@@ -120,6 +119,8 @@ impl Core {
     ) -> Result<Target, ApiError> {
         self.instance_permission(ctx, Permission::ActionTargetWrite)
             .await?;
+        // Read, check and write as one (a name must stay unique).
+        let _one_at_a_time = self.member_edits.lock().await;
         if new.name.trim().is_empty() {
             return Err(ErrorCode::TargetNameMissing.into());
         }
@@ -156,6 +157,7 @@ impl Core {
     ) -> Result<Target, ApiError> {
         self.instance_permission(ctx, Permission::ActionTargetWrite)
             .await?;
+        let _one_at_a_time = self.member_edits.lock().await;
         if patch.id.is_empty() {
             return Err(ErrorCode::TargetIdMissing.into());
         }
@@ -215,6 +217,7 @@ impl Core {
     ) -> Result<Timestamp, ApiError> {
         self.instance_permission(ctx, Permission::ActionTargetDelete)
             .await?;
+        let _one_at_a_time = self.member_edits.lock().await;
         if id.is_empty() {
             return Err(ErrorCode::TargetIdMissing.into());
         }
@@ -225,12 +228,23 @@ impl Core {
                 let mut x = execution.clone();
                 x.targets.retain(|t| *t != id);
                 x.changed_at = now;
-                self.write_setting(x.condition.key(), Some(encode(&x)?))
-                    .await?;
+                // An execution left without targets is removed: an empty one would still win
+                // over less specific ones and swallow their events.
+                let value = if x.targets.is_empty() {
+                    None
+                } else {
+                    Some(encode(&x)?)
+                };
+                self.write_setting(x.condition.key(), value).await?;
             }
         }
         if settings.targets.contains_key(&id) {
             self.write_setting(target_key(&id), None).await?;
+            // Nobody is left to take its deliveries.
+            self.store
+                .purge_outbox(id)
+                .await
+                .map_err(|e| crate::shard::store_error(&e))?;
         }
         Ok(now)
     }
@@ -261,6 +275,7 @@ impl Core {
     ) -> Result<Timestamp, ApiError> {
         self.instance_permission(ctx, Permission::ActionExecutionWrite)
             .await?;
+        let _one_at_a_time = self.member_edits.lock().await;
         let condition = match condition {
             ConditionInput::Missing => return Err(ErrorCode::ExecutionConditionInvalid.into()),
             ConditionInput::EmptyEvent => return Err(ErrorCode::ExecutionEventInvalid.into()),

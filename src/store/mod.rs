@@ -183,7 +183,8 @@ pub struct EventQuery {
     pub editor: Option<String>,
     /// Event types or groups (`user`, `user.human.*`); empty: every type.
     pub types: Vec<String>,
-    /// Only events whose sequence is above this.
+    /// Paging by sequence, as ZITADEL's: events after this one in the query's order (above it
+    /// when ascending, below it when descending); 0 for none.
     pub after_sequence: u64,
     /// Only events at or after this time.
     pub since: Option<Timestamp>,
@@ -201,7 +202,12 @@ impl EventQuery {
         self.user_id.as_deref().is_none_or(|u| u == user_id)
             && self.org.as_deref().is_none_or(|o| o == org)
             && self.editor.as_deref().is_none_or(|e| e == event.editor)
-            && event.sequence > self.after_sequence
+            && (self.after_sequence == 0
+                || if self.asc {
+                    event.sequence > self.after_sequence
+                } else {
+                    event.sequence < self.after_sequence
+                })
             && self.since.is_none_or(|t| event.at >= t)
             && self.until.is_none_or(|t| event.at < t)
             && self.scope.allows(org)
@@ -374,15 +380,17 @@ pub trait Backend: Send + Sync + fmt::Debug {
         value: Option<Vec<u8>>,
     ) -> BoxFuture<'static, Result<(), StoreError>>;
 
-    /// Take or renew the lease `name` for `holder` until `until`, if nobody else holds it at
-    /// `now`: what lets one process of several deliver a target's queue. A store only one
-    /// process opens always grants it.
+    /// Remove every delivery (pending and parked) of `target`: it was deleted.
+    fn purge_outbox(&self, target: String) -> BoxFuture<'static, Result<(), StoreError>>;
+
+    /// Take or renew the lease `name` for `holder` for `length` (by the store's clock), if
+    /// nobody else holds it: what lets one process of several deliver a target's queue. A
+    /// store only one process opens always grants it.
     fn lease(
         &self,
         _name: String,
         _holder: String,
-        _until: Timestamp,
-        _now: Timestamp,
+        _length: std::time::Duration,
     ) -> BoxFuture<'static, Result<bool, StoreError>> {
         Box::pin(std::future::ready(Ok(true)))
     }

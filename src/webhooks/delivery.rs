@@ -18,7 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How often an idle target's queue is looked at.
-const POLL: Duration = Duration::from_millis(50);
+const POLL: Duration = Duration::from_millis(100);
+/// How much longer than a send's timeout a lease lasts.
+const LEASE_MARGIN: Duration = Duration::from_secs(10);
 /// How often the settings are read again (another node may have changed them).
 const RELOAD: Duration = Duration::from_secs(1);
 /// Deliveries read from the outbox at once.
@@ -88,51 +90,35 @@ async fn supervise(d: Arc<Deliverer>) {
 /// Send one target's queue until the target is deleted.
 async fn run_target(d: Arc<Deliverer>, id: String) {
     loop {
-        let Some(target) = d.routes.current().targets.get(&id).cloned() else {
+        if !d.routes.current().targets.contains_key(&id) {
             return;
-        };
-        let now = Timestamp::now();
-        let lease = Duration::from_millis(target.timeout_ms) + Duration::from_secs(10);
-        let until = Timestamp(now.0.saturating_add(nanos(lease)));
-        match d
-            .store
-            .lease(format!("target/{id}"), d.holder.clone(), until, now)
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-            Err(e) => {
-                log::warn!("webhook lease for target {id} not taken: {e}");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
         }
-        let batch = match d.store.outbox(Some(id.clone()), false, 0, BATCH).await {
-            Ok(batch) => batch,
-            Err(e) => {
-                log::warn!("outbox of target {id} not read: {e}");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
+        // Idle: look without the lease (reads only).
+        let pending = d.next_batch(&id).await;
         if let Some(m) = crate::metrics::get() {
-            m.webhook_lag(&id, batch.first().map(|e| e.delivery.at));
+            m.webhook_lag(&id, pending.first().map(|e| e.delivery.at));
         }
-        if batch.is_empty() {
+        if pending.is_empty() {
             tokio::time::sleep(POLL).await;
             continue;
         }
-        for entry in batch {
+        // Busy: take the lease, then read the queue again (another node may have sent some).
+        if !d.hold_lease(&id).await {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        for entry in d.next_batch(&id).await {
+            let Some(target) = d.routes.current().targets.get(&id).cloned() else {
+                return;
+            };
             let now = Timestamp::now();
             if entry.next_at > now {
                 let wait = u64::try_from(entry.next_at.0.saturating_sub(now.0)).unwrap_or(0);
                 tokio::time::sleep(Duration::from_nanos(wait).min(Duration::from_secs(1))).await;
                 break;
             }
-            if !d.deliver(&target, entry).await {
+            // Each send is covered by the lease, renewed for at least its timeout.
+            if !d.hold_lease(&id).await || !d.deliver(&target, entry).await {
                 break;
             }
         }
@@ -144,6 +130,44 @@ fn nanos(d: Duration) -> i64 {
 }
 
 impl Deliverer {
+    /// The head of a target's queue (empty if it cannot be read now).
+    async fn next_batch(&self, id: &str) -> Vec<Outgoing> {
+        match self
+            .store
+            .outbox(Some(id.to_owned()), false, 0, BATCH)
+            .await
+        {
+            Ok(batch) => batch,
+            Err(e) => {
+                log::warn!("outbox of target {id} not read: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                Vec::new()
+            }
+        }
+    }
+
+    /// Take or renew the target's lease for longer than one send can take.
+    async fn hold_lease(&self, id: &str) -> bool {
+        let timeout = self
+            .routes
+            .current()
+            .targets
+            .get(id)
+            .map_or(0, |t| t.timeout_ms);
+        let length = Duration::from_millis(timeout) + LEASE_MARGIN;
+        match self
+            .store
+            .lease(format!("target/{id}"), self.holder.clone(), length)
+            .await
+        {
+            Ok(held) => held,
+            Err(e) => {
+                log::warn!("webhook lease for target {id} not taken: {e}");
+                false
+            }
+        }
+    }
+
     /// One attempt at one delivery, and its settlement. True if the queue may go on.
     async fn deliver(&self, target: &Target, entry: Outgoing) -> bool {
         let (t, body) = (target.clone(), entry.delivery.body.clone());
@@ -231,12 +255,18 @@ fn send(target: &Target, body: &str, deny: &[Denied], max_bytes: u64) -> Result<
     if addrs.iter().any(|a| guard::ip_denied(a.ip(), deny)) {
         return Err(format!("{} resolves to a denied address", endpoint.host));
     }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    let config = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_millis(target.timeout_ms.max(1))))
         .max_redirects(0)
         .http_status_as_error(false)
-        .build()
-        .into();
+        .build();
+    // Connect only to the addresses just checked: a name that resolves elsewhere a moment
+    // later (DNS rebinding) does not move the connection.
+    let agent = ureq::Agent::with_parts(
+        config,
+        ureq::unversioned::transport::DefaultConnector::new(),
+        Pinned(addrs),
+    );
     let signature = sign::signature(&target.signing_key, Timestamp::now().unix_seconds(), body);
     let mut response = agent
         .post(&target.endpoint)
@@ -256,6 +286,30 @@ fn send(target: &Target, body: &str, deny: &[Denied], max_bytes: u64) -> Result<
         TargetKind::Async => Ok(()),
         _ if (200..300).contains(&status) => Ok(()),
         _ => Err(format!("the target answered HTTP {status}")),
+    }
+}
+
+/// A resolver that answers the addresses checked before the request.
+#[derive(Debug)]
+struct Pinned(Vec<std::net::SocketAddr>);
+
+impl ureq::unversioned::resolver::Resolver for Pinned {
+    fn resolve(
+        &self,
+        _uri: &http::Uri,
+        _config: &ureq::config::Config,
+        _timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let mut addrs = self.empty();
+        for addr in &self.0 {
+            if addrs.try_push(*addr).is_err() {
+                break;
+            }
+        }
+        if addrs.is_empty() {
+            return Err(ureq::Error::HostNotFound);
+        }
+        Ok(addrs)
     }
 }
 

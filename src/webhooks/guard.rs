@@ -42,24 +42,41 @@ fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
             u32::from(a) & mask == u32::from(b) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(b)) => {
-            // An IPv4-mapped address is checked as the IPv4 address it is.
-            if let Some(v4) = a.to_ipv4_mapped() {
-                return in_network(IpAddr::V4(v4), net, bits);
-            }
             let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
             u128::from(a) & mask == u128::from(b) & mask
         }
-        (IpAddr::V6(a), IpAddr::V4(_)) => a
-            .to_ipv4_mapped()
-            .is_some_and(|v4| in_network(IpAddr::V4(v4), net, bits)),
         _ => false,
     }
 }
 
-/// Whether the deny list names `ip`.
+/// The IPv4 address an IPv6 address carries, if it carries one: mapped (`::ffff:a.b.c.d`),
+/// compatible (`::a.b.c.d`), NAT64 (`64:ff9b::/96`) or 6to4 (`2002:wwxx:yyzz::/16`).
+fn embedded_v4(ip: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    let bits = u128::from(ip);
+    let low = std::net::Ipv4Addr::from((bits & 0xffff_ffff) as u32);
+    if let Some(v4) = ip.to_ipv4() {
+        return Some(v4);
+    }
+    if bits >> 32 == 0x0064_ff9b_0000_0000_0000_0000 {
+        return Some(low);
+    }
+    if bits >> 112 == 0x2002 {
+        return Some(std::net::Ipv4Addr::from(
+            ((bits >> 80) & 0xffff_ffff) as u32,
+        ));
+    }
+    None
+}
+
+/// Whether the deny list names `ip`, or the IPv4 address an IPv6 address carries.
 pub fn ip_denied(ip: IpAddr, deny: &[Denied]) -> bool {
+    let mut forms = vec![ip];
+    match ip {
+        IpAddr::V6(v6) => forms.extend(embedded_v4(v6).map(IpAddr::V4)),
+        IpAddr::V4(v4) => forms.push(IpAddr::V6(v4.to_ipv6_mapped())),
+    }
     deny.iter().any(|d| match d {
-        Denied::Network(net, bits) => in_network(ip, *net, *bits),
+        Denied::Network(net, bits) => forms.iter().any(|f| in_network(*f, *net, *bits)),
         Denied::Host(_) => false,
     })
 }
@@ -92,6 +109,7 @@ pub fn check_endpoint(url: &str, deny: &[Denied]) -> Result<Endpoint, String> {
         .host()
         .trim_start_matches('[')
         .trim_end_matches(']')
+        .trim_end_matches('.')
         .to_ascii_lowercase();
     if host.is_empty() {
         return Err("endpoint has no host".into());
@@ -125,6 +143,9 @@ mod tests {
             "http://metadata.google.internal/computeMetadata/v1",
             "http://[fe80::1]/x",
             "http://[::ffff:169.254.169.254]/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[2002:a9fe:a9fe::1]/",
+            "http://metadata.google.internal./",
             "ftp://example.com/",
             "example.com/hook",
             "http://user:pw@example.com/",

@@ -90,7 +90,22 @@ async fn events_and_changes_carry_zitadels_types_payloads_and_editors() {
         .iter()
         .map(|c| c["sequence"].as_str().unwrap())
         .collect();
-    assert_eq!(sequences, ["6", "5"]);
+    // Newest first, "after" sequence 3 is before it: 2, 1 (ZITADEL pages backwards so).
+    assert_eq!(sequences, ["2", "1"]);
+    let r = app
+        .post(
+            "/management/v1/users/h1/changes/_search",
+            &admin,
+            Some(&json!({"query": {"sequence": "3", "limit": 2, "asc": true}})),
+        )
+        .await;
+    let ascending: Vec<&str> = r.body["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["sequence"].as_str().unwrap())
+        .collect();
+    assert_eq!(ascending, ["4", "5"]);
 
     // The instance's events: newest first by default, filtered by aggregate and type.
     let r = app

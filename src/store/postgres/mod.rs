@@ -698,16 +698,17 @@ impl Backend for PostgresStore {
         self.run(move |client| async move { outbox::put_setting(&client, &key, value).await })
     }
 
+    fn purge_outbox(&self, target: String) -> BoxFuture<'static, Result<(), StoreError>> {
+        self.run(move |client| async move { outbox::purge(&client, &target).await })
+    }
+
     fn lease(
         &self,
         name: String,
         holder: String,
-        until: Timestamp,
-        now: Timestamp,
+        length: Duration,
     ) -> BoxFuture<'static, Result<bool, StoreError>> {
-        self.run(
-            move |client| async move { outbox::lease(&client, &name, &holder, until, now).await },
-        )
+        self.run(move |client| async move { outbox::lease(&client, &name, &holder, length).await })
     }
 
     fn state_counts(&self) -> [i64; 6] {

@@ -135,21 +135,32 @@ pub(super) async fn put_setting(
     Ok(())
 }
 
+/// The lease, by the database's clock (nodes' clocks may disagree).
 pub(super) async fn lease(
     client: &Object,
     name: &str,
     holder: &str,
-    until: Timestamp,
-    now: Timestamp,
+    length: std::time::Duration,
 ) -> Result<bool, StoreError> {
+    let micros = i64::try_from(length.as_micros()).unwrap_or(i64::MAX);
     let row = client
         .query_opt(
-            "INSERT INTO leases (name, holder, until) VALUES ($1, $2, $3) \
+            "WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS us) \
+             INSERT INTO leases (name, holder, until) SELECT $1, $2, us + $3 FROM now \
              ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until \
-             WHERE leases.holder = EXCLUDED.holder OR leases.until < $4 RETURNING holder",
-            &[&name, &holder, &until.0, &now.0],
+             WHERE leases.holder = EXCLUDED.holder OR leases.until < (SELECT us FROM now) \
+             RETURNING holder",
+            &[&name, &holder, &micros],
         )
         .await
         .map_err(|e| db_error(&e))?;
     Ok(row.is_some())
+}
+
+pub(super) async fn purge(client: &Object, target: &str) -> Result<(), StoreError> {
+    client
+        .execute("DELETE FROM outbox WHERE target_id = $1", &[&target])
+        .await
+        .map_err(|e| db_error(&e))?;
+    Ok(())
 }

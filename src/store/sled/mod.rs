@@ -57,6 +57,17 @@ impl Options {
     }
 }
 
+/// Run store work that may scan or flush off the caller's (async) thread.
+fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> BoxFuture<'static, Result<T, StoreError>> {
+    let task = tokio::task::spawn_blocking(work);
+    Box::pin(async move {
+        task.await
+            .map_err(|_| StoreError::Io("a store task stopped".into()))?
+    })
+}
+
 fn io(e: sled::Error) -> StoreError {
     StoreError::Io(e.to_string())
 }
@@ -645,9 +656,9 @@ impl Backend for SledStore {
         limit: usize,
     ) -> BoxFuture<'static, Result<Vec<Outgoing>, StoreError>> {
         let trees = self.slot.get();
-        Box::pin(std::future::ready(trees.and_then(|t| {
-            outbox::list(&t, target.as_deref(), parked, after, limit)
-        })))
+        blocking(move || {
+            trees.and_then(|t| outbox::list(&t, target.as_deref(), parked, after, limit))
+        })
     }
 
     fn settle(
@@ -657,9 +668,12 @@ impl Backend for SledStore {
         settle: Settle,
     ) -> BoxFuture<'static, Result<bool, StoreError>> {
         let trees = self.slot.get();
-        Box::pin(std::future::ready(
-            trees.and_then(|t| outbox::settle(&t, &target, position, settle)),
-        ))
+        blocking(move || trees.and_then(|t| outbox::settle(&t, &target, position, settle)))
+    }
+
+    fn purge_outbox(&self, target: String) -> BoxFuture<'static, Result<(), StoreError>> {
+        let trees = self.slot.get();
+        blocking(move || trees.and_then(|t| outbox::purge(&t, &target)))
     }
 
     fn settings(&self) -> BoxFuture<'static, Result<super::SettingEntries, StoreError>> {
@@ -673,14 +687,7 @@ impl Backend for SledStore {
         value: Option<Vec<u8>>,
     ) -> BoxFuture<'static, Result<(), StoreError>> {
         let trees = self.slot.get();
-        // The flush blocks: off the caller's thread.
-        let task = tokio::task::spawn_blocking(move || {
-            trees.and_then(|t| outbox::put_setting(&t, &key, value))
-        });
-        Box::pin(async move {
-            task.await
-                .map_err(|_| StoreError::Io("a settings write stopped".into()))?
-        })
+        blocking(move || trees.and_then(|t| outbox::put_setting(&t, &key, value)))
     }
 
     fn state_counts(&self) -> [i64; 6] {

@@ -32,21 +32,39 @@ pub(super) fn list(
     after: u64,
     limit: usize,
 ) -> Result<Vec<Outgoing>, StoreError> {
-    let prefix = layout::outbox_prefix(parked, target);
     let mut found = Vec::new();
-    for item in trees.outbox.scan_prefix(&prefix) {
-        if found.len() >= limit {
-            break;
+    match target {
+        // One target's queue is in position order: seek past `after`.
+        Some(target) => {
+            let start = layout::outbox_key(parked, target, after.saturating_add(1));
+            let prefix = layout::outbox_prefix(parked, Some(target));
+            for item in trees.outbox.range(start..) {
+                let (key, value) = item.map_err(io)?;
+                if !key.starts_with(&prefix) || found.len() >= limit {
+                    break;
+                }
+                found.push(layout::decode::<Outgoing>(&key, &value)?);
+            }
         }
-        let (key, value) = item.map_err(io)?;
-        if layout::outbox_position(&key).is_none_or(|p| p <= after) {
-            continue;
+        // Across targets the keys sort by target first: keep the lowest positions.
+        None => {
+            for item in trees
+                .outbox
+                .scan_prefix(layout::outbox_prefix(parked, None))
+            {
+                let (key, value) = item.map_err(io)?;
+                if layout::outbox_position(&key).is_none_or(|p| p <= after) {
+                    continue;
+                }
+                found.push(layout::decode::<Outgoing>(&key, &value)?);
+                if found.len() >= limit.saturating_mul(2).max(64) {
+                    found.sort_by_key(|e| e.position);
+                    found.truncate(limit);
+                }
+            }
+            found.sort_by_key(|e| e.position);
+            found.truncate(limit);
         }
-        found.push(layout::decode::<Outgoing>(&key, &value)?);
-    }
-    if target.is_none() {
-        // Across targets the keys sort by target first.
-        found.sort_by_key(|e| e.position);
     }
     Ok(found)
 }
@@ -135,5 +153,20 @@ pub(super) fn put_setting(
         None => trees.settings.remove(key.as_bytes()).map(|_| ()),
     }
     .map_err(io)?;
+    trees.flush()
+}
+
+pub(super) fn purge(trees: &Trees, target: &str) -> Result<(), StoreError> {
+    for parked in [false, true] {
+        let mut batch = sled::Batch::default();
+        for item in trees
+            .outbox
+            .scan_prefix(layout::outbox_prefix(parked, Some(target)))
+        {
+            let (key, _) = item.map_err(io)?;
+            batch.remove(key);
+        }
+        trees.outbox.apply_batch(batch).map_err(io)?;
+    }
     trees.flush()
 }
