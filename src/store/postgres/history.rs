@@ -26,7 +26,7 @@ pub(super) async fn search(
         "SELECT e.user_id, u.org, e.sequence, e.created_at, e.event FROM events e \
          JOIN users u ON u.id = e.user_id \
          WHERE ($1::text IS NULL OR e.user_id = $1) AND ($2::text IS NULL OR u.org = $2) \
-         AND ($3 = 0 OR e.sequence {cmp} $3) AND e.created_at >= $4 AND e.created_at < $5 \
+         AND ($3::bigint = 0 OR e.sequence {cmp} $3) AND e.created_at >= $4 AND e.created_at < $5 \
          AND ($6::bigint IS NULL OR (e.created_at, e.user_id, e.sequence) {cmp} ($6, $7, $8)) \
          ORDER BY e.created_at {dir}, e.user_id {dir}, e.sequence {dir} LIMIT {BATCH}"
     );
