@@ -500,8 +500,10 @@ async fn connections_past_the_cap_wait_outside_the_server() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let held = app.open_sockets();
     println!("400 idle connections: the server holds {held} sockets ({before} before)");
-    // Each worker may hold one connection past its share while it pauses accepting.
-    assert!(held <= before + 64 + 2, "{held} sockets held");
+    // Each worker may hold one connection past its share while it pauses accepting. On
+    // PostgreSQL the pool (4 connections in tests) may open more of its own meanwhile.
+    let pool = if on_postgres() { 4 } else { 0 };
+    assert!(held <= before + 64 + 2 + pool, "{held} sockets held");
     drop(idle);
 }
 
