@@ -34,6 +34,10 @@ enum Command {
         /// Data directory, overriding storage.data_dir.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Users to load on a first start (a store that never held a user), in `userd
+        /// import`'s format; ignored on every later start.
+        #[arg(long)]
+        seed: Option<PathBuf>,
     },
     /// Verify a data directory offline: replay every user's events against its record, check
     /// sequences, shard placement and that every value decodes. Exits non-zero on problems.
@@ -126,11 +130,15 @@ fn main() -> ExitCode {
             config,
             bind,
             data_dir,
-        } => serve(Flags {
-            config,
-            bind,
-            data_dir,
-        }),
+            seed,
+        } => serve(
+            Flags {
+                config,
+                bind,
+                data_dir,
+            },
+            seed.as_deref(),
+        ),
         Command::Check {
             data_dir,
             config,
@@ -209,9 +217,12 @@ fn load_config(flags: &Flags) -> Result<Config, String> {
     config::load(flags, std::env::vars())
 }
 
-fn serve(flags: Flags) -> Result<(), String> {
+fn serve(flags: Flags, seed: Option<&std::path::Path>) -> Result<(), String> {
     let config = load_config(&flags)?;
     init_logging(&config);
+    if let Some(seed) = seed {
+        seed_first_start(&config, seed)?;
+    }
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let app = Application::build(&config).await?;
@@ -230,6 +241,45 @@ fn serve(flags: Flags) -> Result<(), String> {
             .await
             .map_err(|e| format!("server error: {e}"))
     })
+}
+
+/// `serve --seed FILE`: import FILE into a store that never held a user (every state count,
+/// deleted users' included, is zero), before serving; otherwise leave the store alone.
+fn seed_first_start(config: &Config, file: &std::path::Path) -> Result<(), String> {
+    let store = userd::startup::open_store(config)?;
+    if store.state_counts().iter().sum::<i64>() > 0 {
+        log::info!(
+            "--seed {}: the store has held users already, so it is not seeded",
+            file.display()
+        );
+        return close_for_serving(store);
+    }
+    let input = std::fs::File::open(file)
+        .map_err(|e| format!("cannot read the seed {}: {e}", file.display()))?;
+    let report =
+        userd::import::import(store.as_ref(), std::io::BufReader::new(input), None, |_| {})
+            .map_err(|e| format!("seeding from {} failed: {e}", file.display()))?;
+    if report.bad_count > 0 {
+        let (line, why) = report.bad.first().cloned().unwrap_or_default();
+        return Err(format!(
+            "the seed {} has {} bad lines (line {line}: {why})",
+            file.display(),
+            report.bad_count
+        ));
+    }
+    log::info!(
+        "seeded {} users from {} ({} duplicates skipped)",
+        report.imported,
+        file.display(),
+        report.duplicates
+    );
+    close_for_serving(store)
+}
+
+/// Let go of a store opened before serving (serving opens it again, waiting out the lock).
+fn close_for_serving(store: std::sync::Arc<dyn userd::store::Backend>) -> Result<(), String> {
+    drop(store);
+    Ok(())
 }
 
 fn import(flags: Flags, file: &std::path::Path, org: Option<&str>) -> Result<(), String> {

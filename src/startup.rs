@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::shard::Shards;
 use crate::store::sled::{Options, SledStore};
-use crate::store::Backend;
+use crate::store::{Backend, StoreError};
 use actix::Arbiter;
 use actix_server::Server;
 use actix_service::{
@@ -46,19 +46,30 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Backend>, String> {
     if config.storage.backend == crate::config::StorageBackend::Postgres {
         return open_postgres(config).map(|s| Arc::new(s) as Arc<dyn Backend>);
     }
-    let store = SledStore::open(
-        config.data_dir(),
-        Options {
-            shards: config.storage.shards,
-            durability: config.storage.durability,
-            flush_interval_ms: config.storage.flush_interval_ms,
-            cache_bytes: config.storage.cache_mb.saturating_mul(1024 * 1024),
-            scan_threads: config.storage.scan_threads,
-            scan_budget: Duration::from_millis(config.storage.scan_budget_ms),
-        },
-    )
-    .map_err(|e| e.to_string())?;
-    Ok(Arc::new(store))
+    let options = Options {
+        shards: config.storage.shards,
+        durability: config.storage.durability,
+        flush_interval_ms: config.storage.flush_interval_ms,
+        cache_bytes: config.storage.cache_mb.saturating_mul(1024 * 1024),
+        scan_threads: config.storage.scan_threads,
+        scan_budget: Duration::from_millis(config.storage.scan_budget_ms),
+    };
+    // A store this process just closed (a seed before serving) keeps its lock for a moment
+    // while sled's threads stop: wait that out, then give up.
+    let mut attempts = 0;
+    loop {
+        match SledStore::open(config.data_dir(), options.clone()) {
+            Err(StoreError::Locked(_)) if attempts < 50 => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => {
+                return other
+                    .map(|s| Arc::new(s) as Arc<dyn Backend>)
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
 }
 
 /// The PostgreSQL store of `[storage.postgres]` (connected, its schema migrated).

@@ -114,9 +114,12 @@ fn start(dir: &Path, env: &[(String, String)]) -> (Child, String) {
             cmd.env_remove(k);
         }
     }
-    // An empty value removes a variable (for example the default HS256 secret).
+    // An empty value removes a variable (for example the default HS256 secret); a name that
+    // starts with `--` is a flag of `serve` instead (`--seed FILE`).
     for (k, v) in env {
-        if v.is_empty() {
+        if k.starts_with("--") {
+            cmd.arg(k).arg(v);
+        } else if v.is_empty() {
             cmd.env_remove(k);
         } else {
             cmd.env(k, v);

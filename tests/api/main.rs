@@ -26,6 +26,7 @@ mod operations;
 mod persistence;
 mod rpc;
 mod search;
+mod seed;
 
 mod v2;
 mod webhooks;
