@@ -488,58 +488,37 @@ impl Method for ListExecutions {
     }
 }
 
-/// `ListExecutionFunctions`: userd has no function hooks.
-#[derive(Debug)]
-pub struct ListExecutionFunctions;
+/// Declares a method that answers an empty list to any signed-in caller: what userd has
+/// none of.
+macro_rules! nothing_to_list {
+    ($($(#[$doc:meta])* $name:ident: $req:ident => $resp:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
 
-impl Method for ListExecutionFunctions {
-    type Request = pb::ListExecutionFunctionsRequest;
-    type Response = pb::ListExecutionFunctionsResponse;
+        impl Method for $name {
+            type Request = pb::$req;
+            type Response = pb::$resp;
 
-    async fn call(
-        core: &Core,
-        ctx: &RequestContext,
-        _: Self::Request,
-    ) -> Result<Self::Response, ApiError> {
-        core.authenticate(ctx).await?;
-        Ok(pb::ListExecutionFunctionsResponse::default())
-    }
+            async fn call(
+                core: &Core,
+                ctx: &RequestContext,
+                _: Self::Request,
+            ) -> Result<Self::Response, ApiError> {
+                core.authenticate(ctx).await?;
+                Ok(pb::$resp::default())
+            }
+        }
+    )*};
 }
 
-/// `ListExecutionMethods`: userd runs no executions around requests.
-#[derive(Debug)]
-pub struct ListExecutionMethods;
-
-impl Method for ListExecutionMethods {
-    type Request = pb::ListExecutionMethodsRequest;
-    type Response = pb::ListExecutionMethodsResponse;
-
-    async fn call(
-        core: &Core,
-        ctx: &RequestContext,
-        _: Self::Request,
-    ) -> Result<Self::Response, ApiError> {
-        core.authenticate(ctx).await?;
-        Ok(pb::ListExecutionMethodsResponse::default())
-    }
-}
-
-/// `ListExecutionServices`: userd runs no executions around requests.
-#[derive(Debug)]
-pub struct ListExecutionServices;
-
-impl Method for ListExecutionServices {
-    type Request = pb::ListExecutionServicesRequest;
-    type Response = pb::ListExecutionServicesResponse;
-
-    async fn call(
-        core: &Core,
-        ctx: &RequestContext,
-        _: Self::Request,
-    ) -> Result<Self::Response, ApiError> {
-        core.authenticate(ctx).await?;
-        Ok(pb::ListExecutionServicesResponse::default())
-    }
+nothing_to_list! {
+    /// `ListExecutionFunctions`: userd has no function hooks.
+    ListExecutionFunctions: ListExecutionFunctionsRequest => ListExecutionFunctionsResponse;
+    /// `ListExecutionMethods`: userd runs no executions around requests.
+    ListExecutionMethods: ListExecutionMethodsRequest => ListExecutionMethodsResponse;
+    /// `ListExecutionServices`: userd runs no executions around requests.
+    ListExecutionServices: ListExecutionServicesRequest => ListExecutionServicesResponse;
 }
 
 /// `ListDeliveries`: the outbox, pending or parked.
