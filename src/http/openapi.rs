@@ -146,7 +146,12 @@ pub fn document() -> Value {
                 "schema": {"type": "string", "minLength": 1, "maxLength": 200}
             }));
         }
-        for (name, what) in [("tokenId", "personal access token"), ("keyId", "key")] {
+        for (name, what) in [
+            ("tokenId", "personal access token"),
+            ("keyId", "key"),
+            ("id", "target"),
+            ("targetId", "target"),
+        ] {
             if op.path.contains(&format!("{{{name}}}")) {
                 parameters.push(json!({
                     "name": name, "in": "path", "required": true,
@@ -154,6 +159,13 @@ pub fn document() -> Value {
                     "schema": {"type": "string", "minLength": 1, "maxLength": 200}
                 }));
             }
+        }
+        if op.path.contains("{position}") {
+            parameters.push(json!({
+                "name": "position", "in": "path", "required": true,
+                "description": "the delivery's place in its target's queue.",
+                "schema": {"type": "string", "pattern": "^[0-9]{1,20}$"}
+            }));
         }
         // The one method that takes fields from the query string (it has no body).
         if op.id == "DeleteUserMetadata" {
