@@ -44,6 +44,8 @@ pub struct WebhooksConfig {
     pub instance_id: String,
     /// Attempts per delivery before it is parked.
     pub max_attempts: u32,
+    /// The most targets the instance holds.
+    pub max_targets: usize,
     /// The wait after the first failed attempt; it doubles with each failure.
     pub backoff_initial_ms: u64,
     /// The longest wait between attempts.
@@ -60,6 +62,7 @@ impl Default for WebhooksConfig {
         WebhooksConfig {
             instance_id: "userd".into(),
             max_attempts: 8,
+            max_targets: 1000,
             backoff_initial_ms: 1000,
             backoff_max_ms: 300_000,
             max_response_bytes: 65_536,

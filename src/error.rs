@@ -249,6 +249,8 @@ error_codes! {
     ExecutionTargetNotFound = NotFound, 404, "COMMAND-17e8fq1ggk", "Target not found";
     /// Request, response and function conditions: userd has no such hooks.
     ExecutionKindUnsupported = InvalidArgument, 400, "USERD-ACTION-0002", "userd runs executions on events only: request, response and function conditions are not supported";
+    /// A target past `webhooks.max_targets`.
+    TooManyTargets = ResourceExhausted, 429, "USERD-ACTION-0004", "The instance holds as many targets as webhooks.max_targets allows: delete one first";
     /// Retry of a delivery that is not parked.
     DeliveryNotParked = NotFound, 404, "USERD-ACTION-0003", "No such parked delivery";
     InstanceMemberInvalid = InvalidArgument, 400, "INSTANCE-4m0fS", "Member is invalid";

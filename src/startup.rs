@@ -138,7 +138,11 @@ impl Application {
         .map_err(|e| format!("cannot start the webhook delivery: {e}"))?;
         let (shards, arbiters) = Shards::start(store.clone(), actor_threads, routes.clone());
         let mut core = Core::new(store.clone(), shards, verifier);
-        core.webhooks = crate::app::Webhooks { routes, deny };
+        core.webhooks = crate::app::Webhooks {
+            routes,
+            deny,
+            max_targets: config.webhooks.max_targets,
+        };
         core.code_lifetime_seconds =
             i64::try_from(config.notify.code_lifetime_seconds).unwrap_or(i64::MAX);
         core.notifier = crate::notify::Notifier::new(config.notify.smtp.as_ref())?;

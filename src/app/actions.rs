@@ -22,6 +22,9 @@ use std::sync::Arc;
 pub struct Webhooks {
     pub routes: Arc<Routes>,
     pub deny: Vec<Denied>,
+    /// The most targets the instance holds (`webhooks.max_targets`): each is read by every
+    /// settings read and has a delivery task of its own.
+    pub max_targets: usize,
 }
 
 /// The longest a target may take (ZITADEL's bound: 270 s).
@@ -131,6 +134,9 @@ impl Core {
         let settings = self.settings().await?;
         if settings.targets.values().any(|t| t.name == new.name) {
             return Err(ErrorCode::TargetNameTaken.into());
+        }
+        if settings.targets.len() >= self.webhooks.max_targets {
+            return Err(ErrorCode::TooManyTargets.into());
         }
         let now = Timestamp::now();
         let target = Target {

@@ -434,6 +434,22 @@ async fn targets_and_executions_answer_zitadels_errors_and_need_instance_rights(
     );
 }
 
+#[tokio::test]
+async fn an_instance_holds_at_most_max_targets() {
+    let app = spawn_app_with(&[("USERD_WEBHOOKS__MAX_TARGETS", "2")]).await;
+    let receiver = Receiver::start().await;
+    target(&app, "one", &receiver.url, "1s").await;
+    target(&app, "two", &receiver.url, "1s").await;
+    let r = app
+        .post(
+            "/v2/actions/targets",
+            &admin_token(),
+            Some(&json!({"name": "three", "endpoint": receiver.url, "timeout": "1s"})),
+        )
+        .await;
+    assert_error(&r, 429, 8, Some("USERD-ACTION-0004"));
+}
+
 /// The metric `name`'s value in `/debug/metrics` (0 if absent).
 async fn metric(app: &TestApp, name: &str) -> f64 {
     let text = app
