@@ -252,7 +252,8 @@ fn seed_first_start(config: &Config, file: &std::path::Path) -> Result<(), Strin
             "--seed {}: the store has held users already, so it is not seeded",
             file.display()
         );
-        return close_for_serving(store);
+        // Serving opens the store again (waiting out the lock this one leaves).
+        return Ok(());
     }
     let input = std::fs::File::open(file)
         .map_err(|e| format!("cannot read the seed {}: {e}", file.display()))?;
@@ -273,12 +274,6 @@ fn seed_first_start(config: &Config, file: &std::path::Path) -> Result<(), Strin
         file.display(),
         report.duplicates
     );
-    close_for_serving(store)
-}
-
-/// Let go of a store opened before serving (serving opens it again, waiting out the lock).
-fn close_for_serving(store: std::sync::Arc<dyn userd::store::Backend>) -> Result<(), String> {
-    drop(store);
     Ok(())
 }
 

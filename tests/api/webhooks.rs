@@ -547,6 +547,16 @@ async fn failures_back_off_then_park_and_a_manual_retry_delivers() {
     assert!(metric(&app, "userd_webhook_delivery_failures_total").await >= 3.0);
     let r = list(false).await;
     assert_eq!(r.body["deliveries"].as_array().map_or(0, Vec::len), 0);
+    // Every target's parked deliveries (a scan across targets, on the scan pool).
+    let r = app
+        .post(
+            "/userd/v1/deliveries/_search",
+            &admin,
+            Some(&json!({"parked": true})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["deliveries"][0]["position"], parked["position"]);
 
     // Parked deliveries do not hold the queue: the next event goes out.
     receiver.answer.store(ANSWER_OK, Ordering::SeqCst);

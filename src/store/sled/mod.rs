@@ -655,10 +655,18 @@ impl Backend for SledStore {
         after: u64,
         limit: usize,
     ) -> BoxFuture<'static, Result<Vec<Outgoing>, StoreError>> {
-        let trees = self.slot.get();
-        blocking(move || {
-            trees.and_then(|t| outbox::list(&t, target.as_deref(), parked, after, limit))
-        })
+        let trees = match self.slot.get() {
+            Ok(trees) => trees,
+            Err(e) => return Box::pin(std::future::ready(Err(e))),
+        };
+        match target {
+            // A seek and at most `limit` entries.
+            Some(target) => blocking(move || outbox::list(&trees, &target, parked, after, limit)),
+            // Every target's: a scan, on the scan pool within its budget.
+            None => self
+                .scans
+                .submit(move |budget| outbox::list_all(&trees, parked, after, limit, budget)),
+        }
     }
 
     fn settle(

@@ -3,6 +3,7 @@
 //! lost with a crash is sent again, which at-least-once delivery allows).
 
 use super::layout;
+use super::listing::Budget;
 use super::{io, Trees};
 use crate::domain::Timestamp;
 use crate::store::{Outgoing, Settle, StoreError};
@@ -25,48 +26,57 @@ pub(super) fn first_position(trees: &Trees) -> Result<u64, StoreError> {
     Ok(next)
 }
 
+/// One target's queue from past `after`, in position order (a seek, then at most `limit`).
 pub(super) fn list(
     trees: &Trees,
-    target: Option<&str>,
+    target: &str,
     parked: bool,
     after: u64,
     limit: usize,
 ) -> Result<Vec<Outgoing>, StoreError> {
+    let start = layout::outbox_key(parked, target, after.saturating_add(1));
+    let prefix = layout::outbox_prefix(parked, Some(target));
     let mut found = Vec::new();
-    match target {
-        // One target's queue is in position order: seek past `after`.
-        Some(target) => {
-            let start = layout::outbox_key(parked, target, after.saturating_add(1));
-            let prefix = layout::outbox_prefix(parked, Some(target));
-            for item in trees.outbox.range(start..) {
-                let (key, value) = item.map_err(io)?;
-                if !key.starts_with(&prefix) || found.len() >= limit {
-                    break;
-                }
-                found.push(layout::decode::<Outgoing>(&key, &value)?);
-            }
+    for item in trees.outbox.range(start..) {
+        let (key, value) = item.map_err(io)?;
+        if !key.starts_with(&prefix) || found.len() >= limit {
+            break;
         }
-        // Across targets the keys sort by target first: keep the lowest positions.
-        None => {
-            for item in trees
-                .outbox
-                .scan_prefix(layout::outbox_prefix(parked, None))
-            {
-                let (key, value) = item.map_err(io)?;
-                if layout::outbox_position(&key).is_none_or(|p| p <= after) {
-                    continue;
-                }
-                found.push(layout::decode::<Outgoing>(&key, &value)?);
-                if found.len() >= limit.saturating_mul(2).max(64) {
-                    found.sort_by_key(|e| e.position);
-                    found.truncate(limit);
-                }
-            }
-            found.sort_by_key(|e| e.position);
-            found.truncate(limit);
-        }
+        found.push(layout::decode::<Outgoing>(&key, &value)?);
     }
     Ok(found)
+}
+
+/// Every target's deliveries past `after`, the `limit` lowest positions. The keys sort by
+/// target first, so this scans the whole half (within `budget`) and decodes only what it keeps.
+pub(super) fn list_all(
+    trees: &Trees,
+    parked: bool,
+    after: u64,
+    limit: usize,
+    budget: &mut Budget,
+) -> Result<Vec<Outgoing>, StoreError> {
+    let mut kept: Vec<(u64, sled::IVec, sled::IVec)> = Vec::new();
+    for item in trees
+        .outbox
+        .scan_prefix(layout::outbox_prefix(parked, None))
+    {
+        budget.tick()?;
+        let (key, value) = item.map_err(io)?;
+        match layout::outbox_position(&key) {
+            Some(p) if p > after => kept.push((p, key, value)),
+            _ => continue,
+        }
+        if kept.len() >= limit.saturating_mul(2).max(64) {
+            kept.sort_unstable_by_key(|k| k.0);
+            kept.truncate(limit);
+        }
+    }
+    kept.sort_unstable_by_key(|k| k.0);
+    kept.truncate(limit);
+    kept.iter()
+        .map(|(_, key, value)| layout::decode::<Outgoing>(key, value))
+        .collect()
 }
 
 pub(super) fn settle(
