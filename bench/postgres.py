@@ -15,12 +15,10 @@ Everything runs on this one machine (2 cores shared by wrk, userd and PostgreSQL
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as bench  # noqa: E402
@@ -152,18 +150,9 @@ def main():
         lines.append(f"| {name} | {rps:.0f} | {rps / base['rps']:.2f} | {cpu:.1f} | {p50:.2f} | {p99:.2f} | {bad} | "
                      f"{'' if rate is None else f'{rate:.0f}'} |")
     table = "\n".join(lines)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
-    print(f"machine: {machine}, {n} users\n{table}")
+    print(f"machine: {bench.machine()}, {n} users\n{table}")
     if not args.quick:
-        with open(os.path.join(ROOT, "BENCHMARKS.md"), "r+") as f:
-            text = f.read()
-            start_mark, end_mark = "<!-- postgres -->", "<!-- /postgres -->"
-            a, b = text.index(start_mark) + len(start_mark), text.index(end_mark)
-            text = (text[:a] + f"\nMeasured {time.strftime('%Y-%m-%d')} on {machine}, `bench/postgres.py`, one run, "
-                    f"{n:,} users:\n\n{table}\n" + text[b:])
-            f.seek(0)
-            f.write(text)
-            f.truncate()
+        bench.write_section("postgres", "bench/postgres.py", table, users=n)
     if failed:
         sys.exit(f"{failed} requests were not 2xx")
 

@@ -45,6 +45,24 @@ def use_profile(profile):
 SECRET = "bench-secret-0123456789abcdef0123456789"
 
 
+def machine():
+    return f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def write_section(mark, script, table, users=None):
+    """Put `table` between BENCHMARKS.md's `<!-- mark -->` and `<!-- /mark -->`, dated."""
+    with open(os.path.join(ROOT, "BENCHMARKS.md"), "r+") as f:
+        text = f.read()
+        a = text.index(f"<!-- {mark} -->") + len(f"<!-- {mark} -->")
+        b = text.index(f"<!-- /{mark} -->")
+        what = f", {users:,} users" if users else ""
+        text = (text[:a] + f"\nMeasured {time.strftime('%Y-%m-%d')} on {machine()}, `{script}`, one run{what}:\n\n"
+                f"{table}\n" + text[b:])
+        f.seek(0)
+        f.write(text)
+        f.truncate()
+
+
 def sh(*args, **kw):
     return subprocess.run(args, check=True, capture_output=True, text=True, **kw).stdout
 
@@ -404,17 +422,9 @@ def main():
         lines.append(f"| {name} | {r['load']['rps']:.0f} | {r['load']['non200']} | {r['probe_admitted']} | {r['probe_shed']} | "
                      f"{r['probe_p50']:.2f} | {r['probe_p99']:.2f} | {r['rss']:.0f} |")
     table = "\n".join(lines)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
-    print(f"machine: {machine}\n{table}")
+    print(f"machine: {machine()}\n{table}")
     if not args.quick:
-        with open(os.path.join(ROOT, "BENCHMARKS.md"), "r+") as f:
-            text = f.read()
-            start_mark, end_mark = "<!-- table -->", "<!-- /table -->"
-            a, b = text.index(start_mark) + len(start_mark), text.index(end_mark)
-            text = text[:a] + f"\nMeasured {time.strftime('%Y-%m-%d')} on {machine}, `bench/run.py`, one run:\n\n{table}\n" + text[b:]
-            f.seek(0)
-            f.write(text)
-            f.truncate()
+        write_section("table", "bench/run.py", table)
     if failed:
         sys.exit(f"{failed} requests were not 2xx")
 

@@ -14,12 +14,10 @@ else. The table says how many deliveries were still owed when the load stopped.
 import argparse
 import json
 import os
-import platform
 import shutil
 import socket
 import sys
 import tempfile
-import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -111,18 +109,9 @@ def main():
         lines.append(f"| {name} | {r['rps']:.0f} | {r['rps'] / base['rps']:.2f} | {r['cpu_us']:.1f} | {r['p50']:.2f} | "
                      f"{r['p99']:.2f} | {r['p999']:.2f} | {r['non200']} | {'' if pending is None else pending} |")
     table = "\n".join(lines)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
-    print(f"machine: {machine}, {n} users\n{table}")
+    print(f"machine: {bench.machine()}, {n} users\n{table}")
     if not args.quick:
-        with open(os.path.join(ROOT, "BENCHMARKS.md"), "r+") as f:
-            text = f.read()
-            start_mark, end_mark = "<!-- webhooks -->", "<!-- /webhooks -->"
-            a, b = text.index(start_mark) + len(start_mark), text.index(end_mark)
-            text = (text[:a] + f"\nMeasured {time.strftime('%Y-%m-%d')} on {machine}, `bench/webhooks.py`, one run, "
-                    f"{n:,} users:\n\n{table}\n" + text[b:])
-            f.seek(0)
-            f.write(text)
-            f.truncate()
+        bench.write_section("webhooks", "bench/webhooks.py", table, users=n)
     if failed:
         sys.exit(f"{failed} requests were not 2xx")
 
