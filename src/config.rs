@@ -159,6 +159,13 @@ pub struct ServerConfig {
     pub http2_max_streams: u32,
     /// A request body must arrive within this many seconds.
     pub body_timeout_seconds: u64,
+    /// Development tools on the HTTP surface (`POST /debug/reset`); refused unless `bind` is a
+    /// loopback address.
+    pub dev_mode: bool,
+    /// The users of `serve --seed` (which sets it) and of `POST /debug/reset`, in `userd
+    /// import`'s format.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed_file: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -172,6 +179,8 @@ impl Default for ServerConfig {
             max_in_flight: 1024,
             http2_max_streams: 100,
             body_timeout_seconds: 10,
+            dev_mode: false,
+            seed_file: None,
         }
     }
 }
@@ -378,6 +387,7 @@ fn paths_one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathB
 /// Keys whose values are strings even when they look like numbers or booleans.
 const STRING_KEYS: &[&str] = &[
     "server.bind",
+    "server.seed_file",
     "storage.data_dir",
     "storage.durability",
     "storage.backend",
@@ -398,6 +408,7 @@ const NESTED_TABLES: &[&str] = &["storage.postgres", "notify.smtp"];
 
 /// Keys that exist but have no default (so the serialized defaults do not show them).
 const OPTIONAL_KEYS: &[&str] = &[
+    "server.seed_file",
     "auth.hs256_secret",
     "auth.hs256_secret_file",
     "auth.public_key_pem_file",
@@ -511,6 +522,16 @@ pub fn load(
     Ok(config)
 }
 
+/// Whether `bind` (`host:port`) listens on a loopback address only.
+pub fn is_loopback_bind(bind: &str) -> bool {
+    if let Ok(addr) = bind.trim().parse::<std::net::SocketAddr>() {
+        return addr.ip().is_loopback();
+    }
+    bind.trim()
+        .rsplit_once(':')
+        .is_some_and(|(host, _)| host.eq_ignore_ascii_case("localhost"))
+}
+
 /// A variable's value as TOML (numbers, booleans, arrays), else as a plain string.
 fn parse_env_value(raw: &str) -> toml::Value {
     format!("v = {raw}")
@@ -580,6 +601,15 @@ fn validate(config: &Config) -> Result<(), String> {
     }
     if config.server.bind.trim().is_empty() {
         return fail("server.bind", "must be an address such as 127.0.0.1:8080");
+    }
+    if config.server.dev_mode && !is_loopback_bind(&config.server.bind) {
+        return fail(
+            "server.dev_mode",
+            &format!(
+                "development tools are served on a loopback address only, and server.bind is {}",
+                config.server.bind
+            ),
+        );
     }
     if config.server.max_body_bytes == 0 {
         return fail("server.max_body_bytes", "must be at least 1");

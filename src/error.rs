@@ -253,6 +253,13 @@ error_codes! {
     TooManyTargets = ResourceExhausted, 429, "USERD-ACTION-0004", "The instance holds as many targets as webhooks.max_targets allows: delete one first";
     /// Retry of a delivery that is not parked.
     DeliveryNotParked = NotFound, 404, "USERD-ACTION-0003", "No such parked delivery";
+    /// The console's development sign-in, asked for while a key is configured or from
+    /// elsewhere than this machine.
+    DevSignInRefused = PermissionDenied, 403, "USERD-DEV-0001", "Development sign-in is offered only with the development secret, to a browser on this machine";
+    /// A development tool asked for from a page of another site.
+    DevCrossSite = PermissionDenied, 403, "USERD-DEV-0002", "Development tools answer requests from this machine only, not from other sites' pages";
+    /// The seed of `POST /debug/reset` cannot be read or has bad lines.
+    SeedInvalid = FailedPrecondition, 400, "USERD-DEV-0003", "The seed cannot be loaded";
     InstanceMemberInvalid = InvalidArgument, 400, "INSTANCE-4m0fS", "Member is invalid";
     InstanceMemberUserNotFound = FailedPrecondition, 400, "INSTA-GSXOn", "User could not be found";
     InstanceMemberExists = AlreadyExists, 409, "INSTA-pFDwe", "Member already exists";

@@ -35,7 +35,8 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// Users to load on a first start (a store that never held a user), in `userd
-        /// import`'s format; ignored on every later start.
+        /// import`'s format; ignored on every later start. Also what `POST /debug/reset`
+        /// returns the store to (server.seed_file).
         #[arg(long)]
         seed: Option<PathBuf>,
     },
@@ -218,9 +219,12 @@ fn load_config(flags: &Flags) -> Result<Config, String> {
 }
 
 fn serve(flags: Flags, seed: Option<&std::path::Path>) -> Result<(), String> {
-    let config = load_config(&flags)?;
+    let mut config = load_config(&flags)?;
     init_logging(&config);
     if let Some(seed) = seed {
+        config.server.seed_file = Some(seed.to_path_buf());
+    }
+    if let Some(seed) = &config.server.seed_file {
         seed_first_start(&config, seed)?;
     }
     let system = actix_web::rt::System::new();

@@ -159,6 +159,9 @@ impl Application {
             max_body_bytes: config.server.max_body_bytes,
             body_timeout: Duration::from_secs(config.server.body_timeout_seconds),
             admission: http::Admission::new(config.server.max_in_flight),
+            dev_sign_in: crate::auth::DevSignIn::from_config(config),
+            dev_mode: config.server.dev_mode,
+            console_dir: std::env::var_os("USERD_CONSOLE_DIR").map(std::path::PathBuf::from),
         });
         let limits = http::connection::Limits {
             max_concurrent_streams: config.server.http2_max_streams,

@@ -7,6 +7,7 @@
 
 mod body;
 pub mod connection;
+pub mod console;
 pub mod error;
 pub mod openapi;
 pub mod rest;
@@ -55,6 +56,13 @@ pub struct AppState {
     /// How long a request body may take to arrive.
     pub body_timeout: std::time::Duration,
     pub admission: Admission,
+    /// The console's development sign-in, when the development secret is the key in use.
+    pub dev_sign_in: Option<crate::auth::DevSignIn>,
+    /// `server.dev_mode`: `POST /debug/reset` is served.
+    pub dev_mode: bool,
+    /// `USERD_CONSOLE_DIR`: serve the console's files from this directory as they are now,
+    /// rather than the copies compiled in (for working on the console).
+    pub console_dir: Option<std::path::PathBuf>,
 }
 
 /// At most `limit` requests served at once; the next is refused at once (429 with
@@ -128,6 +136,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         }
         cfg.service(resource);
     }
+    console::routes(cfg);
     cfg.service(resource("/debug/healthz").route(web::get().to(healthz)))
         .service(resource("/openapi.json").route(web::get().to(openapi_json)))
         .service(resource("/docs").route(web::get().to(docs)))

@@ -1,0 +1,1 @@
+// The userd console.
