@@ -68,6 +68,31 @@ fn parse_line(text: &str, default_org: Option<&str>) -> Result<NewUser, String> 
     })
 }
 
+/// Every user of `input` (a seed), or why a line is bad: `line N: reason`, with how many are.
+pub fn read_all(input: impl BufRead) -> Result<Vec<NewUser>, String> {
+    let mut users = Vec::new();
+    let mut bad: Option<(u64, String)> = None;
+    let mut bad_count = 0u64;
+    for (i, line) in input.lines().enumerate() {
+        let line_no = i as u64 + 1;
+        let line = line.map_err(|e| format!("cannot read line {line_no}: {e}"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match parse_line(&line, None) {
+            Ok(user) => users.push(user),
+            Err(why) => {
+                bad_count += 1;
+                bad.get_or_insert((line_no, why));
+            }
+        }
+    }
+    match bad {
+        Some((line, why)) => Err(format!("{bad_count} bad lines (line {line}: {why})")),
+        None => Ok(users),
+    }
+}
+
 /// Import JSON lines from `input` into `store`, then close it (durable, counts saved).
 /// `progress` is called after each chunk with the number of lines read so far.
 pub fn import(

@@ -161,6 +161,7 @@ impl Application {
             admission: http::Admission::new(config.server.max_in_flight),
             dev_sign_in: crate::auth::DevSignIn::from_config(config),
             dev_mode: config.server.dev_mode,
+            seed_file: config.server.seed_file.clone(),
             console_dir: std::env::var_os("USERD_CONSOLE_DIR").map(std::path::PathBuf::from),
         });
         let limits = http::connection::Limits {

@@ -10,6 +10,7 @@
 mod actions;
 mod administrators;
 mod credentials;
+mod dev;
 mod edit;
 mod history;
 mod requests;
@@ -69,6 +70,8 @@ pub struct Core {
     member_edits: tokio::sync::Mutex<()>,
     /// Webhook targets and executions, and the rules for their endpoints.
     pub webhooks: Webhooks,
+    /// Resets to the seed, one at a time.
+    resets: tokio::sync::Mutex<()>,
 }
 
 impl Core {
@@ -85,6 +88,7 @@ impl Core {
             notifier: crate::notify::Notifier::log_only(),
             member_edits: tokio::sync::Mutex::new(()),
             webhooks: Webhooks::default(),
+            resets: tokio::sync::Mutex::new(()),
         }
     }
 

@@ -559,6 +559,61 @@ pub fn mint_hs256(
     mint(&SigningKey::hs256(secret), issuer, audience, request, now)
 }
 
+/// The console's one-click development sign-in: short-lived instance-owner tokens signed with
+/// the development secret, which exists only while no key is configured. Whether a request may
+/// have one (it comes from this machine) is the HTTP surface's decision.
+pub struct DevSignIn {
+    key: SigningKey,
+    issuer: String,
+    audience: Vec<String>,
+}
+
+impl std::fmt::Debug for DevSignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevSignIn").finish_non_exhaustive()
+    }
+}
+
+impl DevSignIn {
+    /// The subject of development sign-in tokens.
+    pub const SUBJECT: &'static str = "userd-console";
+    /// How long a development sign-in token lives.
+    pub const TTL_SECONDS: i64 = 900;
+
+    /// Some when the development secret is the key in use (nothing configured); it must exist
+    /// already (the verifier creates it first).
+    pub fn from_config(config: &Config) -> Option<DevSignIn> {
+        let auth = &config.auth;
+        let configured = auth.hs256_secret.is_some()
+            || auth.hs256_secret_file.is_some()
+            || !auth.public_key_pem_file.is_empty()
+            || auth.jwks_file.is_some()
+            || auth.jwks_url.is_some();
+        if configured {
+            return None;
+        }
+        match resolve_hs256_secret(None, None, config.data_dir(), false) {
+            Ok((secret, KeySource::DevelopmentSecret(_))) => Some(DevSignIn {
+                key: SigningKey::hs256(&secret),
+                issuer: auth.issuer.clone(),
+                audience: auth.audience.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// A token for the instance owner role, valid for [`Self::TTL_SECONDS`].
+    pub fn mint(&self, now: Timestamp) -> Result<String, String> {
+        let request = TokenRequest {
+            subject: Self::SUBJECT.into(),
+            roles: vec![("IAM_OWNER".into(), None)],
+            resource_owner: None,
+            ttl_seconds: Self::TTL_SECONDS,
+        };
+        mint(&self.key, &self.issuer, &self.audience, &request, now)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -658,60 +713,5 @@ mod tests {
         let other = Verifier::hs256(b"other", "iss", &["userd".into()], 30, RoleTable::default());
         assert!(verify(&other, &token(vec![], 60)).is_err());
         assert!(verify(&v, "garbage").is_err());
-    }
-}
-
-/// The console's one-click development sign-in: short-lived instance-owner tokens signed with
-/// the development secret, which exists only while no key is configured. Whether a request may
-/// have one (it comes from this machine) is the HTTP surface's decision.
-pub struct DevSignIn {
-    key: SigningKey,
-    issuer: String,
-    audience: Vec<String>,
-}
-
-impl std::fmt::Debug for DevSignIn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DevSignIn").finish_non_exhaustive()
-    }
-}
-
-impl DevSignIn {
-    /// The subject of development sign-in tokens.
-    pub const SUBJECT: &'static str = "userd-console";
-    /// How long a development sign-in token lives.
-    pub const TTL_SECONDS: i64 = 900;
-
-    /// Some when the development secret is the key in use (nothing configured); it must exist
-    /// already (the verifier creates it first).
-    pub fn from_config(config: &Config) -> Option<DevSignIn> {
-        let auth = &config.auth;
-        let configured = auth.hs256_secret.is_some()
-            || auth.hs256_secret_file.is_some()
-            || !auth.public_key_pem_file.is_empty()
-            || auth.jwks_file.is_some()
-            || auth.jwks_url.is_some();
-        if configured {
-            return None;
-        }
-        match resolve_hs256_secret(None, None, config.data_dir(), false) {
-            Ok((secret, KeySource::DevelopmentSecret(_))) => Some(DevSignIn {
-                key: SigningKey::hs256(&secret),
-                issuer: auth.issuer.clone(),
-                audience: auth.audience.clone(),
-            }),
-            _ => None,
-        }
-    }
-
-    /// A token for the instance owner role, valid for [`Self::TTL_SECONDS`].
-    pub fn mint(&self, now: Timestamp) -> Result<String, String> {
-        let request = TokenRequest {
-            subject: Self::SUBJECT.into(),
-            roles: vec![("IAM_OWNER".into(), None)],
-            resource_owner: None,
-            ttl_seconds: Self::TTL_SECONDS,
-        };
-        mint(&self.key, &self.issuer, &self.audience, &request, now)
     }
 }

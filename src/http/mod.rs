@@ -60,6 +60,8 @@ pub struct AppState {
     pub dev_sign_in: Option<crate::auth::DevSignIn>,
     /// `server.dev_mode`: `POST /debug/reset` is served.
     pub dev_mode: bool,
+    /// What `POST /debug/reset` loads (none: no users).
+    pub seed_file: Option<std::path::PathBuf>,
     /// `USERD_CONSOLE_DIR`: serve the console's files from this directory as they are now,
     /// rather than the copies compiled in (for working on the console).
     pub console_dir: Option<std::path::PathBuf>,
@@ -142,6 +144,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/docs").route(web::get().to(docs)))
         .service(resource("/debug/ready").route(web::get().to(ready)))
         .service(resource("/debug/metrics").route(web::get().to(metrics)))
+        .service(resource("/debug/reset").route(web::post().to(reset)))
         .service(
             resource(r"/{service:zitadel\.[A-Za-z0-9_.]+}/{method}")
                 .route(web::post().to(rpc::rpc)),
@@ -170,6 +173,36 @@ async fn set_faults(body: web::Bytes) -> Result<HttpResponse, HttpError> {
         faults.flush
     );
     Ok(HttpResponse::Ok().json(faults))
+}
+
+/// `POST /debug/reset` (with `server.dev_mode` only, from this machine): every user replaced by
+/// the seed's, durable before the answer `{"users": N, "duplicates": N}`. Without dev mode the
+/// path does not exist.
+async fn reset(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HttpError> {
+    if !state.dev_mode {
+        return Err(ErrorCode::RouteNotFound.into());
+    }
+    console::from_this_machine(&req)?;
+    let users = match state.seed_file.clone() {
+        None => Vec::new(),
+        Some(path) => web::block(move || {
+            let file = std::fs::File::open(&path)
+                .map_err(|e| format!("cannot read the seed {}: {e}", path.display()))?;
+            crate::import::read_all(std::io::BufReader::new(file))
+                .map_err(|why| format!("the seed {}: {why}", path.display()))
+        })
+        .await
+        .map_err(|_| ErrorCode::Internal)?
+        .map_err(|why| crate::error::ApiError::with_text(ErrorCode::SeedInvalid, why))?,
+    };
+    let counts = state.core.reset(users).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "users": counts.imported,
+        "duplicates": counts.duplicates,
+    })))
 }
 
 /// `/openapi.json`

@@ -259,6 +259,47 @@ impl Handler<Ping> for UserActor {
     }
 }
 
+/// Stop deciding requests: what is decided already is committed, and `quiet` answers once
+/// nothing is in flight. Later requests wait in order until [`Resume`].
+#[derive(Debug)]
+pub struct Pause {
+    pub quiet: oneshot::Sender<()>,
+}
+
+impl Message for Pause {
+    type Result = ();
+}
+
+impl Handler<Pause> for UserActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Pause, ctx: &mut Context<Self>) {
+        self.pause = Some(PauseState {
+            quiet: Some(msg.quiet),
+        });
+        self.launch(ctx);
+    }
+}
+
+/// Decide again: requests that waited are decided on the store as it is now.
+#[derive(Debug)]
+pub struct Resume;
+
+impl Message for Resume {
+    type Result = ();
+}
+
+impl Handler<Resume> for UserActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Resume, ctx: &mut Context<Self>) {
+        self.pause = None;
+        // Records staged before the pause describe the store before it was replaced.
+        self.staged.records.clear();
+        self.launch(ctx);
+    }
+}
+
 /// Self-notification that runs after the mailbox is drained.
 struct Launch;
 
@@ -351,6 +392,14 @@ pub struct UserActor {
     launch_scheduled: bool,
     /// Messages sent to this actor and not yet decided.
     mailbox: Arc<Mailbox>,
+    /// Set while the store is being replaced under the shards (a reset): nothing is decided.
+    pause: Option<PauseState>,
+}
+
+/// A pause in progress: who waits for this shard to be quiet (nothing decided left to commit),
+/// until it has been told.
+struct PauseState {
+    quiet: Option<oneshot::Sender<()>>,
 }
 
 /// How many requests may wait for one shard's actor: beyond it a request is refused at once
@@ -439,7 +488,7 @@ impl UserActor {
             _hold: hold,
         };
         // Decided at once when its user can be read now (after anything queued before it).
-        if self.undecided.is_empty() && !self.reading {
+        if self.undecided.is_empty() && !self.reading && self.pause.is_none() {
             if let Some(record) = self.read_now(p.request.user_id()) {
                 self.stage(p, record);
             } else {
@@ -491,6 +540,18 @@ impl UserActor {
         if self.in_flight.is_some() || self.reading {
             return;
         }
+        if let Some(pause) = &mut self.pause {
+            // What was decided before the pause is committed; nothing more is decided.
+            if let Some(quiet) = pause.quiet.take() {
+                self.submit(ctx);
+                if self.in_flight.is_none() {
+                    let _ = quiet.send(());
+                } else if let Some(pause) = &mut self.pause {
+                    pause.quiet = Some(quiet);
+                }
+            }
+            return;
+        }
         if self.undecided.is_empty() {
             return self.submit(ctx);
         }
@@ -525,18 +586,28 @@ impl UserActor {
         }
     }
 
-    /// Decide every request that waited for `records`, in order, then commit.
+    /// Decide every request that waited for `records`, in order, then commit. Requests that
+    /// arrived during the read for users it did not read wait for the next one; while paused,
+    /// every request waits.
     fn decide_read(&mut self, records: Records, ctx: &mut Context<Self>) {
+        let mut waiting = Vec::new();
         for p in std::mem::take(&mut self.undecided) {
             let id = p.request.user_id();
             let record = records
                 .get(id)
                 .cloned()
-                .or_else(|| self.staged.records.get(id).cloned())
-                .unwrap_or(Ok(None));
-            self.stage(p, record);
+                .or_else(|| self.staged.records.get(id).cloned());
+            match record {
+                Some(record) if self.pause.is_none() => self.stage(p, record),
+                _ => waiting.push(p),
+            }
         }
+        self.undecided = waiting;
         self.submit(ctx);
+        if self.pause.is_some() || !self.undecided.is_empty() {
+            // Read for the requests left (or answer a pause) once nothing is in flight.
+            self.launch(ctx);
+        }
     }
 
     /// Commit what is staged as one group; with nothing to write, answer at once (nothing is
@@ -779,6 +850,7 @@ impl Shards {
                 reading: false,
                 launch_scheduled: false,
                 mailbox: mailbox.clone(),
+                pause: None,
             };
             actors.push(UserActor::start_in_arbiter(&arbiter.handle(), move |_| {
                 actor
@@ -903,6 +975,25 @@ impl Shards {
         .await
     }
 
+    /// Pause every shard (see [`Pause`]) and wait until all are quiet; they decide again when
+    /// the guard is dropped.
+    pub async fn pause(&self) -> Paused {
+        let mut waits = Vec::with_capacity(self.actors.len());
+        for actor in &self.actors {
+            let (quiet, wait) = oneshot::channel();
+            actor.do_send(Pause { quiet });
+            waits.push(wait);
+        }
+        let paused = Paused {
+            actors: self.actors.clone(),
+        };
+        for wait in waits {
+            // A stopped actor decides nothing either.
+            let _ = wait.await;
+        }
+        paused
+    }
+
     /// Whether every actor answers within `timeout`.
     pub async fn all_answer(&self, timeout: std::time::Duration) -> bool {
         for actor in &self.actors {
@@ -912,6 +1003,20 @@ impl Shards {
             }
         }
         true
+    }
+}
+
+/// Every shard paused; dropping it lets them decide again.
+#[derive(Debug)]
+pub struct Paused {
+    actors: Vec<Addr<UserActor>>,
+}
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        for actor in &self.actors {
+            actor.do_send(Resume);
+        }
     }
 }
 

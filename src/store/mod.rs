@@ -410,6 +410,15 @@ pub trait Backend: Send + Sync + fmt::Debug {
 
     /// Make everything durable and leave the store so the next start is quick.
     fn close(&self) -> Result<(), StoreError>;
+
+    /// Replace every user (records, events, indexes, counts) with `users`, created at `now`, in
+    /// one step, durable when it answers; webhook settings and the outbox stay. The shards must
+    /// be paused: nothing else may change users meanwhile.
+    fn reset(
+        &self,
+        users: Vec<NewUser>,
+        now: Timestamp,
+    ) -> BoxFuture<'static, Result<ImportCounts, StoreError>>;
 }
 
 /// FNV-1a, 64 bit: placement must be the same in every process, platform and version.

@@ -24,6 +24,7 @@ mod model;
 mod multinode;
 mod operations;
 mod persistence;
+mod reset;
 mod rpc;
 mod search;
 mod seed;

@@ -4,7 +4,7 @@
 
 use super::query::{seq, UserRow, COLUMNS};
 use super::{db_error, StoreError};
-use crate::domain::{self, is_live, NewUser, Timestamp};
+use crate::domain::{self, is_live, Event, NewUser, Timestamp, User};
 use crate::store::sled::layout;
 use crate::store::{shard_of, CheckReport, ImportCounts};
 use deadpool_postgres::GenericClient;
@@ -169,6 +169,49 @@ pub async fn import(
         .into_iter()
         .map(|r| r.get(0))
         .collect();
+    let records = plan(users, &mut taken_ids, &mut taken_names, now, &mut counts);
+    let tx = client.transaction().await.map_err(e)?;
+    write(&tx, &records, shards).await?;
+    tx.commit().await.map_err(e)?;
+    counts.imported = records.len() as u64;
+    Ok(counts)
+}
+
+/// Replace every user with `users` in one transaction (others wait on its locks, then see the
+/// new users); webhook settings and the outbox stay.
+pub async fn reset(
+    client: &mut deadpool_postgres::Object,
+    users: Vec<NewUser>,
+    now: Timestamp,
+    shards: usize,
+) -> Result<ImportCounts, StoreError> {
+    let mut counts = ImportCounts::default();
+    let records = plan(
+        users,
+        &mut HashSet::new(),
+        &mut HashSet::new(),
+        now,
+        &mut counts,
+    );
+    let tx = client.transaction().await.map_err(e)?;
+    tx.batch_execute("TRUNCATE users, events, usernames, state_counts")
+        .await
+        .map_err(e)?;
+    write(&tx, &records, shards).await?;
+    tx.commit().await.map_err(e)?;
+    counts.imported = records.len() as u64;
+    Ok(counts)
+}
+
+/// The records and creation events of the users whose ids and usernames are not taken (nor
+/// taken earlier in `users`); the others count as duplicates.
+fn plan(
+    users: Vec<NewUser>,
+    taken_ids: &mut HashSet<String>,
+    taken_names: &mut HashSet<String>,
+    now: Timestamp,
+    counts: &mut ImportCounts,
+) -> Vec<(User, Event)> {
     let mut records = Vec::with_capacity(users.len());
     for user in users {
         let name = user.profile.username().map(str::to_string);
@@ -183,7 +226,15 @@ pub async fn import(
         }
         records.push(domain::create(user, now));
     }
-    let tx = client.transaction().await.map_err(e)?;
+    records
+}
+
+/// COPY `records` (new users) into `tx`, with their events, usernames and counts.
+async fn write(
+    tx: &deadpool_postgres::Transaction<'_>,
+    records: &[(User, Event)],
+    shards: usize,
+) -> Result<(), StoreError> {
     let text = Type::TEXT;
     // COLUMNS: id, org, state, kind, sequence, created_at, changed_at, 8 texts, 9 lowered
     // texts, record.
@@ -204,7 +255,7 @@ pub async fn import(
         .map_err(e)?;
     let writer = BinaryCopyInWriter::new(sink, &user_types);
     pin_mut!(writer);
-    for (user, _) in &records {
+    for (user, _) in records {
         let row = UserRow::of(user);
         writer.as_mut().write(&row.params()).await.map_err(e)?;
     }
@@ -216,7 +267,7 @@ pub async fn import(
     let writer =
         BinaryCopyInWriter::new(sink, &[text.clone(), Type::INT8, Type::INT8, Type::BYTEA]);
     pin_mut!(writer);
-    for (user, event) in &records {
+    for (user, event) in records {
         let bytes = layout::encode(event);
         writer
             .as_mut()
@@ -231,7 +282,7 @@ pub async fn import(
         .map_err(e)?;
     let writer = BinaryCopyInWriter::new(sink, &[text.clone(), text]);
     pin_mut!(writer);
-    for (user, _) in &records {
+    for (user, _) in records {
         if let Some(name) = user.profile.username().filter(|_| is_live(user)) {
             let name = name.to_string();
             writer.as_mut().write(&[&name, &user.id]).await.map_err(e)?;
@@ -239,7 +290,7 @@ pub async fn import(
     }
     writer.finish().await.map_err(e)?;
     let mut deltas: HashMap<(i32, i16), i64> = HashMap::new();
-    for (user, _) in &records {
+    for (user, _) in records {
         let shard = i32::try_from(shard_of(&user.id, shards)).unwrap_or(0);
         let state = i16::try_from(user.state.number()).unwrap_or(0);
         *deltas.entry((shard, state)).or_default() += 1;
@@ -253,7 +304,5 @@ pub async fn import(
         .await
         .map_err(e)?;
     }
-    tx.commit().await.map_err(e)?;
-    counts.imported = records.len() as u64;
-    Ok(counts)
+    Ok(())
 }

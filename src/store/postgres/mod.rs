@@ -741,4 +741,23 @@ impl Backend for PostgresStore {
         self.pool.close();
         Ok(())
     }
+
+    fn reset(
+        &self,
+        users: Vec<NewUser>,
+        now: Timestamp,
+    ) -> BoxFuture<'static, Result<ImportCounts, StoreError>> {
+        let (shards, counts, pool) = (self.shards, self.counts.clone(), self.pool.clone());
+        // Loading a large seed takes longer than one request's timeout; it is still bounded.
+        let limit = self.timeout.max(RESET_TIMEOUT);
+        self.run_within(limit, move |mut client| async move {
+            let done = admin::reset(&mut client, users, now, shards).await?;
+            drop(client);
+            read_counts(pool, counts).await?;
+            Ok(done)
+        })
+    }
 }
+
+/// How long a reset may take at most.
+const RESET_TIMEOUT: Duration = Duration::from_secs(600);

@@ -14,11 +14,11 @@
 //! and replays the log into it, as a restart would, and serves again. Readiness
 //! ([`Health`]) is false while degraded or while the last write to the disk failed.
 
-use super::super::{CommitDone, CommitError, StoreError};
+use super::super::{CommitDone, CommitError, ImportCounts, StoreError};
 use super::layout::{self, Op, TreeId};
 use super::wal::{self, AppendError, Wal};
 use super::{Health, Slot, TreeOptions, Trees};
-use crate::domain::UserState;
+use crate::domain::{NewUser, Timestamp, UserState};
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::Ordering;
@@ -64,6 +64,15 @@ enum Message {
     Commit(Job),
     /// Apply what is queued, checkpoint, save the state counts, answer.
     Close(mpsc::Sender<Result<(), StoreError>>),
+    /// Replace every user with these (see [`Run::reset`]).
+    Reset(Reset),
+}
+
+/// A reset's users and where its outcome goes.
+pub(super) struct Reset {
+    pub users: Vec<NewUser>,
+    pub now: Timestamp,
+    pub done: tokio::sync::oneshot::Sender<Result<ImportCounts, StoreError>>,
 }
 
 /// The committer thread's queue. Dropping it lets the thread finish what is queued and waits
@@ -103,6 +112,17 @@ impl Committer {
         };
         if let Err(mpsc::SendError(Message::Commit(job))) = queue.send(Message::Commit(job)) {
             (job.done)(Err(CommitError::Unavailable(stopped())));
+        }
+    }
+
+    /// Queue a reset behind the commits queued before it.
+    pub fn reset(&self, reset: Reset) {
+        let Some(queue) = &self.queue else {
+            let _ = reset.done.send(Err(stopped()));
+            return;
+        };
+        if let Err(mpsc::SendError(Message::Reset(reset))) = queue.send(Message::Reset(reset)) {
+            let _ = reset.done.send(Err(stopped()));
         }
     }
 
@@ -189,14 +209,17 @@ impl Run {
             };
             let mut jobs = Vec::new();
             let mut close = None;
+            let mut reset = None;
             match first {
                 Message::Commit(job) => jobs.push(job),
                 Message::Close(reply) => close = Some(reply),
+                Message::Reset(r) => reset = Some(r),
             }
-            while close.is_none() {
+            while close.is_none() && reset.is_none() {
                 match rx.try_recv() {
                     Ok(Message::Commit(job)) => jobs.push(job),
                     Ok(Message::Close(reply)) => close = Some(reply),
+                    Ok(Message::Reset(r)) => reset = Some(r),
                     Err(_) => break,
                 }
             }
@@ -206,6 +229,10 @@ impl Run {
             }
             if let Some(reply) = close {
                 let _ = reply.send(self.close());
+            }
+            if let Some(r) = reset {
+                let outcome = self.reset(r.users, r.now);
+                let _ = r.done.send(outcome);
             }
         }
     }
@@ -474,6 +501,50 @@ impl Run {
         }
         self.unsynced = false;
         Ok(())
+    }
+
+    /// Replace every user (records, events, indexes, counts) with `users`, created at `now`,
+    /// and make it durable. The webhook settings and outbox stay. Commits queued earlier are
+    /// applied first; the shards decide nothing meanwhile. A crash part way leaves the users
+    /// written so far, with indexes rebuilt from them at the next start.
+    fn reset(&mut self, users: Vec<NewUser>, now: Timestamp) -> Result<ImportCounts, StoreError> {
+        if self.closed || self.health.is_degraded() {
+            return Err(StoreError::Io(
+                "the store is closed or degraded: it cannot be reset".into(),
+            ));
+        }
+        // Everything logged is in sled, and the log is empty: nothing older can be replayed
+        // over the new users.
+        self.checkpoint()?;
+        let trees = self.trees()?;
+        super::import::begin(&trees)?;
+        let cleared = trees
+            .shards
+            .iter()
+            .chain(
+                TreeId::INDEXES
+                    .into_iter()
+                    .filter_map(|id| tree(&trees, id)),
+            )
+            .chain([&trees.org_counts]);
+        for t in cleared {
+            t.clear().map_err(super::io)?;
+        }
+        for count in trees.counts.iter() {
+            count.store(0, Ordering::Relaxed);
+        }
+        self.org_counts.clear();
+        let mut counts = ImportCounts::default();
+        let mut users = users.into_iter().peekable();
+        while users.peek().is_some() {
+            let chunk: Vec<NewUser> = users.by_ref().take(super::import::CHUNK).collect();
+            let done = super::import::import(&trees, chunk, now)?;
+            counts.imported += done.imported;
+            counts.duplicates += done.duplicates;
+        }
+        super::import::finish(&trees)?;
+        trees.flush()?;
+        Ok(counts)
     }
 
     /// Refuse later commits, then leave the store durable and quick to open: checkpoint and

@@ -21,10 +21,7 @@ pub fn import(
     users: Vec<NewUser>,
     now: Timestamp,
 ) -> Result<ImportCounts, StoreError> {
-    if trees.meta.get(META_IMPORTING).map_err(io)?.is_none() {
-        trees.meta.insert(META_IMPORTING, &[1u8]).map_err(io)?;
-        trees.flush()?;
-    }
+    begin(trees)?;
     let shards = trees.shards.len();
     let mut writes: Vec<Vec<Op>> = (0..shards).map(|_| Vec::new()).collect();
     let mut counts = ImportCounts::default();
@@ -105,6 +102,19 @@ pub fn import(
         trees.apply(&layout::org_count_op(&org, n))?;
     }
     Ok(counts)
+}
+
+/// Users per chunk of a reset.
+pub const CHUNK: usize = 20_000;
+
+/// Mark an import as begun (durably): if it does not finish, the next start rebuilds every index
+/// and count from the records.
+pub fn begin(trees: &Trees) -> Result<(), StoreError> {
+    if trees.meta.get(META_IMPORTING).map_err(io)?.is_none() {
+        trees.meta.insert(META_IMPORTING, &[1u8]).map_err(io)?;
+        trees.flush()?;
+    }
+    Ok(())
 }
 
 /// After an import that did not finish: rebuild every index and count from the records.

@@ -721,6 +721,20 @@ impl Backend for SledStore {
     fn close(&self) -> Result<(), StoreError> {
         self.committer.close()
     }
+
+    fn reset(
+        &self,
+        users: Vec<NewUser>,
+        now: Timestamp,
+    ) -> BoxFuture<'static, Result<ImportCounts, StoreError>> {
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        self.committer.reset(committer::Reset { users, now, done });
+        Box::pin(async move {
+            outcome
+                .await
+                .map_err(|_| StoreError::Io("the committer has stopped".into()))?
+        })
+    }
 }
 
 #[cfg(test)]
