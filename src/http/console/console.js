@@ -493,6 +493,7 @@ const UsersView = {
     refs.sort.addEventListener('change', () => go(fromForm()));
     refs.size.addEventListener('change', () => go({ size: Number(refs.size.value), page: 1 }));
     refs.clear.addEventListener('click', () => {
+      form.reset();
       location.hash = '#/users';
       field(form, 'q').focus();
     });
@@ -604,8 +605,12 @@ const UsersView = {
       const last = offset + rows.length;
       refs.range.textContent = rows.length ? `${first}–${last} of ${total}` : `0 of ${total}`;
       refs.caption.textContent = `Users, ${refs.range.textContent}`;
+      // A pager button that gets disabled while focused hands the focus to the other one.
+      const focused = document.activeElement;
       refs.prev.disabled = settings.page <= 1;
       refs.next.disabled = last >= total;
+      if (focused === refs.next && refs.next.disabled && !refs.prev.disabled) refs.prev.focus();
+      if (focused === refs.prev && refs.prev.disabled && !refs.next.disabled) refs.next.focus();
     }
 
     load();
@@ -631,7 +636,12 @@ const ACTION_DONE = {
 const UserView = {
   title: 'User',
   mount(root, match) {
-    const id = decodeURIComponent(match[1]);
+    let id = match[1];
+    try {
+      id = decodeURIComponent(id);
+    } catch {
+      // Not percent-encoded after all: the id as written.
+    }
     const { fragment, refs } = fromTemplate('tpl-user');
     root.append(fragment);
     refs.subtitle.textContent = `ID ${id}`;
@@ -679,12 +689,13 @@ const UserView = {
       refs.humanEdits.hidden = !u.human;
       refs.machineEdits.hidden = !u.machine;
       refs.editPanel.hidden = !u.human && !u.machine;
+      prefillForms();
       refs.body.hidden = false;
     }
 
     async function loadMetadata() {
       try {
-        const answer = await api('POST', `${path(id)}/metadata/search`, { query: { limit: 1000 } });
+        const answer = await api('POST', `${path(id)}/metadata/search`, { query: { limit: 100 } });
         if (!alive) return;
         showError(refs.metadataAlert, null);
         const entries = answer.metadata || [];
@@ -700,6 +711,9 @@ const UserView = {
               onclick: (event) => removeMetadata(event.currentTarget, m.key),
             }, 'Remove')));
         }));
+        const total = Number(answer.pagination?.totalResult || entries.length);
+        refs.metadataMore.hidden = total <= entries.length;
+        refs.metadataMore.textContent = `Showing ${entries.length} of ${total} keys.`;
         refs.metadataEmpty.hidden = entries.length > 0;
         refs.metadataRegion.hidden = entries.length === 0;
       } catch (e) {
@@ -802,29 +816,24 @@ const UserView = {
     const forms = {};
     for (const f of root.querySelectorAll('form[data-form]')) forms[f.dataset.form] = f;
 
-    // Each form starts from the user's current values when it is opened.
-    for (const details of root.querySelectorAll('details[data-edit]')) {
-      details.addEventListener('toggle', () => {
-        if (!details.open || !user) return;
-        const p = user.human?.profile || {};
-        const f = forms[details.dataset.edit];
-        if (details.dataset.edit === 'profile') {
-          field(f, 'username').value = user.username || '';
-          field(f, 'givenName').value = p.givenName || '';
-          field(f, 'familyName').value = p.familyName || '';
-          field(f, 'displayName').value = p.displayName || '';
-          field(f, 'nickName').value = p.nickName || '';
-          field(f, 'preferredLanguage').value = p.preferredLanguage || '';
-        } else if (details.dataset.edit === 'email') {
-          field(f, 'email').value = user.human?.email?.email || '';
-        } else if (details.dataset.edit === 'phone') {
-          field(f, 'phone').value = user.human?.phone?.phone || '';
-        } else if (details.dataset.edit === 'machine') {
-          field(f, 'username').value = user.username || '';
-          field(f, 'name').value = user.machine?.name || '';
-          field(f, 'description').value = user.machine?.description || '';
-        }
-      });
+    // Each closed form holds the user's current values, so it opens ready to edit; an open one
+    // is left alone (it may hold what is being typed).
+    function prefillForms() {
+      const p = user.human?.profile || {};
+      const values = {
+        profile: {
+          username: user.username, givenName: p.givenName, familyName: p.familyName,
+          displayName: p.displayName, nickName: p.nickName, preferredLanguage: p.preferredLanguage,
+        },
+        email: { email: user.human?.email?.email },
+        phone: { phone: user.human?.phone?.phone },
+        machine: { username: user.username, name: user.machine?.name, description: user.machine?.description },
+      };
+      for (const details of root.querySelectorAll('details[data-edit]')) {
+        const fill = values[details.dataset.edit];
+        if (details.open || !fill) continue;
+        for (const [name, value] of Object.entries(fill)) field(forms[details.dataset.edit], name).value = value || '';
+      }
     }
 
     const optional = (v) => (v ? String(v) : undefined);
