@@ -2,7 +2,8 @@
 # The whole test suite: Rust unit and integration tests (through the real binary, on sled and
 # then on a throwaway PostgreSQL), then
 # ZITADEL's official SDKs (Python zitadel-client, TypeScript @zitadel/client) against the same
-# binary. Installs the SDKs locally (target/sdk-venv, tests/sdk/ts/node_modules) on first run.
+# binary, and the console in headless Chromium (/usr/bin/chromium). Installs the SDKs locally
+# (target/sdk-venv, tests/sdk/ts/node_modules, tests/browser/node_modules) on first run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +41,9 @@ echo "== TypeScript SDK (@zitadel/client) =="
 echo "== TypeScript SDK on PostgreSQL =="
 ts_db=$(pg_db sdk_ts)
 (cd tests/sdk/ts && USERD_SDK_POSTGRES_URL="$ts_db" USERD_BIN="$PWD/../../../target/debug/userd" npm test)
+
+echo "== Console in a headless browser =="
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && USERD_BIN="$PWD/../../target/debug/userd" npm test)
 
 echo "== Conformance: schemathesis against /openapi.json =="
 tests/conformance/schemathesis.sh target/sdk-venv/bin/python target/debug/userd 30
