@@ -260,6 +260,8 @@ error_codes! {
     DevCrossSite = PermissionDenied, 403, "USERD-DEV-0002", "Development tools answer requests from this machine only, not from other sites' pages";
     /// The seed of `POST /debug/reset` cannot be read or has bad lines.
     SeedInvalid = FailedPrecondition, 400, "USERD-DEV-0003", "The seed cannot be loaded";
+    /// A backup of a store whose backend is backed up with its own tools (PostgreSQL).
+    BackupUnsupported = FailedPrecondition, 400, "USERD-BACKUP-0001", "This backend has no userd backup: back up PostgreSQL with its own tools (pg_dump)";
     InstanceMemberInvalid = InvalidArgument, 400, "INSTANCE-4m0fS", "Member is invalid";
     InstanceMemberUserNotFound = FailedPrecondition, 400, "INSTA-GSXOn", "User could not be found";
     InstanceMemberExists = AlreadyExists, 409, "INSTA-pFDwe", "Member already exists";

@@ -66,6 +66,33 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Copy a running server's whole store into DEST, a new directory, while it keeps serving
+    /// (POST /userd/v1/backup with an instance owner's token), then run `check` on the copy.
+    Backup {
+        /// The directory to create (it must not hold a store).
+        dest: PathBuf,
+        /// The server (default: http:// and server.bind of the configuration).
+        #[arg(long)]
+        url: Option<String>,
+        /// An instance owner's bearer token (default: USERD_TOKEN, else one minted with the
+        /// configured or development HS256 secret).
+        #[arg(long)]
+        token: Option<String>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Put a backup in place of the data directory of a stopped server. The backup is checked
+    /// first; the data directory it replaces is kept beside it, renamed.
+    Restore {
+        /// A directory written by `userd backup`.
+        src: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Give a user of userd (a machine with personal access tokens) roles, or take them away,
     /// in <data_dir>/members.toml; a running server applies the change within a second or two.
     Member {
@@ -165,6 +192,34 @@ fn main() -> ExitCode {
             },
             &file,
             org.as_deref(),
+        ),
+        Command::Backup {
+            dest,
+            url,
+            token,
+            config,
+            data_dir,
+        } => backup(
+            Flags {
+                config,
+                bind: None,
+                data_dir,
+            },
+            &dest,
+            url,
+            token,
+        ),
+        Command::Restore {
+            src,
+            config,
+            data_dir,
+        } => restore(
+            Flags {
+                config,
+                bind: None,
+                data_dir,
+            },
+            &src,
         ),
         Command::Member {
             action,
@@ -355,6 +410,171 @@ fn check(flags: Flags, max_problems: usize) -> Result<(), String> {
             config.data_dir().display()
         ))
     }
+}
+
+fn backup(
+    flags: Flags,
+    dest: &std::path::Path,
+    url: Option<String>,
+    token: Option<String>,
+) -> Result<(), String> {
+    let config = load_config(&flags)?;
+    let url = url.unwrap_or_else(|| {
+        // A server bound to every address answers on loopback too.
+        let bind = config.server.bind.replace("0.0.0.0:", "127.0.0.1:");
+        format!("http://{bind}")
+    });
+    let token = match token.or_else(|| std::env::var("USERD_TOKEN").ok()) {
+        Some(token) => token,
+        None => {
+            let (secret, _) = resolve_hs256_secret(
+                config.auth.hs256_secret.as_deref(),
+                config.auth.hs256_secret_file.as_deref(),
+                config.data_dir(),
+                false,
+            )
+            .map_err(|e| format!("{e}; pass an instance owner's token with --token"))?;
+            let request = TokenRequest {
+                subject: "userd-backup".into(),
+                roles: vec![("IAM_OWNER".into(), None)],
+                resource_owner: None,
+                ttl_seconds: 300,
+            };
+            mint(
+                &SigningKey::hs256(&secret),
+                &config.auth.issuer,
+                &config.auth.audience,
+                &request,
+                Timestamp::now(),
+            )?
+        }
+    };
+    let started = std::time::Instant::now();
+    let endpoint = format!("{}/userd/v1/backup", url.trim_end_matches('/'));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let response = agent
+        .post(&endpoint)
+        .header("authorization", &format!("Bearer {token}"))
+        .send_empty()
+        .map_err(|e| format!("{endpoint}: {e}"))?;
+    let status = response.status();
+    let mut body = response.into_body();
+    if status != 200 {
+        let text = body.read_to_string().unwrap_or_default();
+        return Err(format!("{endpoint} answered {status}: {text}"));
+    }
+    let summary = userd::store::sled::backup::restore_into(body.into_reader(), dest)
+        .map_err(|e| e.to_string())?;
+    let store =
+        userd::store::sled::SledStore::open_existing(dest, 64 << 20).map_err(|e| e.to_string())?;
+    let report = userd::store::Backend::check(&store, 20).map_err(|e| e.to_string())?;
+    userd::store::Backend::close(&store).map_err(|e| e.to_string())?;
+    if !report.is_ok() {
+        return Err(format!(
+            "the backup in {} fails check:\n{report}",
+            dest.display()
+        ));
+    }
+    println!(
+        "backup of {} entries ({} bytes) written to {} in {:.2} s; check passed",
+        summary.entries,
+        summary.bytes,
+        dest.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn restore(flags: Flags, src: &std::path::Path) -> Result<(), String> {
+    let config = load_config(&flags)?;
+    if config.storage.backend == userd::config::StorageBackend::Postgres {
+        return Err(
+            "restore puts a sled backup in place; restore PostgreSQL with its own tools".into(),
+        );
+    }
+    let data_dir = config.data_dir().to_path_buf();
+    let parent = data_dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = data_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "data".into());
+    let stamp = Timestamp::now().unix_seconds();
+    // Copied beside the data directory, checked, then renamed into place.
+    let incoming = parent.join(format!("{name}.restoring.{stamp}"));
+    copy_dir(src, &incoming)?;
+    let checked = (|| {
+        let store = userd::store::sled::SledStore::open_existing(&incoming, 64 << 20)
+            .map_err(|e| format!("{}: {e}", src.display()))?;
+        let report = userd::store::Backend::check(&store, 20).map_err(|e| e.to_string())?;
+        userd::store::Backend::close(&store).map_err(|e| e.to_string())?;
+        if report.is_ok() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the backup {} fails check:\n{report}",
+                src.display()
+            ))
+        }
+    })();
+    if let Err(e) = checked {
+        let _ = std::fs::remove_dir_all(&incoming);
+        return Err(e);
+    }
+    let previous = parent.join(format!("{name}.before-restore.{stamp}"));
+    if data_dir.exists() {
+        // A running server holds the store's lock.
+        if data_dir.join("db").exists() {
+            if let Err(e) = userd::store::sled::SledStore::open_existing(&data_dir, 1 << 20)
+                .and_then(|s| userd::store::Backend::close(&s))
+            {
+                let _ = std::fs::remove_dir_all(&incoming);
+                return Err(format!(
+                    "{} cannot be replaced ({e}): stop the server first",
+                    data_dir.display()
+                ));
+            }
+        }
+        // The development secret stays with the data directory, so tokens stay valid.
+        let secret = data_dir.join(userd::auth::DEV_SECRET_FILE);
+        if secret.is_file() && !incoming.join(userd::auth::DEV_SECRET_FILE).exists() {
+            std::fs::copy(&secret, incoming.join(userd::auth::DEV_SECRET_FILE))
+                .map_err(|e| format!("cannot keep the development secret: {e}"))?;
+        }
+        std::fs::rename(&data_dir, &previous)
+            .map_err(|e| format!("cannot move {} aside: {e}", data_dir.display()))?;
+    }
+    std::fs::rename(&incoming, &data_dir)
+        .map_err(|e| format!("cannot move the backup into {}: {e}", data_dir.display()))?;
+    println!("restored {} into {}", src.display(), data_dir.display());
+    if previous.exists() {
+        println!("the data it replaced is in {}", previous.display());
+    }
+    Ok(())
+}
+
+/// Copy the directory `from` (files and directories) to `to`, which must not exist.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> Result<(), String> {
+    std::fs::create_dir(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
+    let entries =
+        std::fs::read_dir(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+        let kind = entry.file_type().map_err(|e| e.to_string())?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &target)
+                .map_err(|e| format!("cannot copy {}: {e}", entry.path().display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// env_logger with userd's line format: text or JSON, with the request id of the request being

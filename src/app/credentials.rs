@@ -255,7 +255,8 @@ impl Core {
                 | Permission::ActionTargetWrite
                 | Permission::ActionTargetDelete
                 | Permission::ActionExecutionRead
-                | Permission::ActionExecutionWrite => {
+                | Permission::ActionExecutionWrite
+                | Permission::InstanceBackup => {
                     would != OrgScope::Everywhere || has == OrgScope::Everywhere
                 }
                 _ => would.within(&has),

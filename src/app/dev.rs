@@ -1,14 +1,29 @@
-//! Development tools of the core: returning the store to a seed while serving. The shards are
-//! paused around the store's reset, so every request is decided either before it (and answered
-//! before the reset begins) or after it, on the seed.
+//! Data tools of the core: backups of the running store, and returning it to a seed while
+//! serving. The shards are paused around a reset, so every request is decided either before it
+//! (and answered before the reset begins) or after it, on the seed.
 
 use super::Core;
 use crate::domain::{NewUser, Timestamp};
+use crate::domain::{OrgScope, Permission};
 use crate::error::{ApiError, ErrorCode};
-use crate::store::ImportCounts;
+use crate::store::{ImportCounts, Snapshot};
 use std::sync::Arc;
 
 impl Core {
+    /// A copy of the whole store as one moment of it, for callers holding `userd.backup` on the
+    /// instance (instance owners).
+    pub async fn backup(&self, ctx: &super::RequestContext) -> Result<Snapshot, ApiError> {
+        let caller = self.authenticate(ctx).await?;
+        if caller.scope(Permission::InstanceBackup) != OrgScope::Everywhere {
+            return Err(ErrorCode::PermissionDenied.into());
+        }
+        self.store
+            .backup()
+            .await
+            .map_err(|e| crate::shard::store_error(&e))?
+            .ok_or_else(|| ErrorCode::BackupUnsupported.into())
+    }
+
     /// Replace every user with `users` (a seed), durably, then answer. Resets run one at a
     /// time, to the end even if the caller goes away.
     pub async fn reset(self: &Arc<Self>, users: Vec<NewUser>) -> Result<ImportCounts, ApiError> {

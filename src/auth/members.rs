@@ -176,8 +176,11 @@ fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
 
 /// Where the members file of a data directory is.
 pub fn file_in(data_dir: &Path) -> PathBuf {
-    data_dir.join("members.toml")
+    data_dir.join(FILE_NAME)
 }
+
+/// The members file's name in the data directory.
+pub const FILE_NAME: &str = "members.toml";
 
 /// Read the members file (none yet: no members).
 pub fn read(path: &Path) -> Result<MemberFile, String> {

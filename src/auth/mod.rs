@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use keyring::{load_pem, parse_jwks, VerifyKey};
-pub use keys::{resolve_hs256_secret, KeySource};
+pub use keys::{resolve_hs256_secret, KeySource, DEV_SECRET_FILE};
 pub mod members;
 pub mod pat;
 pub use roles::RoleTable;

@@ -28,6 +28,8 @@ pub enum Permission {
     ActionTargetDelete,
     ActionExecutionRead,
     ActionExecutionWrite,
+    /// userd's own: copying the whole store (`userd backup`), instance-wide only.
+    InstanceBackup,
 }
 
 impl Permission {
@@ -45,16 +47,17 @@ impl Permission {
     ];
 
     /// The permissions on the instance's events and actions.
-    pub const INSTANCE: [Permission; 6] = [
+    pub const INSTANCE: [Permission; 7] = [
         Permission::EventsRead,
         Permission::ActionTargetRead,
         Permission::ActionTargetWrite,
         Permission::ActionTargetDelete,
         Permission::ActionExecutionRead,
         Permission::ActionExecutionWrite,
+        Permission::InstanceBackup,
     ];
 
-    pub const ALL: [Permission; 15] = [
+    pub const ALL: [Permission; 16] = [
         Permission::Read,
         Permission::Write,
         Permission::Delete,
@@ -70,6 +73,7 @@ impl Permission {
         Permission::ActionTargetDelete,
         Permission::ActionExecutionRead,
         Permission::ActionExecutionWrite,
+        Permission::InstanceBackup,
     ];
 
     pub fn name(self) -> &'static str {
@@ -89,6 +93,7 @@ impl Permission {
             Permission::ActionTargetDelete => "action.target.delete",
             Permission::ActionExecutionRead => "action.execution.read",
             Permission::ActionExecutionWrite => "action.execution.write",
+            Permission::InstanceBackup => "userd.backup",
         }
     }
 

@@ -145,6 +145,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/debug/ready").route(web::get().to(ready)))
         .service(resource("/debug/metrics").route(web::get().to(metrics)))
         .service(resource("/debug/reset").route(web::post().to(reset)))
+        .service(resource("/userd/v1/backup").route(web::post().to(backup)))
         .service(
             resource(r"/{service:zitadel\.[A-Za-z0-9_.]+}/{method}")
                 .route(web::post().to(rpc::rpc)),
@@ -203,6 +204,31 @@ async fn reset(
         "users": counts.imported,
         "duplicates": counts.duplicates,
     })))
+}
+
+/// `POST /userd/v1/backup` (instance owners): the whole store as one moment of it, streamed in
+/// `userd backup`'s format while the server keeps serving.
+async fn backup(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HttpError> {
+    let snapshot = state.core.backup(&body::context(&req)).await?;
+    let chunks = futures_util::stream::try_unfold(snapshot.file, |mut file| async move {
+        let (file, chunk) = web::block(move || {
+            use std::io::Read;
+            let mut chunk = vec![0u8; 256 * 1024];
+            let n = file.read(&mut chunk)?;
+            chunk.truncate(n);
+            Ok::<_, std::io::Error>((file, chunk))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        Ok::<_, std::io::Error>((!chunk.is_empty()).then(|| (web::Bytes::from(chunk), file)))
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header(("x-userd-backup-entries", snapshot.entries.to_string()))
+        .streaming(chunks))
 }
 
 /// `/openapi.json`

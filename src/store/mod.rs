@@ -318,6 +318,14 @@ pub struct ImportCounts {
 }
 
 /// The storage seam.
+/// A backup taken: the file (rewound, unlinked) and what it holds.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub file: std::fs::File,
+    pub entries: u64,
+    pub bytes: u64,
+}
+
 pub trait Backend: Send + Sync + fmt::Debug {
     /// The shard count the store was created with. A user belongs to shard
     /// `fnv1a64(id) % shard_count`, fixed across processes, platforms and versions.
@@ -410,6 +418,12 @@ pub trait Backend: Send + Sync + fmt::Debug {
 
     /// Make everything durable and leave the store so the next start is quick.
     fn close(&self) -> Result<(), StoreError>;
+
+    /// A copy of the whole store as one moment of it, in a file to stream (`sled::backup`'s
+    /// format), taken while the store keeps serving; None where the backend has its own tools.
+    fn backup(&self) -> BoxFuture<'static, Result<Option<Snapshot>, StoreError>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
 
     /// Replace every user (records, events, indexes, counts) with `users`, created at `now`, in
     /// one step, durable when it answers; webhook settings and the outbox stay. The shards must

@@ -2,6 +2,7 @@
 
 mod administrators;
 mod auth;
+mod backup;
 mod codec;
 mod concurrency;
 mod crash;

@@ -14,7 +14,7 @@
 //! and replays the log into it, as a restart would, and serves again. Readiness
 //! ([`Health`]) is false while degraded or while the last write to the disk failed.
 
-use super::super::{CommitDone, CommitError, ImportCounts, StoreError};
+use super::super::{CommitDone, CommitError, ImportCounts, Snapshot, StoreError};
 use super::layout::{self, Op, TreeId};
 use super::wal::{self, AppendError, Wal};
 use super::{Health, Slot, TreeOptions, Trees};
@@ -66,6 +66,8 @@ enum Message {
     Close(mpsc::Sender<Result<(), StoreError>>),
     /// Replace every user with these (see [`Run::reset`]).
     Reset(Reset),
+    /// Copy the store to a file (see [`Run::backup`]).
+    Backup(tokio::sync::oneshot::Sender<Result<Snapshot, StoreError>>),
 }
 
 /// A reset's users and where its outcome goes.
@@ -123,6 +125,17 @@ impl Committer {
         };
         if let Err(mpsc::SendError(Message::Reset(reset))) = queue.send(Message::Reset(reset)) {
             let _ = reset.done.send(Err(stopped()));
+        }
+    }
+
+    /// Queue a backup behind the commits queued before it.
+    pub fn backup(&self, done: tokio::sync::oneshot::Sender<Result<Snapshot, StoreError>>) {
+        let Some(queue) = &self.queue else {
+            let _ = done.send(Err(stopped()));
+            return;
+        };
+        if let Err(mpsc::SendError(Message::Backup(done))) = queue.send(Message::Backup(done)) {
+            let _ = done.send(Err(stopped()));
         }
     }
 
@@ -210,16 +223,19 @@ impl Run {
             let mut jobs = Vec::new();
             let mut close = None;
             let mut reset = None;
+            let mut backup = None;
             match first {
                 Message::Commit(job) => jobs.push(job),
                 Message::Close(reply) => close = Some(reply),
                 Message::Reset(r) => reset = Some(r),
+                Message::Backup(done) => backup = Some(done),
             }
-            while close.is_none() && reset.is_none() {
+            while close.is_none() && reset.is_none() && backup.is_none() {
                 match rx.try_recv() {
                     Ok(Message::Commit(job)) => jobs.push(job),
                     Ok(Message::Close(reply)) => close = Some(reply),
                     Ok(Message::Reset(r)) => reset = Some(r),
+                    Ok(Message::Backup(done)) => backup = Some(done),
                     Err(_) => break,
                 }
             }
@@ -233,6 +249,9 @@ impl Run {
             if let Some(r) = reset {
                 let outcome = self.reset(r.users, r.now);
                 let _ = r.done.send(outcome);
+            }
+            if let Some(done) = backup {
+                let _ = done.send(self.backup());
             }
         }
     }
@@ -545,6 +564,49 @@ impl Run {
         super::import::finish(&trees)?;
         trees.flush()?;
         Ok(counts)
+    }
+
+    /// Copy every tree, as the commits applied so far left it, to an unlinked file in the data
+    /// directory (gone once closed, whatever happens), rewound for reading. Commits wait
+    /// meanwhile: the copy is one moment of the store.
+    fn backup(&mut self) -> Result<Snapshot, StoreError> {
+        use std::io::{Seek, Write};
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let started = Instant::now();
+        let trees = self.trees()?;
+        let dir = self.reopen.dir.clone();
+        let path = dir.join(format!(
+            "backup.{}.{}.tmp",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let cannot = |e: std::io::Error| StoreError::Io(format!("backup file: {e}"));
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(cannot)?;
+        let _ = std::fs::remove_file(&path);
+        let summary = {
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut file);
+            let summary = super::backup::dump(&trees, &dir, &mut out)?;
+            out.flush().map_err(cannot)?;
+            summary
+        };
+        file.rewind().map_err(cannot)?;
+        log::info!(
+            "backup: {} entries of {} trees ({} bytes) copied in {} ms",
+            summary.entries,
+            summary.trees,
+            summary.bytes,
+            started.elapsed().as_millis()
+        );
+        Ok(Snapshot {
+            file,
+            entries: summary.entries,
+            bytes: summary.bytes,
+        })
     }
 
     /// Refuse later commits, then leave the store durable and quick to open: checkpoint and

@@ -6,6 +6,7 @@
 //! exist exactly for live users, and `org-counts` holds each organization's live users.
 //! `check` verifies all of it offline.
 
+pub mod backup;
 mod check;
 mod committer;
 mod history;
@@ -720,6 +721,17 @@ impl Backend for SledStore {
 
     fn close(&self) -> Result<(), StoreError> {
         self.committer.close()
+    }
+
+    fn backup(&self) -> BoxFuture<'static, Result<Option<super::Snapshot>, StoreError>> {
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        self.committer.backup(done);
+        Box::pin(async move {
+            outcome
+                .await
+                .map_err(|_| StoreError::Io("the committer has stopped".into()))?
+                .map(Some)
+        })
     }
 
     fn reset(
