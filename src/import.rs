@@ -1,16 +1,23 @@
-//! `userd import FILE`: bulk-load v3alpha create bodies (JSON lines) straight into the store,
-//! with the server stopped. A surface like the others: each line is read with the v3alpha codec
-//! (`api::v3alpha`, its `TryFrom` of the create message) into the core's create request, then written by the store's bulk path, which
-//! gives each user the record, creation event and index keys a create through the API would.
+//! The import format, read by `userd import FILE` (straight into the store, with the server
+//! stopped), `serve --seed` and `POST /debug/reset`, and written by `userd export`. JSON lines
+//! of two kinds:
+//! - a v3alpha create body: a new user, created now. A surface like the others: read with the
+//!   v3alpha codec (`api::v3alpha`, its `TryFrom` of the create message) into the core's
+//!   create request, it gets the record, creation event and index keys a create through the
+//!   API would;
+//! - an exported user, `{"userdExport": 1, "userId": ID, "events": [...]}`: any kind of user
+//!   (v2 humans and machines too) with a history from its creation, in userd's own event form
+//!   of this version. The history is replayed (every change must have been allowed) and the
+//!   user written as it leaves it.
 //!
 //! Ids already in the store (or earlier in the file) are reported as duplicates and left alone,
 //! so importing a file twice changes nothing (a line without a `userId` gets an id derived from
 //! its content, for the same reason).
 
 use crate::app::{CreateUser, NewProfile};
-use crate::domain::{NewUser, Profile, Timestamp, UserState};
+use crate::domain::{self, Event, NewUser, Profile, Timestamp, UserState};
 use crate::pb::zitadel::user::v3alpha::CreateUserRequest;
-use crate::store::{fnv1a64, Backend, StoreError};
+use crate::store::{fnv1a64, Backend, Imported, StoreError};
 use std::io::BufRead;
 
 /// Lines per chunk.
@@ -33,7 +40,56 @@ fn id_for_line(text: &str) -> String {
     (LOW + fnv1a64(text.trim().as_bytes()) % (9 * LOW)).to_string()
 }
 
-fn parse_line(text: &str, default_org: Option<&str>) -> Result<NewUser, String> {
+/// The version of exported lines this build reads and writes.
+const EXPORT_FORMAT: u32 = 1;
+
+/// An exported user's line.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ExportLine {
+    userd_export: u32,
+    user_id: String,
+    events: Vec<Event>,
+}
+
+/// The line `userd export` writes for `user`: with its whole history, or (without
+/// `history`) a short one that rebuilds it as it is (see `domain::snapshot_history`).
+pub fn export_line(user: &Imported, history: bool) -> Result<String, String> {
+    let events = if history {
+        user.events.clone()
+    } else {
+        domain::snapshot_history(&user.user)
+    };
+    serde_json::to_string(&ExportLine {
+        userd_export: EXPORT_FORMAT,
+        user_id: user.user.id.clone(),
+        events,
+    })
+    .map_err(|e| format!("user {}: {e}", user.user.id))
+}
+
+/// One line: an exported user, or a v3alpha create body (created at `now`).
+fn parse_line(text: &str, default_org: Option<&str>, now: Timestamp) -> Result<Imported, String> {
+    if text.contains("\"userdExport\"") {
+        let line: ExportLine =
+            serde_json::from_str(text).map_err(|e| format!("not an exported user: {e}"))?;
+        if line.userd_export != EXPORT_FORMAT {
+            return Err(format!(
+                "exported in format {}, and this userd reads format {EXPORT_FORMAT}",
+                line.userd_export
+            ));
+        }
+        let user = domain::replay(&line.user_id, &line.events)
+            .map_err(|e| format!("user {}: its history does not replay: {e:?}", line.user_id))?;
+        return Ok(Imported {
+            user,
+            events: line.events,
+        });
+    }
+    parse_create(text, default_org).map(|new| Imported::created(new, now))
+}
+
+fn parse_create(text: &str, default_org: Option<&str>) -> Result<NewUser, String> {
     let message: CreateUserRequest = serde_json::from_str(text).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
             format!("not JSON: {e}")
@@ -69,7 +125,8 @@ fn parse_line(text: &str, default_org: Option<&str>) -> Result<NewUser, String> 
 }
 
 /// Every user of `input` (a seed), or why a line is bad: `line N: reason`, with how many are.
-pub fn read_all(input: impl BufRead) -> Result<Vec<NewUser>, String> {
+pub fn read_all(input: impl BufRead) -> Result<Vec<Imported>, String> {
+    let now = Timestamp::now();
     let mut users = Vec::new();
     let mut bad: Option<(u64, String)> = None;
     let mut bad_count = 0u64;
@@ -79,7 +136,7 @@ pub fn read_all(input: impl BufRead) -> Result<Vec<NewUser>, String> {
         if line.trim().is_empty() {
             continue;
         }
-        match parse_line(&line, None) {
+        match parse_line(&line, None, now) {
             Ok(user) => users.push(user),
             Err(why) => {
                 bad_count += 1;
@@ -102,7 +159,8 @@ pub fn import(
     mut progress: impl FnMut(u64),
 ) -> Result<ImportReport, StoreError> {
     let mut report = ImportReport::default();
-    let mut chunk: Vec<NewUser> = Vec::with_capacity(CHUNK);
+    let mut chunk: Vec<Imported> = Vec::with_capacity(CHUNK);
+    let now = Timestamp::now();
     let mut line_no = 0u64;
     let mut lines = input.lines();
     loop {
@@ -114,7 +172,7 @@ pub fn import(
             if line.trim().is_empty() {
                 continue;
             }
-            match parse_line(&line, default_org) {
+            match parse_line(&line, default_org, now) {
                 Ok(user) => chunk.push(user),
                 Err(why) => {
                     report.bad_count += 1;
@@ -125,7 +183,7 @@ pub fn import(
             }
         }
         if chunk.len() >= CHUNK || (done && !chunk.is_empty()) {
-            let counts = store.import(std::mem::take(&mut chunk), Timestamp::now())?;
+            let counts = store.import(std::mem::take(&mut chunk))?;
             report.imported += counts.imported;
             report.duplicates += counts.duplicates;
             progress(line_no);

@@ -83,6 +83,27 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Write every live user in the import format (JSON lines) to standard output or --out, so
+    /// that `userd import` loads them into another userd, on either backend. From a stopped
+    /// server's data directory, from PostgreSQL, or (when the server holds the data directory)
+    /// from a backup of the running server (see `backup` for --url and --token).
+    Export {
+        /// Each user's whole history; without it, a short history that rebuilds the user as it
+        /// is (its creation in its current state, then its metadata and credentials).
+        #[arg(long)]
+        history: bool,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long)]
+        token: Option<String>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Put a backup in place of the data directory of a stopped server. The backup is checked
     /// first; the data directory it replaces is kept beside it, renamed.
     Restore {
@@ -206,6 +227,24 @@ fn main() -> ExitCode {
                 data_dir,
             },
             &dest,
+            url,
+            token,
+        ),
+        Command::Export {
+            history,
+            out,
+            url,
+            token,
+            config,
+            data_dir,
+        } => export(
+            Flags {
+                config,
+                bind: None,
+                data_dir,
+            },
+            history,
+            out.as_deref(),
             url,
             token,
         ),
@@ -419,6 +458,36 @@ fn backup(
     token: Option<String>,
 ) -> Result<(), String> {
     let config = load_config(&flags)?;
+    let started = std::time::Instant::now();
+    let summary = fetch_backup(&config, dest, url, token)?;
+    let store =
+        userd::store::sled::SledStore::open_existing(dest, 64 << 20).map_err(|e| e.to_string())?;
+    let report = userd::store::Backend::check(&store, 20).map_err(|e| e.to_string())?;
+    userd::store::Backend::close(&store).map_err(|e| e.to_string())?;
+    if !report.is_ok() {
+        return Err(format!(
+            "the backup in {} fails check:\n{report}",
+            dest.display()
+        ));
+    }
+    println!(
+        "backup of {} entries ({} bytes) written to {} in {:.2} s; check passed",
+        summary.entries,
+        summary.bytes,
+        dest.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Ask the running server (`url`, default from server.bind) for a backup and write it into
+/// `dest`, with `token` or one minted with the configured or development HS256 secret.
+fn fetch_backup(
+    config: &Config,
+    dest: &std::path::Path,
+    url: Option<String>,
+    token: Option<String>,
+) -> Result<userd::store::sled::backup::Summary, String> {
     let url = url.unwrap_or_else(|| {
         // A server bound to every address answers on loopback too.
         let bind = config.server.bind.replace("0.0.0.0:", "127.0.0.1:");
@@ -449,7 +518,6 @@ fn backup(
             )?
         }
     };
-    let started = std::time::Instant::now();
     let endpoint = format!("{}/userd/v1/backup", url.trim_end_matches('/'));
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -466,23 +534,70 @@ fn backup(
         let text = body.read_to_string().unwrap_or_default();
         return Err(format!("{endpoint} answered {status}: {text}"));
     }
-    let summary = userd::store::sled::backup::restore_into(body.into_reader(), dest)
-        .map_err(|e| e.to_string())?;
-    let store =
-        userd::store::sled::SledStore::open_existing(dest, 64 << 20).map_err(|e| e.to_string())?;
-    let report = userd::store::Backend::check(&store, 20).map_err(|e| e.to_string())?;
-    userd::store::Backend::close(&store).map_err(|e| e.to_string())?;
-    if !report.is_ok() {
-        return Err(format!(
-            "the backup in {} fails check:\n{report}",
-            dest.display()
-        ));
+    userd::store::sled::backup::restore_into(body.into_reader(), dest).map_err(|e| e.to_string())
+}
+
+fn export(
+    flags: Flags,
+    history: bool,
+    out: Option<&std::path::Path>,
+    url: Option<String>,
+    token: Option<String>,
+) -> Result<(), String> {
+    use userd::store::{Backend, StoreError};
+    let config = load_config(&flags)?;
+    let started = std::time::Instant::now();
+    // Where the users are read: the store itself, or a backup of the running server's.
+    let mut fetched: Option<PathBuf> = None;
+    let store: Box<dyn Backend> =
+        if config.storage.backend == userd::config::StorageBackend::Postgres {
+            Box::new(userd::startup::open_postgres(&config)?)
+        } else {
+            match userd::store::sled::SledStore::open_existing(config.data_dir(), 64 << 20) {
+                Ok(store) => Box::new(store),
+                Err(StoreError::Locked(_)) => {
+                    let dir = std::env::temp_dir().join(format!(
+                        "userd-export.{}.{}",
+                        std::process::id(),
+                        Timestamp::now().0
+                    ));
+                    fetched = Some(dir.clone());
+                    fetch_backup(&config, &dir, url, token)?;
+                    Box::new(
+                        userd::store::sled::SledStore::open_existing(&dir, 64 << 20)
+                            .map_err(|e| e.to_string())?,
+                    )
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        };
+    let outcome = (|| {
+        let sink: Box<dyn Write> = match out {
+            Some(path) => Box::new(
+                std::fs::File::create(path)
+                    .map_err(|e| format!("cannot create {}: {e}", path.display()))?,
+            ),
+            None => Box::new(std::io::stdout().lock()),
+        };
+        let mut sink = std::io::BufWriter::with_capacity(1 << 20, sink);
+        let count = store
+            .export(&mut |user| {
+                let line = userd::import::export_line(&user, history).map_err(StoreError::Io)?;
+                writeln!(sink, "{line}").map_err(|e| StoreError::Io(format!("writing: {e}")))
+            })
+            .map_err(|e| e.to_string())?;
+        sink.flush().map_err(|e| format!("writing: {e}"))?;
+        Ok::<u64, String>(count)
+    })();
+    let _ = store.close();
+    drop(store);
+    if let Some(dir) = fetched {
+        let _ = std::fs::remove_dir_all(dir);
     }
-    println!(
-        "backup of {} entries ({} bytes) written to {} in {:.2} s; check passed",
-        summary.entries,
-        summary.bytes,
-        dest.display(),
+    let count = outcome?;
+    eprintln!(
+        "exported {count} users{} in {:.2} s",
+        if history { " with their histories" } else { "" },
         started.elapsed().as_secs_f64()
     );
     Ok(())

@@ -3,10 +3,9 @@
 //! (and answered before the reset begins) or after it, on the seed.
 
 use super::Core;
-use crate::domain::{NewUser, Timestamp};
 use crate::domain::{OrgScope, Permission};
 use crate::error::{ApiError, ErrorCode};
-use crate::store::{ImportCounts, Snapshot};
+use crate::store::{ImportCounts, Imported, Snapshot};
 use std::sync::Arc;
 
 impl Core {
@@ -26,13 +25,13 @@ impl Core {
 
     /// Replace every user with `users` (a seed), durably, then answer. Resets run one at a
     /// time, to the end even if the caller goes away.
-    pub async fn reset(self: &Arc<Self>, users: Vec<NewUser>) -> Result<ImportCounts, ApiError> {
+    pub async fn reset(self: &Arc<Self>, users: Vec<Imported>) -> Result<ImportCounts, ApiError> {
         let core = self.clone();
         let work = actix_rt::spawn(async move {
             let _one_at_a_time = core.resets.lock().await;
             let started = std::time::Instant::now();
             let paused = core.shards.pause().await;
-            let outcome = core.store.reset(users, Timestamp::now()).await;
+            let outcome = core.store.reset(users).await;
             drop(paused);
             match &outcome {
                 Ok(counts) => log::warn!(

@@ -540,6 +540,53 @@ pub enum ReplayError {
     },
 }
 
+/// A short history that rebuilds `user` as it is now: its creation in its current state and
+/// profile, then its metadata and credentials (at its last change). Pending one-time codes are
+/// left out: they are short-lived secrets. What `userd export` writes without histories.
+pub fn snapshot_history(user: &User) -> Vec<Event> {
+    let mut changes = vec![(
+        user.created_at,
+        EventKind::Created {
+            org: user.org.clone(),
+            state: user.state,
+            profile: user.profile.clone(),
+            creator_scope: user.creator_scope.clone(),
+        },
+    )];
+    // Metadata keys set at the same moment together, so each key keeps its creation date.
+    let mut by_creation: BTreeMap<Timestamp, Vec<(String, Vec<u8>)>> = BTreeMap::new();
+    for (key, value) in &user.metadata {
+        by_creation
+            .entry(value.created_at)
+            .or_default()
+            .push((key.clone(), value.value.clone()));
+    }
+    changes.extend(
+        by_creation
+            .into_iter()
+            .map(|(at, entries)| (at, EventKind::MetadataSet { entries })),
+    );
+    let credentials = &user.credentials;
+    let at = user.changed_at;
+    changes.extend(
+        (credentials.tokens.iter().cloned()).map(|token| (at, EventKind::TokenAdded(token))),
+    );
+    changes.extend((credentials.keys.iter().cloned()).map(|key| (at, EventKind::KeyAdded(key))));
+    if let Some(hash) = &credentials.secret_hash {
+        changes.push((at, EventKind::SecretSet { hash: hash.clone() }));
+    }
+    changes
+        .into_iter()
+        .zip(1u64..)
+        .map(|((at, kind), sequence)| Event {
+            sequence,
+            at,
+            kind,
+            editor: String::new(),
+        })
+        .collect()
+}
+
 /// Rebuild a user from its whole history, checking that every change was allowed.
 pub fn replay(id: &str, events: &[Event]) -> Result<User, ReplayError> {
     let (first, rest) = events.split_first().ok_or(ReplayError::Empty)?;

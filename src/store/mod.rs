@@ -318,6 +318,25 @@ pub struct ImportCounts {
 }
 
 /// The storage seam.
+/// A user written as it is: its record and the whole history that rebuilds it (from its
+/// creation, sequence 1 on).
+#[derive(Clone, Debug)]
+pub struct Imported {
+    pub user: User,
+    pub events: Vec<Event>,
+}
+
+impl Imported {
+    /// A new user, created at `now`.
+    pub fn created(new: NewUser, now: Timestamp) -> Imported {
+        let (user, event) = crate::domain::create(new, now);
+        Imported {
+            user,
+            events: vec![event],
+        }
+    }
+}
+
 /// A backup taken: the file (rewound, unlinked) and what it holds.
 #[derive(Debug)]
 pub struct Snapshot {
@@ -414,7 +433,14 @@ pub trait Backend: Send + Sync + fmt::Debug {
 
     /// Write new users straight into the store (offline). Ids (and usernames) that are taken
     /// already are counted as duplicates and left alone.
-    fn import(&self, users: Vec<NewUser>, now: Timestamp) -> Result<ImportCounts, StoreError>;
+    fn import(&self, users: Vec<Imported>) -> Result<ImportCounts, StoreError>;
+
+    /// Every live user with its whole history, in no particular order, to `visit` (offline:
+    /// for `userd export`). Answers how many were visited.
+    fn export(
+        &self,
+        visit: &mut dyn FnMut(Imported) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError>;
 
     /// Make everything durable and leave the store so the next start is quick.
     fn close(&self) -> Result<(), StoreError>;
@@ -428,11 +454,7 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// Replace every user (records, events, indexes, counts) with `users`, created at `now`, in
     /// one step, durable when it answers; webhook settings and the outbox stay. The shards must
     /// be paused: nothing else may change users meanwhile.
-    fn reset(
-        &self,
-        users: Vec<NewUser>,
-        now: Timestamp,
-    ) -> BoxFuture<'static, Result<ImportCounts, StoreError>>;
+    fn reset(&self, users: Vec<Imported>) -> BoxFuture<'static, Result<ImportCounts, StoreError>>;
 }
 
 /// FNV-1a, 64 bit: placement must be the same in every process, platform and version.

@@ -10,6 +10,7 @@ mod credentials;
 mod disk_full;
 mod edits;
 mod errors;
+mod export;
 mod faults;
 mod hardening;
 mod helpers;

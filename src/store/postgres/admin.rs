@@ -4,9 +4,9 @@
 
 use super::query::{seq, UserRow, COLUMNS};
 use super::{db_error, StoreError};
-use crate::domain::{self, is_live, Event, NewUser, Timestamp, User};
+use crate::domain::is_live;
 use crate::store::sled::layout;
-use crate::store::{shard_of, CheckReport, ImportCounts};
+use crate::store::{shard_of, CheckReport, ImportCounts, Imported};
 use deadpool_postgres::GenericClient;
 use futures_util::{pin_mut, TryStreamExt};
 use std::collections::{HashMap, HashSet};
@@ -138,19 +138,19 @@ pub async fn check(
     Ok(report)
 }
 
-/// Write new users by COPY. Ids or usernames taken already (or twice in `users`) are counted as
-/// duplicates and left alone. Offline: a node committing meanwhile could make the COPY fail.
+/// Write new users by COPY, each with its whole history. Ids or usernames taken already (or
+/// twice in `users`) are counted as duplicates and left alone. Offline: a node committing
+/// meanwhile could make the COPY fail.
 pub async fn import(
     client: &mut deadpool_postgres::Object,
-    users: Vec<NewUser>,
-    now: Timestamp,
+    users: Vec<Imported>,
     shards: usize,
 ) -> Result<ImportCounts, StoreError> {
     let mut counts = ImportCounts::default();
-    let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    let ids: Vec<String> = users.iter().map(|u| u.user.id.clone()).collect();
     let names: Vec<String> = users
         .iter()
-        .filter_map(|u| u.profile.username().map(str::to_string))
+        .filter_map(|u| u.user.profile.username().map(str::to_string))
         .collect();
     let mut taken_ids: HashSet<String> = client
         .query("SELECT id FROM users WHERE id = ANY($1)", &[&ids])
@@ -169,7 +169,7 @@ pub async fn import(
         .into_iter()
         .map(|r| r.get(0))
         .collect();
-    let records = plan(users, &mut taken_ids, &mut taken_names, now, &mut counts);
+    let records = plan(users, &mut taken_ids, &mut taken_names, &mut counts);
     let tx = client.transaction().await.map_err(e)?;
     write(&tx, &records, shards).await?;
     tx.commit().await.map_err(e)?;
@@ -177,22 +177,71 @@ pub async fn import(
     Ok(counts)
 }
 
+/// Every live user with its history, as one moment of the database (a repeatable-read
+/// transaction), sent to `out` until it stops taking them.
+pub async fn export(
+    client: &mut deadpool_postgres::Object,
+    out: &std::sync::mpsc::SyncSender<Result<Imported, StoreError>>,
+) -> Result<(), StoreError> {
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(e)?;
+    let rows = tx
+        .query_raw(
+            "SELECT u.id, CASE WHEN e.sequence = 1 THEN u.record END, e.event
+             FROM users u JOIN events e ON e.user_id = u.id AND e.sequence <= u.sequence
+             WHERE u.state <> 3 ORDER BY u.id, e.sequence",
+            std::iter::empty::<&(dyn ToSql + Sync)>(),
+        )
+        .await
+        .map_err(e)?;
+    pin_mut!(rows);
+    let mut current: Option<Imported> = None;
+    while let Some(row) = rows.try_next().await.map_err(e)? {
+        let (id, record, event): (String, Option<Vec<u8>>, Vec<u8>) =
+            (row.get(0), row.get(1), row.get(2));
+        let event = layout::decode_event(id.as_bytes(), &event)?;
+        if let Some(record) = record {
+            let user = layout::decode_user(id.as_bytes(), &record)?;
+            if let Some(done) = current.take() {
+                if out.send(Ok(done)).is_err() {
+                    return Ok(());
+                }
+            }
+            current = Some(Imported {
+                user,
+                events: Vec::new(),
+            });
+        }
+        match &mut current {
+            Some(imported) if imported.user.id == id => imported.events.push(event),
+            _ => {
+                return Err(StoreError::Corrupt {
+                    key: id,
+                    reason: "its history does not start at sequence 1".into(),
+                })
+            }
+        }
+    }
+    if let Some(done) = current {
+        let _ = out.send(Ok(done));
+    }
+    Ok(())
+}
+
 /// Replace every user with `users` in one transaction (others wait on its locks, then see the
 /// new users); webhook settings and the outbox stay.
 pub async fn reset(
     client: &mut deadpool_postgres::Object,
-    users: Vec<NewUser>,
-    now: Timestamp,
+    users: Vec<Imported>,
     shards: usize,
 ) -> Result<ImportCounts, StoreError> {
     let mut counts = ImportCounts::default();
-    let records = plan(
-        users,
-        &mut HashSet::new(),
-        &mut HashSet::new(),
-        now,
-        &mut counts,
-    );
+    let records = plan(users, &mut HashSet::new(), &mut HashSet::new(), &mut counts);
     let tx = client.transaction().await.map_err(e)?;
     tx.batch_execute("TRUNCATE users, events, usernames, state_counts")
         .await
@@ -203,18 +252,22 @@ pub async fn reset(
     Ok(counts)
 }
 
-/// The records and creation events of the users whose ids and usernames are not taken (nor
-/// taken earlier in `users`); the others count as duplicates.
+/// The users whose ids and usernames are not taken (nor taken earlier in `users`); the others
+/// count as duplicates.
 fn plan(
-    users: Vec<NewUser>,
+    users: Vec<Imported>,
     taken_ids: &mut HashSet<String>,
     taken_names: &mut HashSet<String>,
-    now: Timestamp,
     counts: &mut ImportCounts,
-) -> Vec<(User, Event)> {
+) -> Vec<Imported> {
     let mut records = Vec::with_capacity(users.len());
-    for user in users {
-        let name = user.profile.username().map(str::to_string);
+    for imported in users {
+        let user = &imported.user;
+        let name = user
+            .profile
+            .username()
+            .filter(|_| is_live(user))
+            .map(str::to_string);
         let name_taken = name.as_ref().is_some_and(|n| taken_names.contains(n));
         if taken_ids.contains(&user.id) || name_taken {
             counts.duplicates += 1;
@@ -224,7 +277,7 @@ fn plan(
         if let Some(n) = name {
             taken_names.insert(n);
         }
-        records.push(domain::create(user, now));
+        records.push(imported);
     }
     records
 }
@@ -232,7 +285,7 @@ fn plan(
 /// COPY `records` (new users) into `tx`, with their events, usernames and counts.
 async fn write(
     tx: &deadpool_postgres::Transaction<'_>,
-    records: &[(User, Event)],
+    records: &[Imported],
     shards: usize,
 ) -> Result<(), StoreError> {
     let text = Type::TEXT;
@@ -255,7 +308,7 @@ async fn write(
         .map_err(e)?;
     let writer = BinaryCopyInWriter::new(sink, &user_types);
     pin_mut!(writer);
-    for (user, _) in records {
+    for Imported { user, .. } in records {
         let row = UserRow::of(user);
         writer.as_mut().write(&row.params()).await.map_err(e)?;
     }
@@ -267,13 +320,15 @@ async fn write(
     let writer =
         BinaryCopyInWriter::new(sink, &[text.clone(), Type::INT8, Type::INT8, Type::BYTEA]);
     pin_mut!(writer);
-    for (user, event) in records {
-        let bytes = layout::encode(event);
-        writer
-            .as_mut()
-            .write(&[&user.id, &seq(event.sequence), &event.at.0, &bytes])
-            .await
-            .map_err(e)?;
+    for Imported { user, events } in records {
+        for event in events {
+            let bytes = layout::encode(event);
+            writer
+                .as_mut()
+                .write(&[&user.id, &seq(event.sequence), &event.at.0, &bytes])
+                .await
+                .map_err(e)?;
+        }
     }
     writer.finish().await.map_err(e)?;
     let sink = tx
@@ -282,7 +337,7 @@ async fn write(
         .map_err(e)?;
     let writer = BinaryCopyInWriter::new(sink, &[text.clone(), text]);
     pin_mut!(writer);
-    for (user, _) in records {
+    for Imported { user, .. } in records {
         if let Some(name) = user.profile.username().filter(|_| is_live(user)) {
             let name = name.to_string();
             writer.as_mut().write(&[&name, &user.id]).await.map_err(e)?;
@@ -290,7 +345,7 @@ async fn write(
     }
     writer.finish().await.map_err(e)?;
     let mut deltas: HashMap<(i32, i16), i64> = HashMap::new();
-    for (user, _) in records {
+    for Imported { user, .. } in records {
         let shard = i32::try_from(shard_of(&user.id, shards)).unwrap_or(0);
         let state = i16::try_from(user.state.number()).unwrap_or(0);
         *deltas.entry((shard, state)).or_default() += 1;

@@ -16,10 +16,10 @@ mod schema;
 
 use super::{
     Backend, Change, CheckReport, CommitDone, CommitError, EventQuery, Group, ImportCounts,
-    ListQuery, Outgoing, Page, Settle, StoreError, StoredEvent,
+    Imported, ListQuery, Outgoing, Page, Settle, StoreError, StoredEvent,
 };
 use crate::config::Durability;
-use crate::domain::{is_live, NewUser, Timestamp, User};
+use crate::domain::{is_live, User};
 use crate::store::sled::layout;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::future::BoxFuture;
@@ -727,14 +727,38 @@ impl Backend for PostgresStore {
         })
     }
 
-    fn import(&self, users: Vec<NewUser>, now: Timestamp) -> Result<ImportCounts, StoreError> {
+    fn import(&self, users: Vec<Imported>) -> Result<ImportCounts, StoreError> {
         let (pool, shards) = (self.pool.clone(), self.shards);
         let counts = block_on(&self.runtime, async move {
             let mut client = pool.get().await.map_err(|e| pool_error(&e))?;
-            admin::import(&mut client, users, now, shards).await
+            admin::import(&mut client, users, shards).await
         })?;
         self.refresh_counts_now()?;
         Ok(counts)
+    }
+
+    fn export(
+        &self,
+        visit: &mut dyn FnMut(Imported) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        // Read on the store's runtime, handed over a bounded channel to this thread.
+        let (tx, rx) = std::sync::mpsc::sync_channel(256);
+        let pool = self.pool.clone();
+        self.runtime.spawn(async move {
+            let outcome = match pool.get().await {
+                Ok(mut client) => admin::export(&mut client, &tx).await,
+                Err(err) => Err(pool_error(&err)),
+            };
+            if let Err(err) = outcome {
+                let _ = tx.send(Err(err));
+            }
+        });
+        let mut visited = 0;
+        for item in rx {
+            visit(item?)?;
+            visited += 1;
+        }
+        Ok(visited)
     }
 
     fn close(&self) -> Result<(), StoreError> {
@@ -742,16 +766,12 @@ impl Backend for PostgresStore {
         Ok(())
     }
 
-    fn reset(
-        &self,
-        users: Vec<NewUser>,
-        now: Timestamp,
-    ) -> BoxFuture<'static, Result<ImportCounts, StoreError>> {
+    fn reset(&self, users: Vec<Imported>) -> BoxFuture<'static, Result<ImportCounts, StoreError>> {
         let (shards, counts, pool) = (self.shards, self.counts.clone(), self.pool.clone());
         // Loading a large seed takes longer than one request's timeout; it is still bounded.
         let limit = self.timeout.max(RESET_TIMEOUT);
         self.run_within(limit, move |mut client| async move {
-            let done = admin::reset(&mut client, users, now, shards).await?;
+            let done = admin::reset(&mut client, users, shards).await?;
             drop(client);
             read_counts(pool, counts).await?;
             Ok(done)

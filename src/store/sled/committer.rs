@@ -14,11 +14,11 @@
 //! and replays the log into it, as a restart would, and serves again. Readiness
 //! ([`Health`]) is false while degraded or while the last write to the disk failed.
 
-use super::super::{CommitDone, CommitError, ImportCounts, Snapshot, StoreError};
+use super::super::{CommitDone, CommitError, ImportCounts, Imported, Snapshot, StoreError};
 use super::layout::{self, Op, TreeId};
 use super::wal::{self, AppendError, Wal};
 use super::{Health, Slot, TreeOptions, Trees};
-use crate::domain::{NewUser, Timestamp, UserState};
+use crate::domain::UserState;
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::Ordering;
@@ -72,8 +72,7 @@ enum Message {
 
 /// A reset's users and where its outcome goes.
 pub(super) struct Reset {
-    pub users: Vec<NewUser>,
-    pub now: Timestamp,
+    pub users: Vec<Imported>,
     pub done: tokio::sync::oneshot::Sender<Result<ImportCounts, StoreError>>,
 }
 
@@ -247,7 +246,7 @@ impl Run {
                 let _ = reply.send(self.close());
             }
             if let Some(r) = reset {
-                let outcome = self.reset(r.users, r.now);
+                let outcome = self.reset(r.users);
                 let _ = r.done.send(outcome);
             }
             if let Some(done) = backup {
@@ -522,11 +521,11 @@ impl Run {
         Ok(())
     }
 
-    /// Replace every user (records, events, indexes, counts) with `users`, created at `now`,
-    /// and make it durable. The webhook settings and outbox stay. Commits queued earlier are
+    /// Replace every user (records, events, indexes, counts) with `users`, and make it
+    /// durable. The webhook settings and outbox stay. Commits queued earlier are
     /// applied first; the shards decide nothing meanwhile. A crash part way leaves the users
     /// written so far, with indexes rebuilt from them at the next start.
-    fn reset(&mut self, users: Vec<NewUser>, now: Timestamp) -> Result<ImportCounts, StoreError> {
+    fn reset(&mut self, users: Vec<Imported>) -> Result<ImportCounts, StoreError> {
         if self.closed || self.health.is_degraded() {
             return Err(StoreError::Io(
                 "the store is closed or degraded: it cannot be reset".into(),
@@ -556,8 +555,8 @@ impl Run {
         let mut counts = ImportCounts::default();
         let mut users = users.into_iter().peekable();
         while users.peek().is_some() {
-            let chunk: Vec<NewUser> = users.by_ref().take(super::import::CHUNK).collect();
-            let done = super::import::import(&trees, chunk, now)?;
+            let chunk: Vec<Imported> = users.by_ref().take(super::import::CHUNK).collect();
+            let done = super::import::import(&trees, chunk)?;
             counts.imported += done.imported;
             counts.duplicates += done.duplicates;
         }

@@ -9,18 +9,14 @@
 
 use super::layout::{self, Op};
 use super::{io, Trees};
-use crate::domain::{self, NewUser, Timestamp};
-use crate::store::{Change, ImportCounts, StoreError};
+use crate::domain;
+use crate::store::{Change, ImportCounts, Imported, StoreError};
 use std::collections::{HashMap, HashSet};
 
 pub const META_IMPORTING: &[u8] = b"importing";
 
-/// Write `users` (one chunk of an import).
-pub fn import(
-    trees: &Trees,
-    users: Vec<NewUser>,
-    now: Timestamp,
-) -> Result<ImportCounts, StoreError> {
+/// Write `users` (one chunk of an import), each with its whole history.
+pub fn import(trees: &Trees, users: Vec<Imported>) -> Result<ImportCounts, StoreError> {
     begin(trees)?;
     let shards = trees.shards.len();
     let mut writes: Vec<Vec<Op>> = (0..shards).map(|_| Vec::new()).collect();
@@ -28,13 +24,20 @@ pub fn import(
     let mut deltas: HashMap<String, i64> = HashMap::new();
     let mut seen_ids = HashSet::new();
     let mut seen_names = HashSet::new();
-    for user in users {
+    for Imported { user, events } in users {
         let shard = trees.shard_of(&user.id);
+        let Some(shard_tree) = trees.shards.get(shard) else {
+            continue;
+        };
         let taken_id = !seen_ids.insert(user.id.clone())
-            || trees.shards[shard]
+            || shard_tree
                 .contains_key(layout::user_key(&user.id))
                 .map_err(io)?;
-        let username = user.profile.username().map(str::to_string);
+        let username = user
+            .profile
+            .username()
+            .filter(|_| domain::is_live(&user))
+            .map(str::to_string);
         let taken_name = match &username {
             Some(name) => {
                 !seen_names.insert(name.clone()) || trees.username_holder(name)?.is_some()
@@ -46,18 +49,31 @@ pub fn import(
             counts.duplicates += 1;
             continue;
         }
-        let (record, event) = domain::create(user, now);
-        let change = Change {
-            before: None,
-            event,
-            after: record,
+        let mut events = events.into_iter();
+        let Some(first) = events.next() else {
+            continue;
         };
         let Some(shard_writes) = writes.get_mut(shard) else {
             continue;
         };
         let shard_id = u16::try_from(shard).unwrap_or(u16::MAX);
+        // The record as it is now and its index keys, with the creation event; then the rest
+        // of the history.
+        let change = Change {
+            before: None,
+            event: first,
+            after: user,
+        };
         if let Some((org, delta)) = layout::change_ops(&change, shard_id, shard_writes) {
             *deltas.entry(org).or_default() += delta;
+        }
+        let tree = layout::TreeId::Shard(shard_id);
+        for event in events {
+            shard_writes.push(Op::put(
+                tree,
+                layout::event_key(&change.after.id, event.sequence),
+                layout::encode(&event),
+            ));
         }
         trees.state_moved(None, change.after.state);
         counts.imported += 1;

@@ -86,7 +86,7 @@ pub struct Op {
 }
 
 impl Op {
-    fn put(tree: TreeId, key: Vec<u8>, value: Vec<u8>) -> Op {
+    pub fn put(tree: TreeId, key: Vec<u8>, value: Vec<u8>) -> Op {
         Op {
             tree,
             key,

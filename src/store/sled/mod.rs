@@ -18,11 +18,11 @@ mod outbox;
 mod wal;
 
 use super::{
-    Backend, CheckReport, CommitDone, EventQuery, Group, ImportCounts, ListQuery, Outgoing, Page,
-    Settle, StoreError, StoredEvent,
+    Backend, CheckReport, CommitDone, EventQuery, Group, ImportCounts, Imported, ListQuery,
+    Outgoing, Page, Settle, StoreError, StoredEvent,
 };
 use crate::config::Durability;
-use crate::domain::{NewUser, Timestamp, User, UserState};
+use crate::domain::{User, UserState};
 use committer::{Committer, Job, SyncPolicy};
 use futures_util::future::BoxFuture;
 use layout::{Op, TreeId};
@@ -715,8 +715,37 @@ impl Backend for SledStore {
         check::check(&*self.slot.get()?, max_problems)
     }
 
-    fn import(&self, users: Vec<NewUser>, now: Timestamp) -> Result<ImportCounts, StoreError> {
-        import::import(&*self.slot.get()?, users, now)
+    fn import(&self, users: Vec<Imported>) -> Result<ImportCounts, StoreError> {
+        import::import(&*self.slot.get()?, users)
+    }
+
+    fn export(
+        &self,
+        visit: &mut dyn FnMut(Imported) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        let trees = self.slot.get()?;
+        let mut visited = 0;
+        for tree in &trees.shards {
+            for item in tree.scan_prefix(layout::user_prefix()) {
+                let (key, value) = item.map_err(io)?;
+                let user = layout::decode_user(&key, &value)?;
+                if !crate::domain::is_live(&user) {
+                    continue;
+                }
+                let mut events = Vec::new();
+                for item in tree.scan_prefix(layout::events_prefix(&user.id)) {
+                    let (key, value) = item.map_err(io)?;
+                    let event = layout::decode_event(&key, &value)?;
+                    // Events one past the record belong to a commit that never finished.
+                    if event.sequence <= user.sequence {
+                        events.push(event);
+                    }
+                }
+                visit(Imported { user, events })?;
+                visited += 1;
+            }
+        }
+        Ok(visited)
     }
 
     fn close(&self) -> Result<(), StoreError> {
@@ -734,13 +763,9 @@ impl Backend for SledStore {
         })
     }
 
-    fn reset(
-        &self,
-        users: Vec<NewUser>,
-        now: Timestamp,
-    ) -> BoxFuture<'static, Result<ImportCounts, StoreError>> {
+    fn reset(&self, users: Vec<Imported>) -> BoxFuture<'static, Result<ImportCounts, StoreError>> {
         let (done, outcome) = tokio::sync::oneshot::channel();
-        self.committer.reset(committer::Reset { users, now, done });
+        self.committer.reset(committer::Reset { users, done });
         Box::pin(async move {
             outcome
                 .await
