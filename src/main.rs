@@ -622,55 +622,81 @@ fn restore(flags: Flags, src: &std::path::Path) -> Result<(), String> {
     let stamp = Timestamp::now().unix_seconds();
     // Copied beside the data directory, checked, then renamed into place.
     let incoming = parent.join(format!("{name}.restoring.{stamp}"));
-    copy_dir(src, &incoming)?;
-    let checked = (|| {
-        let store = userd::store::sled::SledStore::open_existing(&incoming, 64 << 20)
-            .map_err(|e| format!("{}: {e}", src.display()))?;
-        let report = userd::store::Backend::check(&store, 20).map_err(|e| e.to_string())?;
-        userd::store::Backend::close(&store).map_err(|e| e.to_string())?;
-        if report.is_ok() {
-            Ok(())
-        } else {
-            Err(format!(
-                "the backup {} fails check:\n{report}",
-                src.display()
-            ))
-        }
-    })();
-    if let Err(e) = checked {
-        let _ = std::fs::remove_dir_all(&incoming);
-        return Err(e);
-    }
     let previous = parent.join(format!("{name}.before-restore.{stamp}"));
-    if data_dir.exists() {
-        // A running server holds the store's lock.
-        if data_dir.join("db").exists() {
-            if let Err(e) = userd::store::sled::SledStore::open_existing(&data_dir, 1 << 20)
-                .and_then(|s| userd::store::Backend::close(&s))
-            {
-                let _ = std::fs::remove_dir_all(&incoming);
-                return Err(format!(
-                    "{} cannot be replaced ({e}): stop the server first",
-                    data_dir.display()
-                ));
-            }
-        }
-        // The development secret stays with the data directory, so tokens stay valid.
-        let secret = data_dir.join(userd::auth::DEV_SECRET_FILE);
-        if secret.is_file() && !incoming.join(userd::auth::DEV_SECRET_FILE).exists() {
-            std::fs::copy(&secret, incoming.join(userd::auth::DEV_SECRET_FILE))
-                .map_err(|e| format!("cannot keep the development secret: {e}"))?;
-        }
-        std::fs::rename(&data_dir, &previous)
-            .map_err(|e| format!("cannot move {} aside: {e}", data_dir.display()))?;
+    let outcome = place_backup(src, &incoming, &data_dir, &previous);
+    if outcome.is_err() {
+        let _ = std::fs::remove_dir_all(&incoming);
     }
-    std::fs::rename(&incoming, &data_dir)
-        .map_err(|e| format!("cannot move the backup into {}: {e}", data_dir.display()))?;
+    outcome?;
     println!("restored {} into {}", src.display(), data_dir.display());
     if previous.exists() {
         println!("the data it replaced is in {}", previous.display());
     }
     Ok(())
+}
+
+/// Copy `src` to `incoming`, check it, and swap it with `data_dir` (kept as `previous`).
+fn place_backup(
+    src: &std::path::Path,
+    incoming: &std::path::Path,
+    data_dir: &std::path::Path,
+    previous: &std::path::Path,
+) -> Result<(), String> {
+    copy_dir(src, incoming)?;
+    let store = userd::store::sled::SledStore::open_existing(incoming, 64 << 20)
+        .map_err(|e| format!("{}: {e}", src.display()))?;
+    let report = userd::store::Backend::check(&store, 20).map_err(|e| e.to_string())?;
+    userd::store::Backend::close(&store).map_err(|e| e.to_string())?;
+    drop(store);
+    if !report.is_ok() {
+        return Err(format!(
+            "the backup {} fails check:\n{report}",
+            src.display()
+        ));
+    }
+    if !data_dir.exists() {
+        return std::fs::rename(incoming, data_dir)
+            .map_err(|e| format!("cannot move the backup into {}: {e}", data_dir.display()));
+    }
+    if held_by_a_server(data_dir) {
+        return Err(format!(
+            "{} is in use by a running userd: stop the server first",
+            data_dir.display()
+        ));
+    }
+    // The development secret stays with the data directory, so tokens stay valid.
+    let secret = data_dir.join(userd::auth::DEV_SECRET_FILE);
+    if secret.is_file() && !incoming.join(userd::auth::DEV_SECRET_FILE).exists() {
+        std::fs::copy(&secret, incoming.join(userd::auth::DEV_SECRET_FILE))
+            .map_err(|e| format!("cannot keep the development secret: {e}"))?;
+    }
+    std::fs::rename(data_dir, previous)
+        .map_err(|e| format!("cannot move {} aside: {e}", data_dir.display()))?;
+    if let Err(e) = std::fs::rename(incoming, data_dir) {
+        // Put the data directory back as it was.
+        let _ = std::fs::rename(previous, data_dir);
+        return Err(format!(
+            "cannot move the backup into {}: {e}",
+            data_dir.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a process holds the store's lock in `data_dir` (a running server), tested without
+/// opening the store.
+fn held_by_a_server(data_dir: &std::path::Path) -> bool {
+    use rustix::fs::{flock, FlockOperation};
+    let Ok(file) = std::fs::File::open(data_dir.join("db")) else {
+        return false;
+    };
+    match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {
+            let _ = flock(&file, FlockOperation::Unlock);
+            false
+        }
+        Err(_) => true,
+    }
 }
 
 /// Copy the directory `from` (files and directories) to `to`, which must not exist.

@@ -159,7 +159,10 @@ impl Application {
             max_body_bytes: config.server.max_body_bytes,
             body_timeout: Duration::from_secs(config.server.body_timeout_seconds),
             admission: http::Admission::new(config.server.max_in_flight),
-            dev_sign_in: crate::auth::DevSignIn::from_config(config),
+            // Never offered on an address other machines reach.
+            dev_sign_in: crate::config::is_loopback_bind(&config.server.bind)
+                .then(|| crate::auth::DevSignIn::from_config(config))
+                .flatten(),
             dev_mode: config.server.dev_mode,
             seed_file: config.server.seed_file.clone(),
             console_dir: std::env::var_os("USERD_CONSOLE_DIR").map(std::path::PathBuf::from),

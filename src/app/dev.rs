@@ -6,9 +6,37 @@ use super::Core;
 use crate::domain::{OrgScope, Permission};
 use crate::error::{ApiError, ErrorCode};
 use crate::store::{ImportCounts, Imported, Snapshot};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 impl Core {
+    /// Make new username claims wait, then wait until the claims in flight are done (their
+    /// requests decided and durable; the shards still run).
+    async fn close_claims(&self) {
+        self.claims
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .closed = true;
+        loop {
+            let empty = self
+                .claims
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .names
+                .is_empty();
+            if empty {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    }
+
+    fn open_claims(&self) {
+        self.claims
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .closed = false;
+    }
+
     /// A copy of the whole store as one moment of it, for callers holding `userd.backup` on the
     /// instance (instance owners).
     pub async fn backup(&self, ctx: &super::RequestContext) -> Result<Snapshot, ApiError> {
@@ -16,6 +44,8 @@ impl Core {
         if caller.scope(Permission::InstanceBackup) != OrgScope::Everywhere {
             return Err(ErrorCode::PermissionDenied.into());
         }
+        // One at a time: each takes a copy's worth of disk.
+        let _one_at_a_time = self.resets.lock().await;
         self.store
             .backup()
             .await
@@ -30,9 +60,13 @@ impl Core {
         let work = actix_rt::spawn(async move {
             let _one_at_a_time = core.resets.lock().await;
             let started = std::time::Instant::now();
+            // Names claimed before the reset are decided first; later claims wait, so that no
+            // name is checked against the usernames the reset replaces.
+            core.close_claims().await;
             let paused = core.shards.pause().await;
             let outcome = core.store.reset(users).await;
             drop(paused);
+            core.open_claims();
             match &outcome {
                 Ok(counts) => log::warn!(
                     "reset to the seed: {} users ({} duplicates skipped) in {} ms",

@@ -59,7 +59,7 @@ pub struct Core {
     verifier: Verifier,
     ids: IdGenerator,
     /// Usernames claimed by creates in flight (with the store's index, names are unique).
-    claims: Arc<Mutex<HashSet<String>>>,
+    claims: Arc<Mutex<Claims>>,
     /// Password hashes computed at once, at most (Argon2id takes 19 MiB and tens of ms each).
     hashing: tokio::sync::Semaphore,
     /// How long a one-time code stays valid.
@@ -70,7 +70,7 @@ pub struct Core {
     member_edits: tokio::sync::Mutex<()>,
     /// Webhook targets and executions, and the rules for their endpoints.
     pub webhooks: Webhooks,
-    /// Resets to the seed, one at a time.
+    /// Resets to the seed and backups, one at a time.
     resets: tokio::sync::Mutex<()>,
 }
 
@@ -416,11 +416,21 @@ impl Core {
     /// this process is claiming it. Released when the guard drops (after the create is
     /// answered, by which time the store's index holds the name if the create succeeded).
     async fn claim_username(&self, name: &str) -> Result<UsernameClaim, ApiError> {
-        let fresh = self
-            .claims
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(name.to_string());
+        // Claims wait while a reset replaces the usernames under them (bounded).
+        let mut waited = 0;
+        let fresh = loop {
+            {
+                let mut claims = self.claims.lock().unwrap_or_else(PoisonError::into_inner);
+                if !claims.closed {
+                    break claims.names.insert(name.to_string());
+                }
+            }
+            waited += 1;
+            if waited > CLAIM_WAIT_STEPS {
+                return Err(ErrorCode::StoreUnavailable.into());
+            }
+            tokio::time::sleep(CLAIM_WAIT_STEP).await;
+        };
         if !fresh {
             return Err(ErrorCode::UserAlreadyExists.into());
         }
@@ -474,9 +484,21 @@ fn access(caller: &Caller, permission: Permission, self_service: SelfService) ->
     }
 }
 
+/// Usernames claimed by requests in flight, and whether new claims wait (a reset is
+/// replacing every username).
+#[derive(Debug, Default)]
+struct Claims {
+    names: HashSet<String>,
+    closed: bool,
+}
+
+/// How long a claim waits for a reset at most: steps of this.
+const CLAIM_WAIT_STEP: Duration = Duration::from_millis(5);
+const CLAIM_WAIT_STEPS: u32 = 6000;
+
 /// A username claimed by a create in flight; the claim ends when this drops.
 struct UsernameClaim {
-    claims: Arc<Mutex<HashSet<String>>>,
+    claims: Arc<Mutex<Claims>>,
     name: String,
 }
 
@@ -485,6 +507,7 @@ impl Drop for UsernameClaim {
         self.claims
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .names
             .remove(&self.name);
     }
 }

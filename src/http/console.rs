@@ -3,8 +3,8 @@
 //! loaded from elsewhere (the content security policy says so to the browser).
 //!
 //! Development sign-in (`/ui/sign-in`) mints a short-lived instance-owner token, and only when
-//! the development secret is the key in use and the request comes from this machine, not from
-//! another site's page (see [`from_this_machine`]).
+//! the development secret is the key in use, the server listens on loopback only, and the
+//! request comes from this machine, not from another site's page (see [`from_this_machine`]).
 
 use super::AppState;
 use crate::error::{ApiError, ErrorCode};
@@ -123,39 +123,51 @@ async fn dev_sign_in(
         })))
 }
 
-/// A request from this machine, and not sent by another site's page: from a loopback address,
-/// for a loopback host name (a page on a name that resolves to 127.0.0.1 is another site), and
-/// with no cross-site origin.
+/// A request from this machine, and not sent by another site's page: from a loopback address
+/// with no forwarding headers (a local proxy in front would make every client look local), for
+/// a loopback host name (a page on a name that resolves to 127.0.0.1 is another site), and
+/// from no other origin than this server's own (a page on another local port is another site).
 pub fn from_this_machine(req: &HttpRequest) -> Result<(), ApiError> {
-    let peer_is_loopback = req.peer_addr().is_some_and(|a| a.ip().is_loopback());
-    if !peer_is_loopback {
-        return Err(ErrorCode::DevCrossSite.into());
+    let refused = || ApiError::from(ErrorCode::DevCrossSite);
+    let peer_is_loopback = req
+        .peer_addr()
+        .is_some_and(|a| a.ip().to_canonical().is_loopback());
+    let headers = req.headers();
+    let forwarded = [
+        "forwarded",
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "x-real-ip",
+        "via",
+    ]
+    .iter()
+    .any(|name| headers.contains_key(*name));
+    if !peer_is_loopback || forwarded {
+        return Err(refused());
     }
-    let host = req
-        .headers()
+    let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| req.uri().authority().map(|a| a.as_str()))
         .unwrap_or("");
     if !is_loopback_authority(host) {
-        return Err(ErrorCode::DevCrossSite.into());
+        return Err(refused());
     }
-    if let Some(origin) = req.headers().get(header::ORIGIN) {
+    if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
         let authority = origin
             .strip_prefix("http://")
             .or_else(|| origin.strip_prefix("https://"))
             .unwrap_or("");
-        if !is_loopback_authority(authority) {
-            return Err(ErrorCode::DevCrossSite.into());
+        if !authority.eq_ignore_ascii_case(host) {
+            return Err(refused());
         }
     }
-    let cross_site = req
-        .headers()
+    let same_origin = headers
         .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes() == b"cross-site");
-    if cross_site {
-        return Err(ErrorCode::DevCrossSite.into());
+        .is_none_or(|v| matches!(v.as_bytes(), b"same-origin" | b"none"));
+    if !same_origin {
+        return Err(refused());
     }
     Ok(())
 }

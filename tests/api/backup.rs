@@ -222,4 +222,13 @@ async fn a_damaged_backup_is_refused_and_leaves_nothing() {
         "{out}"
     );
     assert!(!dest.exists(), "nothing is left behind");
+    // A directory that exists already is refused and left as it is.
+    let keep = dir.path().join("keep.txt");
+    std::fs::write(&keep, "mine").unwrap();
+    let (ok, out) = run(std::process::Command::new(userd_bin())
+        .arg("backup")
+        .arg(dir.path())
+        .args(["--url", &app.address, "--token", &admin_token()]));
+    assert!(!ok && out.contains("must not exist"), "{out}");
+    assert_eq!(std::fs::read_to_string(&keep).unwrap(), "mine");
 }

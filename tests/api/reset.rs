@@ -216,6 +216,23 @@ async fn reset_is_served_in_dev_mode_only_and_to_this_machine_only() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 403);
+    // From a page on another local port, or through a forwarding proxy: refused too.
+    let r = app
+        .client
+        .post(format!("{}/debug/reset", app.address))
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let r = app
+        .client
+        .post(format!("{}/debug/reset", app.address))
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
     assert!(app.state_of("gone").await.is_some());
     // No seed: a reset leaves no user.
     let r = reset(&app).await;
@@ -278,7 +295,16 @@ async fn development_sign_in_is_offered_with_the_development_secret_only() {
         )
         .await;
     assert_eq!(created.status, 200, "{:?}", created.body);
-    // Not for another site's page.
+    // Not through a forwarding proxy (every client would look local), nor for another site's
+    // page.
+    let r = app
+        .client
+        .post(format!("{}/ui/sign-in", app.address))
+        .header("forwarded", "for=203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
     let r = app
         .client
         .post(format!("{}/ui/sign-in", app.address))

@@ -88,6 +88,10 @@ fn put(
 /// Write every tree of `trees` and the files of `dir` to `out`. The caller makes sure nothing
 /// changes the trees meanwhile.
 pub(crate) fn dump(trees: &Trees, dir: &Path, out: &mut impl Write) -> Result<Summary, StoreError> {
+    let _alone = trees
+        .side_writes
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut summary = Summary::default();
     let mut tally = Tally::new();
     out.write_all(MAGIC).map_err(write_err)?;
@@ -167,17 +171,18 @@ impl<R: Read> Reader<R> {
     }
 }
 
-/// Write the backup read from `input` into `dest`, a directory that must not hold a store yet.
-/// Nothing is left behind at `dest` when the backup is incomplete or damaged.
+/// Write the backup read from `input` into `dest`, a directory this creates (it must not
+/// exist). Nothing is left behind when the backup is incomplete or damaged.
 pub fn restore_into(input: impl Read, dest: &Path) -> Result<Summary, StoreError> {
-    if dest.join("db").exists() {
-        return Err(StoreError::Mismatch(format!(
-            "{} holds a store already",
+    std::fs::create_dir(dest).map_err(|e| {
+        StoreError::Io(format!(
+            "cannot create {} (it must not exist yet): {e}",
             dest.display()
-        )));
-    }
+        ))
+    })?;
     let outcome = write_store(input, dest);
     if outcome.is_err() {
+        // Only what this call created.
         let _ = std::fs::remove_dir_all(dest);
     }
     outcome
@@ -193,8 +198,6 @@ fn write_store(input: impl Read, dest: &Path) -> Result<Summary, StoreError> {
     if magic != MAGIC {
         return Err(StoreError::Mismatch("not a userd backup".into()));
     }
-    std::fs::create_dir_all(dest)
-        .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dest.display())))?;
     let db = sled::Config::new().path(dest).open().map_err(io)?;
     let mut summary = Summary::default();
     let mut current: Option<(Vec<u8>, sled::Tree)> = None;

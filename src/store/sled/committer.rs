@@ -535,34 +535,16 @@ impl Run {
         // over the new users.
         self.checkpoint()?;
         let trees = self.trees()?;
-        super::import::begin(&trees)?;
-        let cleared = trees
-            .shards
-            .iter()
-            .chain(
-                TreeId::INDEXES
-                    .into_iter()
-                    .filter_map(|id| tree(&trees, id)),
-            )
-            .chain([&trees.org_counts]);
-        for t in cleared {
-            t.clear().map_err(super::io)?;
-        }
-        for count in trees.counts.iter() {
-            count.store(0, Ordering::Relaxed);
-        }
         self.org_counts.clear();
-        let mut counts = ImportCounts::default();
-        let mut users = users.into_iter().peekable();
-        while users.peek().is_some() {
-            let chunk: Vec<Imported> = users.by_ref().take(super::import::CHUNK).collect();
-            let done = super::import::import(&trees, chunk)?;
-            counts.imported += done.imported;
-            counts.duplicates += done.duplicates;
+        let outcome = replace_users(&trees, users);
+        if let Err(e) = &outcome {
+            // Not half old, half new: no user at all, consistently, until the next reset.
+            log::error!("reset failed ({e}): clearing every user");
+            if let Err(e) = super::import::recover(&trees).and_then(|()| trees.flush()) {
+                self.degrade(&format!("clearing after a failed reset failed: {e}"));
+            }
         }
-        super::import::finish(&trees)?;
-        trees.flush()?;
-        Ok(counts)
+        outcome
     }
 
     /// Copy every tree, as the commits applied so far left it, to an unlinked file in the data
@@ -572,8 +554,15 @@ impl Run {
         use std::io::{Seek, Write};
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let started = Instant::now();
+        if self.health.is_degraded() {
+            // The trees may lack commits that only the log holds.
+            return Err(StoreError::Io(
+                "the store is degraded: no backup until it has recovered".into(),
+            ));
+        }
         let trees = self.trees()?;
         let dir = self.reopen.dir.clone();
+        room_for_backup(&dir)?;
         let path = dir.join(format!(
             "backup.{}.{}.tmp",
             std::process::id(),
@@ -623,6 +612,64 @@ impl Run {
         trees.save_state_counts()
     }
 }
+
+/// Every user replaced by `users`, under the resetting marker (see `import::recover`).
+fn replace_users(trees: &Trees, users: Vec<Imported>) -> Result<ImportCounts, StoreError> {
+    use super::import;
+    import::begin(trees)?;
+    trees
+        .meta
+        .insert(import::META_RESETTING, &[1u8])
+        .map_err(super::io)?;
+    trees.flush()?;
+    import::clear_users(trees)?;
+    let mut counts = ImportCounts::default();
+    let mut users = users.into_iter().peekable();
+    while users.peek().is_some() {
+        let chunk: Vec<Imported> = users.by_ref().take(import::CHUNK).collect();
+        let done = import::import(trees, chunk)?;
+        counts.imported += done.imported;
+        counts.duplicates += done.duplicates;
+    }
+    trees
+        .meta
+        .remove(import::META_RESETTING)
+        .map_err(super::io)?;
+    import::finish(trees)?;
+    trees.flush()?;
+    Ok(counts)
+}
+
+/// Whether the disk under `dir` has room for a copy of the store (no bigger than its files) with
+/// room to spare, so that a backup cannot fill the disk the store writes to.
+fn room_for_backup(dir: &std::path::Path) -> Result<(), StoreError> {
+    fn size(path: &std::path::Path) -> u64 {
+        std::fs::read_dir(path)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| match e.file_type() {
+                        Ok(t) if t.is_dir() => size(&e.path()),
+                        _ => e.metadata().map_or(0, |m| m.len()),
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    let needed = size(dir).saturating_add(BACKUP_SPARE_BYTES);
+    let stats = rustix::fs::statvfs(dir)
+        .map_err(|e| StoreError::Io(format!("cannot read the free space of the disk: {e}")))?;
+    let free = stats.f_bavail.saturating_mul(stats.f_frsize);
+    if free < needed {
+        return Err(StoreError::Io(format!(
+            "not enough free disk space for a backup: {free} bytes free, {needed} needed"
+        )));
+    }
+    Ok(())
+}
+
+/// Free space a backup leaves on the store's disk at least.
+const BACKUP_SPARE_BYTES: u64 = 256 << 20;
 
 /// Whether the disk under `dir` has room for a recovery: a probe file of that size can be
 /// written and synced.

@@ -133,8 +133,35 @@ pub fn begin(trees: &Trees) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// After an import that did not finish: rebuild every index and count from the records.
+/// Set while a reset replaces every user: a store opened with it set is left with no user
+/// rather than some old users and some of the seed.
+pub const META_RESETTING: &[u8] = b"resetting";
+
+/// Remove every user: records, events, indexes and counts (the outbox and settings stay).
+pub fn clear_users(trees: &Trees) -> Result<(), StoreError> {
+    let indexes = layout::TreeId::INDEXES
+        .into_iter()
+        .chain([layout::TreeId::OrgCounts])
+        .map(|id| trees.tree(id))
+        .collect::<Result<Vec<_>, _>>()?;
+    for tree in trees.shards.iter().chain(indexes) {
+        tree.clear().map_err(io)?;
+    }
+    for count in trees.counts.iter() {
+        count.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// After an import that did not finish: rebuild every index and count from the records (after
+/// a reset that did not finish, from no record).
 pub fn recover(trees: &Trees) -> Result<(), StoreError> {
+    if trees.meta.get(META_RESETTING).map_err(io)?.is_some() {
+        log::error!("a reset did not finish: the store is left with no user; reset it again");
+        clear_users(trees)?;
+        trees.meta.remove(META_RESETTING).map_err(io)?;
+        trees.meta.insert(META_IMPORTING, &[1u8]).map_err(io)?;
+    }
     if trees.meta.get(META_IMPORTING).map_err(io)?.is_none() {
         return Ok(());
     }

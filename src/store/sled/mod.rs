@@ -142,6 +142,20 @@ pub(crate) struct Trees {
     settings: sled::Tree,
     /// Applied users by state, indexed by the state's number (kept across reopenings).
     counts: Arc<[AtomicI64; 6]>,
+    /// Held (shared) by writes made beside the committer (the outbox's settlements, settings),
+    /// and (exclusively) by a backup, so that the backup is one moment of those trees too.
+    side_writes: RwLock<()>,
+}
+
+impl Trees {
+    /// Run a write beside the committer (see `side_writes`).
+    fn beside<T>(&self, write: impl FnOnce(&Trees) -> T) -> T {
+        let _shared = self
+            .side_writes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        write(self)
+    }
 }
 
 impl Trees {
@@ -333,6 +347,7 @@ impl TreeOptions {
             meta,
             db,
             counts: self.counts.clone(),
+            side_writes: RwLock::new(()),
         };
         Ok((Arc::new(trees), format))
     }
@@ -677,12 +692,14 @@ impl Backend for SledStore {
         settle: Settle,
     ) -> BoxFuture<'static, Result<bool, StoreError>> {
         let trees = self.slot.get();
-        blocking(move || trees.and_then(|t| outbox::settle(&t, &target, position, settle)))
+        blocking(move || {
+            trees.and_then(|t| t.beside(|t| outbox::settle(t, &target, position, settle)))
+        })
     }
 
     fn purge_outbox(&self, target: String) -> BoxFuture<'static, Result<(), StoreError>> {
         let trees = self.slot.get();
-        blocking(move || trees.and_then(|t| outbox::purge(&t, &target)))
+        blocking(move || trees.and_then(|t| t.beside(|t| outbox::purge(t, &target))))
     }
 
     fn settings(&self) -> BoxFuture<'static, Result<super::SettingEntries, StoreError>> {
@@ -696,7 +713,7 @@ impl Backend for SledStore {
         value: Option<Vec<u8>>,
     ) -> BoxFuture<'static, Result<(), StoreError>> {
         let trees = self.slot.get();
-        blocking(move || trees.and_then(|t| outbox::put_setting(&t, &key, value)))
+        blocking(move || trees.and_then(|t| t.beside(|t| outbox::put_setting(t, &key, value))))
     }
 
     fn state_counts(&self) -> [i64; 6] {
@@ -789,6 +806,40 @@ mod tests {
         let err = open_again(dir.path(), 8).unwrap_err();
         assert!(err.to_string().contains("created with 4 shards"), "{err}");
         assert_eq!(open_again(dir.path(), 4).unwrap().shard_count(), 4);
+    }
+
+    #[test]
+    fn a_reset_that_did_not_finish_leaves_no_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), options(4)).unwrap();
+        let new = |id: &str| crate::domain::NewUser {
+            id: id.into(),
+            org: "o".into(),
+            initial_state: UserState::Active,
+            creator_scope: crate::domain::OrgScope::Everywhere,
+            editor: String::new(),
+            profile: crate::domain::Profile::V3 {
+                schema_id: "s".into(),
+                data_json: "{}".into(),
+                contact: Default::default(),
+            },
+        };
+        let users = ["a", "b"]
+            .map(|id| Imported::created(new(id), crate::domain::Timestamp(1)))
+            .to_vec();
+        assert_eq!(store.import(users).unwrap().imported, 2);
+        // A reset that stopped after clearing some users: the marker is still set.
+        let trees = store.slot.get().unwrap();
+        trees.meta.insert(import::META_RESETTING, &[1u8]).unwrap();
+        trees.shards[store.shard_count - 1].clear().unwrap();
+        trees.flush().unwrap();
+        drop(trees);
+        drop(store);
+        let store = open_again(dir.path(), 4).unwrap();
+        assert_eq!(store.get_user("a").unwrap(), None);
+        assert_eq!(store.get_user("b").unwrap(), None);
+        assert_eq!(store.state_counts(), [0; 6]);
+        assert!(store.check(10).unwrap().is_ok());
     }
 
     /// Open, waiting out the file lock sled's threads hold for a moment after a drop.
