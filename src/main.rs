@@ -69,15 +69,10 @@ enum Command {
     /// Copy a running server's whole store into DEST, a new directory, while it keeps serving
     /// (POST /userd/v1/backup with an instance owner's token), then run `check` on the copy.
     Backup {
-        /// The directory to create (it must not hold a store).
+        /// The directory to create (it must not exist).
         dest: PathBuf,
-        /// The server (default: http:// and server.bind of the configuration).
-        #[arg(long)]
-        url: Option<String>,
-        /// An instance owner's bearer token (default: USERD_TOKEN, else one minted with the
-        /// configured or development HS256 secret).
-        #[arg(long)]
-        token: Option<String>,
+        #[command(flatten)]
+        server: RunningServer,
         #[arg(long)]
         config: Option<PathBuf>,
         #[arg(long)]
@@ -95,10 +90,8 @@ enum Command {
         /// Write here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
-        #[arg(long)]
-        url: Option<String>,
-        #[arg(long)]
-        token: Option<String>,
+        #[command(flatten)]
+        server: RunningServer,
         #[arg(long)]
         config: Option<PathBuf>,
         #[arg(long)]
@@ -152,6 +145,18 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+}
+
+/// How the data tools reach a running server.
+#[derive(clap::Args)]
+struct RunningServer {
+    /// The server (default: http:// and server.bind of the configuration).
+    #[arg(long)]
+    url: Option<String>,
+    /// An instance owner's bearer token (default: USERD_TOKEN, else one minted with the
+    /// configured or development HS256 secret).
+    #[arg(long)]
+    token: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -216,8 +221,7 @@ fn main() -> ExitCode {
         ),
         Command::Backup {
             dest,
-            url,
-            token,
+            server,
             config,
             data_dir,
         } => backup(
@@ -227,14 +231,12 @@ fn main() -> ExitCode {
                 data_dir,
             },
             &dest,
-            url,
-            token,
+            server,
         ),
         Command::Export {
             history,
             out,
-            url,
-            token,
+            server,
             config,
             data_dir,
         } => export(
@@ -245,8 +247,7 @@ fn main() -> ExitCode {
             },
             history,
             out.as_deref(),
-            url,
-            token,
+            server,
         ),
         Command::Restore {
             src,
@@ -451,15 +452,10 @@ fn check(flags: Flags, max_problems: usize) -> Result<(), String> {
     }
 }
 
-fn backup(
-    flags: Flags,
-    dest: &std::path::Path,
-    url: Option<String>,
-    token: Option<String>,
-) -> Result<(), String> {
+fn backup(flags: Flags, dest: &std::path::Path, server: RunningServer) -> Result<(), String> {
     let config = load_config(&flags)?;
     let started = std::time::Instant::now();
-    let summary = fetch_backup(&config, dest, url, token)?;
+    let summary = fetch_backup(&config, dest, server)?;
     let store =
         userd::store::sled::SledStore::open_existing(dest, 64 << 20).map_err(|e| e.to_string())?;
     let report = userd::store::Backend::check(&store, 20).map_err(|e| e.to_string())?;
@@ -485,9 +481,9 @@ fn backup(
 fn fetch_backup(
     config: &Config,
     dest: &std::path::Path,
-    url: Option<String>,
-    token: Option<String>,
+    server: RunningServer,
 ) -> Result<userd::store::sled::backup::Summary, String> {
+    let RunningServer { url, token } = server;
     let url = url.unwrap_or_else(|| {
         // A server bound to every address answers on loopback too.
         let bind = config.server.bind.replace("0.0.0.0:", "127.0.0.1:");
@@ -541,8 +537,7 @@ fn export(
     flags: Flags,
     history: bool,
     out: Option<&std::path::Path>,
-    url: Option<String>,
-    token: Option<String>,
+    server: RunningServer,
 ) -> Result<(), String> {
     use userd::store::{Backend, StoreError};
     let config = load_config(&flags)?;
@@ -562,7 +557,7 @@ fn export(
                         Timestamp::now().0
                     ));
                     fetched = Some(dir.clone());
-                    fetch_backup(&config, &dir, url, token)?;
+                    fetch_backup(&config, &dir, server)?;
                     Box::new(
                         userd::store::sled::SledStore::open_existing(&dir, 64 << 20)
                             .map_err(|e| e.to_string())?,

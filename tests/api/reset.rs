@@ -22,6 +22,18 @@ fn write_seed(dir: &std::path::Path) -> String {
     seed.to_string_lossy().into_owned()
 }
 
+/// The status of a POST to `path` with one extra header.
+async fn post_with(app: &TestApp, path: &str, header: &str, value: &str) -> u16 {
+    app.client
+        .post(format!("{}{path}", app.address))
+        .header(header, value)
+        .send()
+        .await
+        .expect("request")
+        .status()
+        .as_u16()
+}
+
 async fn reset(app: &TestApp) -> Reply {
     app.send(reqwest::Method::POST, "/debug/reset", None, None)
         .await
@@ -200,39 +212,23 @@ async fn reset_is_served_in_dev_mode_only_and_to_this_machine_only() {
     let app = spawn_app_with(&[("USERD_SERVER__DEV_MODE", "true")]).await;
     app.create_user("gone", "org-r").await;
     // From another site's page: refused, and nothing changes.
-    let r = app
-        .client
-        .post(format!("{}/debug/reset", app.address))
-        .header("origin", "https://example.com")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 403);
-    let r = app
-        .client
-        .post(format!("{}/debug/reset", app.address))
-        .header("host", "rebind.example.com")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(
+        post_with(&app, "/debug/reset", "origin", "https://example.com").await,
+        403
+    );
+    assert_eq!(
+        post_with(&app, "/debug/reset", "host", "rebind.example.com").await,
+        403
+    );
     // From a page on another local port, or through a forwarding proxy: refused too.
-    let r = app
-        .client
-        .post(format!("{}/debug/reset", app.address))
-        .header("origin", "http://localhost:3000")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 403);
-    let r = app
-        .client
-        .post(format!("{}/debug/reset", app.address))
-        .header("x-forwarded-for", "203.0.113.9")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(
+        post_with(&app, "/debug/reset", "origin", "http://localhost:3000").await,
+        403
+    );
+    assert_eq!(
+        post_with(&app, "/debug/reset", "x-forwarded-for", "203.0.113.9").await,
+        403
+    );
     assert!(app.state_of("gone").await.is_some());
     // No seed: a reset leaves no user.
     let r = reset(&app).await;
@@ -297,22 +293,14 @@ async fn development_sign_in_is_offered_with_the_development_secret_only() {
     assert_eq!(created.status, 200, "{:?}", created.body);
     // Not through a forwarding proxy (every client would look local), nor for another site's
     // page.
-    let r = app
-        .client
-        .post(format!("{}/ui/sign-in", app.address))
-        .header("forwarded", "for=203.0.113.9")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 403);
-    let r = app
-        .client
-        .post(format!("{}/ui/sign-in", app.address))
-        .header("origin", "http://evil.example")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(
+        post_with(&app, "/ui/sign-in", "forwarded", "for=203.0.113.9").await,
+        403
+    );
+    assert_eq!(
+        post_with(&app, "/ui/sign-in", "origin", "http://evil.example").await,
+        403
+    );
 
     // The console's page is served with its policy.
     let page = app

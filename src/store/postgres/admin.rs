@@ -183,13 +183,7 @@ pub async fn export(
     client: &mut deadpool_postgres::Object,
     out: &std::sync::mpsc::SyncSender<Result<Imported, StoreError>>,
 ) -> Result<(), StoreError> {
-    let tx = client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(e)?;
+    let tx = super::snapshot(client).await?;
     let rows = tx
         .query_raw(
             "SELECT u.id, CASE WHEN e.sequence = 1 THEN u.record END, e.event

@@ -606,13 +606,7 @@ impl Backend for PostgresStore {
             let order = query::order_by(query.sort, query.asc);
             let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
             let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
-            let tx = client
-                .build_transaction()
-                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()
-                .await
-                .map_err(|e| db_error(&e))?;
+            let tx = snapshot(&mut client).await?;
             tx.batch_execute(&format!(
                 "SET LOCAL statement_timeout = {}",
                 budget.as_millis().max(1)
@@ -781,6 +775,19 @@ impl Backend for PostgresStore {
             Ok(done)
         })
     }
+}
+
+/// A read-only transaction that sees one moment of the database throughout.
+async fn snapshot(
+    client: &mut deadpool_postgres::Object,
+) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
+    client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(|e| db_error(&e))
 }
 
 /// How long a reset may take at most.
