@@ -10,7 +10,7 @@
 mod actions;
 mod administrators;
 mod credentials;
-mod dev;
+mod data_tools;
 mod edit;
 mod history;
 mod requests;
