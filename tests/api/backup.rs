@@ -61,7 +61,28 @@ async fn a_backup_under_write_load_restores_every_change_acknowledged_before_it(
         assert_error(&r, 400, 9, Some("USERD-BACKUP-0001"));
         return;
     }
-    let app = Arc::new(spawn_app().await);
+    // Enough users that the copy takes a while, so commits land while it runs.
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed.jsonl");
+    let lines: Vec<String> = (0..20_000)
+        .map(|i| {
+            json!({"userId": format!("s{i}"), "organization": {"orgId": "org-s"},
+                   "schemaId": "person", "data": {"i": i, "pad": "x".repeat(200)}})
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&seed, lines.join("\n")).unwrap();
+    let seed = seed.to_string_lossy().into_owned();
+    let app = Arc::new(
+        spawn_app_in(
+            dir,
+            &[
+                ("--seed", &seed),
+                ("USERD_LOG__LEVEL", "warn,userd::store::sled::backup=info"),
+            ],
+        )
+        .await,
+    );
     for i in 0..6 {
         app.create_user(&format!("t{i}"), "org-b").await;
     }
@@ -94,10 +115,16 @@ async fn a_backup_under_write_load_restores_every_change_acknowledged_before_it(
     let backup_dir = tempfile::tempdir().unwrap();
     let dest = backup_dir.path().join("copy");
     let began = Instant::now();
-    let (ok, out) = run(std::process::Command::new(userd_bin())
-        .arg("backup")
-        .arg(&dest)
-        .args(["--url", &app.address, "--token", &admin_token()]));
+    // Off the test's thread, so that the load goes on meanwhile.
+    let (address, target) = (app.address.clone(), dest.clone());
+    let (ok, out) = tokio::task::spawn_blocking(move || {
+        run(std::process::Command::new(userd_bin())
+            .arg("backup")
+            .arg(&target)
+            .args(["--url", &address, "--token", &admin_token()]))
+    })
+    .await
+    .expect("backup command");
     let ended = Instant::now();
     assert!(ok, "{out}");
     assert!(out.contains("check passed"), "{out}");
@@ -117,7 +144,19 @@ async fn a_backup_under_write_load_restores_every_change_acknowledged_before_it(
         (ended - began).as_millis(),
         acks.len() - during - after
     );
-    assert!(after > 0, "the server kept serving");
+    assert!(during > 0 && after > 0, "the server kept serving");
+    // Commits went on during the copy, and the backup carries them.
+    let log = app.log();
+    let kept: u64 = log
+        .lines()
+        .rev()
+        .find_map(|l| {
+            let (before, _) = l.split_once(" writes made meanwhile")?;
+            before.rsplit(' ').next()?.parse().ok()
+        })
+        .expect("the backup's log line");
+    eprintln!("the backup carried {kept} writes made during its copy");
+    assert!(kept > 0, "{log}");
 
     // The copy passes check on its own.
     let (ok, report) = run(std::process::Command::new(userd_bin())

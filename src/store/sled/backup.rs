@@ -1,20 +1,29 @@
-//! Backups of a running store: every tree's entries and the members file, written as one stream
-//! while the committer applies nothing else (so the copy is one moment of the store), and read
-//! back into a fresh data directory that `userd check` and `userd serve` open like any other.
+//! Backups of a running store, taken while it keeps committing: every tree's entries (copied as
+//! they are met, so some commits made meanwhile show and some do not), then the writes of every
+//! commit made during the copy, in order, which the committer kept (`committer::BackupLink`).
+//! Applied over the copy they make it the store as it was when the copy ended: one moment of
+//! it. The members file goes along. Read back into a fresh data directory that `userd check` and
+//! `userd serve` open like any other.
 //!
 //! The stream: the line `USERD-BACKUP 1\n`, then records, each a kind byte and its fields with
 //! big-endian lengths: `1` a tree entry (u16 tree name, u32 key, u32 value), `2` a file of the
-//! data directory (u16 name, u32 bytes), and `0` the end (u64 record count, u64 FNV-1a of every
-//! record's bytes). A stream cut short, or changed on the way, fails at its end.
+//! data directory (u16 name, u32 bytes), `3` a write made during the copy (u16 tree name, u32
+//! key, u32 value: a put, or `4` with no value: a remove), and `0` the end (u64 record count,
+//! u64 FNV-1a of every record's bytes). A stream cut short, or changed on the way, fails at its
+//! end.
 
+use super::committer::BackupLink;
+use super::layout::Op;
 use super::{io, Trees};
-use crate::store::StoreError;
-use std::io::{Read, Write};
+use crate::store::{Snapshot, StoreError};
+use std::io::{Read, Seek, Write};
 use std::path::Path;
 
 const MAGIC: &[u8] = b"USERD-BACKUP 1\n";
 const TREE_ENTRY: u8 = 1;
 const FILE: u8 = 2;
+const PUT: u8 = 3;
+const REMOVE: u8 = 4;
 const END: u8 = 0;
 
 /// Files of the data directory a backup carries besides the store (keys and secrets are
@@ -27,6 +36,8 @@ pub struct Summary {
     pub trees: u64,
     pub entries: u64,
     pub files: u64,
+    /// Writes made during the copy, applied over it.
+    pub writes: u64,
     pub bytes: u64,
 }
 
@@ -85,9 +96,62 @@ fn put(
     Ok(record.len() as u64)
 }
 
-/// Write every tree of `trees` and the files of `dir` to `out`. The caller makes sure nothing
-/// changes the trees meanwhile.
-pub(crate) fn dump(trees: &Trees, dir: &Path, out: &mut impl Write) -> Result<Summary, StoreError> {
+/// An unlinked file in `dir` to read and write (gone once closed, whatever happens).
+pub(super) fn scratch_file(dir: &Path, what: &str) -> Result<std::fs::File, StoreError> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let path = dir.join(format!(
+        "{what}.{}.{}.tmp",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| StoreError::Io(format!("{what} file: {e}")))?;
+    let _ = std::fs::remove_file(&path);
+    Ok(file)
+}
+
+/// Take a backup of the running store in `dir` (on a blocking thread: it reads every tree),
+/// into an unlinked file rewound for reading.
+pub(super) fn take(dir: &Path, link: &BackupLink) -> Result<Snapshot, StoreError> {
+    let started = std::time::Instant::now();
+    room_for_backup(dir)?;
+    let mut file = scratch_file(dir, "backup")?;
+    let cannot = |e: std::io::Error| StoreError::Io(format!("backup file: {e}"));
+    let trees = link.begin()?;
+    let summary = {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut file);
+        let summary = dump(&trees, dir, &mut out, || link.end())?;
+        out.flush().map_err(cannot)?;
+        summary
+    };
+    file.rewind().map_err(cannot)?;
+    log::info!(
+        "backup: {} entries of {} trees and {} writes made meanwhile ({} bytes) in {} ms",
+        summary.entries,
+        summary.trees,
+        summary.writes,
+        summary.bytes,
+        started.elapsed().as_millis()
+    );
+    Ok(Snapshot {
+        file,
+        entries: summary.entries,
+        bytes: summary.bytes,
+    })
+}
+
+/// Write every tree of `trees` and the files of `dir` to `out`, then the writes `tail` answers
+/// (those committed during the copy). Writes beside the committer wait meanwhile.
+pub(crate) fn dump(
+    trees: &Trees,
+    dir: &Path,
+    out: &mut impl Write,
+    tail: impl FnOnce() -> Result<std::fs::File, StoreError>,
+) -> Result<Summary, StoreError> {
     let _alone = trees
         .side_writes
         .write()
@@ -124,6 +188,38 @@ pub(crate) fn dump(trees: &Trees, dir: &Path, out: &mut impl Write) -> Result<Su
             Err(e) => return Err(StoreError::Io(format!("cannot read {file}: {e}"))),
         }
     }
+    let mut kept = std::io::BufReader::new(tail()?);
+    loop {
+        let mut len = [0u8; 4];
+        match kept.read_exact(&mut len) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(StoreError::Io(format!("backup tail: {e}"))),
+        }
+        let mut payload = vec![0u8; u32::from_be_bytes(len) as usize];
+        kept.read_exact(&mut payload)
+            .map_err(|e| StoreError::Io(format!("backup tail: {e}")))?;
+        let ops = super::wal::decode_ops(&payload)
+            .map_err(|e| StoreError::Io(format!("backup tail: {e}")))?;
+        for Op { tree, key, value } in ops {
+            let name = tree.name();
+            summary.bytes += match &value {
+                Some(value) => put(
+                    out,
+                    &mut tally,
+                    PUT,
+                    &[(name.as_bytes(), true), (&key, false), (value, false)],
+                )?,
+                None => put(
+                    out,
+                    &mut tally,
+                    REMOVE,
+                    &[(name.as_bytes(), true), (&key, false)],
+                )?,
+            };
+            summary.writes += 1;
+        }
+    }
     out.write_all(&[END]).map_err(write_err)?;
     out.write_all(&tally.records.to_be_bytes())
         .map_err(write_err)?;
@@ -132,6 +228,37 @@ pub(crate) fn dump(trees: &Trees, dir: &Path, out: &mut impl Write) -> Result<Su
     out.flush().map_err(write_err)?;
     Ok(summary)
 }
+
+/// Whether the disk under `dir` has room for a copy of the store (no bigger than its files) with
+/// room to spare, so that a backup cannot fill the disk the store writes to.
+pub(super) fn room_for_backup(dir: &std::path::Path) -> Result<(), StoreError> {
+    fn size(path: &std::path::Path) -> u64 {
+        std::fs::read_dir(path)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| match e.file_type() {
+                        Ok(t) if t.is_dir() => size(&e.path()),
+                        _ => e.metadata().map_or(0, |m| m.len()),
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    let needed = size(dir).saturating_add(BACKUP_SPARE_BYTES);
+    let stats = rustix::fs::statvfs(dir)
+        .map_err(|e| StoreError::Io(format!("cannot read the free space of the disk: {e}")))?;
+    let free = stats.f_bavail.saturating_mul(stats.f_frsize);
+    if free < needed {
+        return Err(StoreError::Io(format!(
+            "not enough free disk space for a backup: {free} bytes free, {needed} needed"
+        )));
+    }
+    Ok(())
+}
+
+/// Free space a backup leaves on the store's disk at least.
+const BACKUP_SPARE_BYTES: u64 = 256 << 20;
 
 fn read_err(e: std::io::Error) -> StoreError {
     if e.kind() == std::io::ErrorKind::UnexpectedEof {
@@ -223,6 +350,17 @@ fn write_store(input: impl Read, dest: &Path) -> Result<Summary, StoreError> {
                 };
                 tree.insert(key, value).map_err(io)?;
                 summary.entries += 1;
+            }
+            Some(kind @ (PUT | REMOVE)) => {
+                let name = reader.field(true)?;
+                let key = reader.field(false)?;
+                let tree = db.open_tree(&name).map_err(io)?;
+                if kind == PUT {
+                    tree.insert(key, reader.field(false)?).map_err(io)?;
+                } else {
+                    tree.remove(key).map_err(io)?;
+                }
+                summary.writes += 1;
             }
             Some(FILE) => {
                 let name = String::from_utf8(reader.field(true)?)

@@ -14,7 +14,7 @@
 //! and replays the log into it, as a restart would, and serves again. Readiness
 //! ([`Health`]) is false while degraded or while the last write to the disk failed.
 
-use super::super::{CommitDone, CommitError, ImportCounts, Imported, Snapshot, StoreError};
+use super::super::{CommitDone, CommitError, ImportCounts, Imported, StoreError};
 use super::layout::{self, Op, TreeId};
 use super::wal::{self, AppendError, Wal};
 use super::{Health, Slot, TreeOptions, Trees};
@@ -66,9 +66,46 @@ enum Message {
     Close(mpsc::Sender<Result<(), StoreError>>),
     /// Replace every user with these (see [`Run::reset`]).
     Reset(Reset),
-    /// Copy the store to a file (see [`Run::backup`]).
-    Backup(tokio::sync::oneshot::Sender<Result<Snapshot, StoreError>>),
+    /// A backup begins: keep what is committed from now on (see [`Run::backup_begin`]).
+    BackupBegin(mpsc::Sender<Result<Arc<Trees>, StoreError>>),
+    /// The backup's copy is done: what was committed meanwhile (see [`Run::backup_end`]).
+    BackupEnd(mpsc::Sender<Result<std::fs::File, StoreError>>),
 }
+
+/// What a backup in progress needs from the committer: the commits made while it copies.
+#[derive(Debug, Clone)]
+pub(super) struct BackupLink(mpsc::Sender<Message>);
+
+impl BackupLink {
+    fn ask<T>(&self, message: impl FnOnce(mpsc::Sender<T>) -> Message) -> Result<T, StoreError> {
+        let (tx, rx) = mpsc::channel();
+        self.0.send(message(tx)).map_err(|_| stopped())?;
+        rx.recv().map_err(|_| stopped())
+    }
+
+    /// Start keeping every commit's writes; the trees to copy meanwhile.
+    pub fn begin(&self) -> Result<Arc<Trees>, StoreError> {
+        self.ask(Message::BackupBegin)?
+    }
+
+    /// Stop keeping them: the writes of every commit since `begin`, in commit order, as the
+    /// log's payloads (`u32` length, big-endian, then the payload), rewound for reading.
+    pub fn end(&self) -> Result<std::fs::File, StoreError> {
+        self.ask(Message::BackupEnd)?
+    }
+}
+
+/// The writes committed since a backup began, and the trees it copies (a recovery replaces
+/// them, and voids the backup).
+struct Tail {
+    trees: Arc<Trees>,
+    out: std::io::BufWriter<std::fs::File>,
+    bytes: u64,
+    failed: Option<String>,
+}
+
+/// How much a backup's tail may hold: past it the backup fails rather than fill the disk.
+const TAIL_LIMIT: u64 = 1 << 30;
 
 /// A reset's users and where its outcome goes.
 pub(super) struct Reset {
@@ -127,15 +164,9 @@ impl Committer {
         }
     }
 
-    /// Queue a backup behind the commits queued before it.
-    pub fn backup(&self, done: tokio::sync::oneshot::Sender<Result<Snapshot, StoreError>>) {
-        let Some(queue) = &self.queue else {
-            let _ = done.send(Err(stopped()));
-            return;
-        };
-        if let Err(mpsc::SendError(Message::Backup(done))) = queue.send(Message::Backup(done)) {
-            let _ = done.send(Err(stopped()));
-        }
+    /// The backup's side of the queue (None once stopped).
+    pub fn backup_link(&self) -> Option<BackupLink> {
+        self.queue.clone().map(BackupLink)
     }
 
     pub fn close(&self) -> Result<(), StoreError> {
@@ -180,6 +211,29 @@ struct Run {
     last_recovery: Instant,
     /// Recovery tries since the store degraded (a full disk is logged once a minute).
     recovery_tries: u64,
+    /// A backup in progress: the commits made while it copies.
+    tail: Option<Tail>,
+}
+
+impl Tail {
+    /// Keep one commit's log payload.
+    fn keep(&mut self, payload: &[u8]) {
+        use std::io::Write;
+        if self.failed.is_some() {
+            return;
+        }
+        self.bytes += payload.len() as u64 + 4;
+        let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+        let written = self
+            .out
+            .write_all(&len.to_be_bytes())
+            .and_then(|()| self.out.write_all(payload));
+        if let Err(e) = written {
+            self.failed = Some(format!("keeping the commits made meanwhile: {e}"));
+        } else if self.bytes > TAIL_LIMIT {
+            self.failed = Some("more was committed meanwhile than a backup keeps".into());
+        }
+    }
 }
 
 impl Run {
@@ -198,6 +252,7 @@ impl Run {
             closed: false,
             last_recovery: Instant::now(),
             recovery_tries: 0,
+            tail: None,
         }
     }
 
@@ -219,22 +274,17 @@ impl Run {
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             };
+            // Commits queued before a control message are applied before it.
             let mut jobs = Vec::new();
-            let mut close = None;
-            let mut reset = None;
-            let mut backup = None;
+            let mut control = None;
             match first {
                 Message::Commit(job) => jobs.push(job),
-                Message::Close(reply) => close = Some(reply),
-                Message::Reset(r) => reset = Some(r),
-                Message::Backup(done) => backup = Some(done),
+                other => control = Some(other),
             }
-            while close.is_none() && reset.is_none() && backup.is_none() {
+            while control.is_none() {
                 match rx.try_recv() {
                     Ok(Message::Commit(job)) => jobs.push(job),
-                    Ok(Message::Close(reply)) => close = Some(reply),
-                    Ok(Message::Reset(r)) => reset = Some(r),
-                    Ok(Message::Backup(done)) => backup = Some(done),
+                    Ok(other) => control = Some(other),
                     Err(_) => break,
                 }
             }
@@ -242,15 +292,22 @@ impl Run {
                 self.commit(jobs);
                 self.maintain();
             }
-            if let Some(reply) = close {
-                let _ = reply.send(self.close());
-            }
-            if let Some(r) = reset {
-                let outcome = self.reset(r.users);
-                let _ = r.done.send(outcome);
-            }
-            if let Some(done) = backup {
-                let _ = done.send(self.backup());
+            match control {
+                Some(Message::Commit(job)) => self.commit(vec![job]),
+                Some(Message::Close(reply)) => {
+                    let _ = reply.send(self.close());
+                }
+                Some(Message::Reset(r)) => {
+                    let outcome = self.reset(r.users);
+                    let _ = r.done.send(outcome);
+                }
+                Some(Message::BackupBegin(reply)) => {
+                    let _ = reply.send(self.backup_begin());
+                }
+                Some(Message::BackupEnd(reply)) => {
+                    let _ = reply.send(self.backup_end());
+                }
+                None => {}
             }
         }
     }
@@ -436,6 +493,9 @@ impl Run {
         if let Some(m) = crate::metrics::get() {
             m.flush_seconds.observe(started.elapsed().as_secs_f64());
         }
+        if let Some(tail) = &mut self.tail {
+            tail.keep(&payload);
+        }
         // In the log now: the groups count, even if applying them fails (a recovery or a
         // restart replays it).
         let applied = jobs
@@ -536,6 +596,9 @@ impl Run {
         self.checkpoint()?;
         let trees = self.trees()?;
         self.org_counts.clear();
+        if let Some(tail) = &mut self.tail {
+            tail.failed = Some("the store was reset meanwhile".into());
+        }
         let outcome = replace_users(&trees, users);
         if let Err(e) = &outcome {
             // Not half old, half new: no user at all, consistently, until the next reset.
@@ -547,13 +610,12 @@ impl Run {
         outcome
     }
 
-    /// Copy every tree, as the commits applied so far left it, to an unlinked file in the data
-    /// directory (gone once closed, whatever happens), rewound for reading. Commits wait
-    /// meanwhile: the copy is one moment of the store.
-    fn backup(&mut self) -> Result<Snapshot, StoreError> {
-        use std::io::{Seek, Write};
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let started = Instant::now();
+    /// A backup begins: from now on every commit's writes are kept in an unlinked file beside
+    /// the store, until [`Run::backup_end`]. Commits already applied are in the trees the backup
+    /// then copies; the kept writes, applied over that copy in order, make it the store as it is
+    /// when the copy ends (the writes are absolute, so applying one the copy already saw is
+    /// harmless). Commits never wait for the copy.
+    fn backup_begin(&mut self) -> Result<Arc<Trees>, StoreError> {
         if self.health.is_degraded() {
             // The trees may lack commits that only the log holds.
             return Err(StoreError::Io(
@@ -561,40 +623,39 @@ impl Run {
             ));
         }
         let trees = self.trees()?;
-        let dir = self.reopen.dir.clone();
-        room_for_backup(&dir)?;
-        let path = dir.join(format!(
-            "backup.{}.{}.tmp",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let cannot = |e: std::io::Error| StoreError::Io(format!("backup file: {e}"));
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(cannot)?;
-        let _ = std::fs::remove_file(&path);
-        let summary = {
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut file);
-            let summary = super::backup::dump(&trees, &dir, &mut out)?;
-            out.flush().map_err(cannot)?;
-            summary
-        };
-        file.rewind().map_err(cannot)?;
-        log::info!(
-            "backup: {} entries of {} trees ({} bytes) copied in {} ms",
-            summary.entries,
-            summary.trees,
-            summary.bytes,
-            started.elapsed().as_millis()
-        );
-        Ok(Snapshot {
-            file,
-            entries: summary.entries,
-            bytes: summary.bytes,
-        })
+        let file = super::backup::scratch_file(&self.reopen.dir, "backup-tail")?;
+        self.tail = Some(Tail {
+            trees: trees.clone(),
+            out: std::io::BufWriter::with_capacity(1 << 20, file),
+            bytes: 0,
+            failed: None,
+        });
+        Ok(trees)
+    }
+
+    /// The writes committed since the backup began, rewound for reading.
+    fn backup_end(&mut self) -> Result<std::fs::File, StoreError> {
+        use std::io::Seek;
+        let tail = self
+            .tail
+            .take()
+            .ok_or_else(|| StoreError::Io("no backup is in progress".into()))?;
+        if let Some(why) = tail.failed {
+            return Err(StoreError::Io(format!("the backup failed: {why}")));
+        }
+        let replaced = !Arc::ptr_eq(&tail.trees, &self.trees()?);
+        if self.health.is_degraded() || replaced {
+            return Err(StoreError::Io(
+                "the store failed a write during the backup: take it again".into(),
+            ));
+        }
+        let mut file = tail
+            .out
+            .into_inner()
+            .map_err(|e| StoreError::Io(format!("backup tail: {}", e.error())))?;
+        file.rewind()
+            .map_err(|e| StoreError::Io(format!("backup tail: {e}")))?;
+        Ok(file)
     }
 
     /// Refuse later commits, then leave the store durable and quick to open: checkpoint and
@@ -639,37 +700,6 @@ fn replace_users(trees: &Trees, users: Vec<Imported>) -> Result<ImportCounts, St
     trees.flush()?;
     Ok(counts)
 }
-
-/// Whether the disk under `dir` has room for a copy of the store (no bigger than its files) with
-/// room to spare, so that a backup cannot fill the disk the store writes to.
-fn room_for_backup(dir: &std::path::Path) -> Result<(), StoreError> {
-    fn size(path: &std::path::Path) -> u64 {
-        std::fs::read_dir(path)
-            .map(|entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .map(|e| match e.file_type() {
-                        Ok(t) if t.is_dir() => size(&e.path()),
-                        _ => e.metadata().map_or(0, |m| m.len()),
-                    })
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
-    let needed = size(dir).saturating_add(BACKUP_SPARE_BYTES);
-    let stats = rustix::fs::statvfs(dir)
-        .map_err(|e| StoreError::Io(format!("cannot read the free space of the disk: {e}")))?;
-    let free = stats.f_bavail.saturating_mul(stats.f_frsize);
-    if free < needed {
-        return Err(StoreError::Io(format!(
-            "not enough free disk space for a backup: {free} bytes free, {needed} needed"
-        )));
-    }
-    Ok(())
-}
-
-/// Free space a backup leaves on the store's disk at least.
-const BACKUP_SPARE_BYTES: u64 = 256 << 20;
 
 /// Whether the disk under `dir` has room for a recovery: a probe file of that size can be
 /// written and synced.

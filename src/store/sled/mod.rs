@@ -770,13 +770,10 @@ impl Backend for SledStore {
     }
 
     fn backup(&self) -> BoxFuture<'static, Result<Option<super::Snapshot>, StoreError>> {
-        let (done, outcome) = tokio::sync::oneshot::channel();
-        self.committer.backup(done);
-        Box::pin(async move {
-            outcome
-                .await
-                .map_err(|_| StoreError::Io("the committer has stopped".into()))?
-                .map(Some)
+        let (dir, link) = (self.dir.clone(), self.committer.backup_link());
+        blocking(move || {
+            let link = link.ok_or_else(|| StoreError::Io("the committer has stopped".into()))?;
+            backup::take(&dir, &link).map(Some)
         })
     }
 

@@ -60,7 +60,7 @@ pub fn encode_ops(ops: &[Op], out: &mut Vec<u8>) {
     }
 }
 
-fn decode_ops(mut payload: &[u8]) -> Result<Vec<Op>, String> {
+pub(super) fn decode_ops(mut payload: &[u8]) -> Result<Vec<Op>, String> {
     let mut ops = Vec::new();
     while !payload.is_empty() {
         let (op, used): (Op, usize) =
