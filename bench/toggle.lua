@@ -1,4 +1,5 @@
--- wrk script: deactivate/reactivate toggles over users bench-OFFSET .. bench-(OFFSET+USERS-1).
+-- wrk script: deactivate/reactivate toggles over users bench-OFFSET .. bench-(OFFSET+USERS-1),
+-- on v3alpha's REST paths or (STYLE=connect) as Connect JSON calls of the v2 user service.
 -- Each wrk thread owns a disjoint slice of users and walks it round-robin, flipping each user's
 -- state, so with far more users than connections no two requests for one user are in flight and
 -- every answer must be 200. Non-2xx answers are counted and printed.
@@ -21,7 +22,12 @@ function init(args)
   next_user = 0
   active = {}
   failures = 0
+  -- STYLE: "rest" (v3alpha paths, the default) or "connect" (Connect JSON).
+  style = os.getenv("STYLE") or "rest"
   headers = { ["authorization"] = "Bearer " .. token }
+  if style == "connect" then
+    headers["content-type"] = "application/json"
+  end
 end
 
 function request()
@@ -40,6 +46,12 @@ function request()
   else
     action = "deactivate"
     active[u] = false
+  end
+  if style == "connect" then
+    -- Connect's JSON over HTTP/1.1: the v2 service's method, the user in the body.
+    local method = action == "deactivate" and "DeactivateUser" or "ReactivateUser"
+    return wrk.format("POST", "/zitadel.user.v2.UserService/" .. method, headers,
+                      '{"userId":"bench-' .. u .. '"}')
   end
   return wrk.format("POST", "/v3alpha/users/bench-" .. u .. "/" .. action, headers)
 end
