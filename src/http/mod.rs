@@ -121,38 +121,66 @@ fn resource(path: &str) -> actix_web::Resource {
 
 /// Register every route. The `{userId}` segment may be empty so that `//reactivate` answers
 /// 400 "User ID missing" rather than 404.
+///
+/// actix-web tries routes in order, each a regular expression once it has a parameter, so a
+/// path's cost grows with the routes before it. RPC paths come first (their expression fails on
+/// a REST path at its second byte), and REST paths sharing their first two segments sit in one
+/// scope, which is a plain prefix comparison: a request meets a few expressions, not dozens.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    // In the table's order: fixed paths such as `/v3alpha/users/search` before
-    // `/v3alpha/users/{userId}`.
-    let mut paths: Vec<&str> = Vec::new();
-    for op in rest::OPERATIONS {
-        if !paths.contains(&op.path) {
-            paths.push(op.path);
-        }
-    }
-    for path in paths {
-        let pattern = path.replace("{userId}", "{userId:[^/]*}");
-        let mut resource = resource(&pattern);
-        for op in rest::OPERATIONS.iter().filter(|op| op.path == path) {
-            resource = resource.route(op.route());
-        }
-        cfg.service(resource);
-    }
-    console::routes(cfg);
+    cfg.service(
+        resource(r"/{service:zitadel\.[A-Za-z0-9_.]+}/{method}").route(web::post().to(rpc::rpc)),
+    );
+    // Fixed paths, before the scopes that would take `/userd/v1/backup`.
     cfg.service(resource("/debug/healthz").route(web::get().to(healthz)))
         .service(resource("/openapi.json").route(web::get().to(openapi_json)))
         .service(resource("/docs").route(web::get().to(docs)))
         .service(resource("/debug/ready").route(web::get().to(ready)))
         .service(resource("/debug/metrics").route(web::get().to(metrics)))
         .service(resource("/debug/reset").route(web::post().to(reset)))
-        .service(resource("/userd/v1/backup").route(web::post().to(backup)))
-        .service(
-            resource(r"/{service:zitadel\.[A-Za-z0-9_.]+}/{method}")
-                .route(web::post().to(rpc::rpc)),
-        );
+        .service(resource("/userd/v1/backup").route(web::post().to(backup)));
     #[cfg(feature = "fault-injection")]
     cfg.service(resource("/debug/faults").route(web::post().to(set_faults)));
+    // In the table's order: fixed paths such as `/v3alpha/users/search` before
+    // `/v3alpha/users/{userId}`.
+    let mut prefixes: Vec<&str> = Vec::new();
+    for op in rest::OPERATIONS {
+        let prefix = scope_prefix(op.path);
+        if !prefixes.contains(&prefix) {
+            prefixes.push(prefix);
+        }
+    }
+    for prefix in prefixes {
+        let mut paths: Vec<&str> = Vec::new();
+        for op in rest::OPERATIONS {
+            if scope_prefix(op.path) == prefix && !paths.contains(&op.path) {
+                paths.push(op.path);
+            }
+        }
+        let mut scope = web::scope(prefix).default_service(web::to(not_found));
+        for path in paths {
+            let pattern = path
+                .get(prefix.len()..)
+                .unwrap_or_default()
+                .replace("{userId}", "{userId:[^/]*}");
+            let mut resource = resource(&pattern);
+            for op in rest::OPERATIONS.iter().filter(|op| op.path == path) {
+                resource = resource.route(op.route());
+            }
+            scope = scope.service(resource);
+        }
+        cfg.service(scope);
+    }
+    console::routes(cfg);
     cfg.default_service(web::to(not_found));
+}
+
+/// The scope a REST path is served in: its first two segments (`/v2/users`).
+fn scope_prefix(path: &str) -> &str {
+    let end = path
+        .match_indices('/')
+        .nth(2)
+        .map_or(path.len(), |(at, _)| at);
+    path.get(..end).unwrap_or(path)
 }
 
 /// `POST /debug/faults {"write": bool, "flush": bool}` (test builds only): make the store's
