@@ -50,10 +50,7 @@ def main():
     rows = []
     try:
         seed = os.path.join(tmp, "seed.jsonl")
-        with open(seed, "w") as f:
-            for i in range(n):
-                f.write(json.dumps({"userId": f"bench-{i}", "organization": {"orgId": f"bench-o{i % 10}"},
-                                    "schemaId": "person", "data": {"i": i}}) + "\n")
+        bench.write_users(seed, n)
         data = os.path.join(tmp, "data")
         env = bench.userd_env(data, "fsync", {"USERD_SERVER__DEV_MODE": "true", "USERD_LOG__LEVEL": "info"})
         token = bench.sh(bench.BIN, "token", "--role", "IAM_OWNER", "--ttl", "2h", "--data-dir", data, env=env).strip()

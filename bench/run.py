@@ -118,6 +118,29 @@ def wrk(url, script, seconds, env, pid=None, connections=64):
             "non200": bad, "socket_errors": errors.group(1) if errors else "", "cpu_us": cpu_us}
 
 
+def write_users(path, n, email=False):
+    """The benchmark's users in the import format: bench-0 .. bench-(n-1) over 10 organizations,
+    all ACTIVE (the toggle scripts assume it), with an email each when `email`."""
+    with open(path, "w") as f:
+        for i in range(n):
+            user = {"userId": f"bench-{i}", "organization": {"orgId": f"bench-o{i % 10}"},
+                    "schemaId": "person", "data": {"i": i}}
+            if email:
+                user["contact"] = {"email": {"address": f"bench-{i}@example.com"}}
+            f.write(json.dumps(user) + "\n")
+    return path
+
+
+def baseline(seconds):
+    """The bare actix-web baseline under the same wrk load shape: the row every ratio divides by."""
+    proc, url = start([BASELINE, "127.0.0.1:0"])
+    try:
+        return wrk(url + "/v3alpha/users/u1/reactivate", "baseline.lua", seconds, {}, proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
 def userd_env(data_dir, durability, extra=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("USERD_")}
     env.update(USERD_AUTH__HS256_SECRET=SECRET, USERD_LOG__LEVEL="warn",
@@ -292,12 +315,7 @@ overload_rows = []
 
 
 def run_users(n, seconds, tmp, rows):
-    jsonl = os.path.join(tmp, f"users-{n}.jsonl")
-    with open(jsonl, "w") as f:
-        for i in range(n):
-            f.write(json.dumps({"userId": f"bench-{i}", "organization": {"orgId": f"bench-o{i % 10}"},
-                                "schemaId": "person", "data": {"i": i},
-                                "contact": {"email": {"address": f"bench-{i}@example.com"}}}) + "\n")
+    jsonl = write_users(os.path.join(tmp, f"users-{n}.jsonl"), n, email=True)
     data = os.path.join(tmp, f"data-{n}")
     env = userd_env(data, "fsync")
     out = sh(BIN, "import", jsonl, "--data-dir", data, env=env)
@@ -381,10 +399,7 @@ def main():
     ensure_tools(build=args.profile == "release")
     tmp = tempfile.mkdtemp(prefix="userd-bench-")
     try:
-        proc, url = start([BASELINE, "127.0.0.1:0"])
-        base = wrk(url + "/v3alpha/users/u1/reactivate", "baseline.lua", seconds, {}, proc.pid)
-        proc.terminate()
-        proc.wait()
+        base = baseline(seconds)
         rows = []
         for n in counts:
             run_users(n, seconds, tmp, rows)
@@ -394,15 +409,16 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
     lines = [
-        "| load | req/s | vs baseline | server CPU µs/req | p50 ms | p99 ms | p99.9 ms | non-2xx | peak RSS MB | disk bytes/user | start-up s | import users/s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-        f"| bare actix-web baseline | {base['rps']:.0f} | 1.00 | {base['cpu_us']:.1f} | {base['p50']:.2f} | {base['p99']:.2f} | {base['p999']:.2f} | {base['non200']} | | | | |",
+        "| load | req/s | vs baseline | server CPU µs/req | CPU vs baseline | p50 ms | p99 ms | p99.9 ms | non-2xx | peak RSS MB | disk bytes/user | start-up s | import users/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| bare actix-web baseline | {base['rps']:.0f} | 1.00 | {base['cpu_us']:.1f} | 1.0 | {base['p50']:.2f} | {base['p99']:.2f} | {base['p999']:.2f} | {base['non200']} | | | | |",
     ]
     failed = base["non200"]
     for name, r, rss, per_user, startup, rate in rows:
         failed += r["non200"]
         fmt = lambda v, f: (f.format(v) if v is not None else "")
-        lines.append(f"| {name} | {r['rps']:.0f} | {r['rps'] / base['rps']:.2f} | {r['cpu_us']:.1f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['p999']:.2f} | "
+        lines.append(f"| {name} | {r['rps']:.0f} | {r['rps'] / base['rps']:.2f} | {r['cpu_us']:.1f} | "
+                     f"{r['cpu_us'] / base['cpu_us']:.1f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['p999']:.2f} | "
                      f"{r['non200']} | {fmt(rss, '{:.0f}')} | {fmt(per_user, '{:.0f}')} | {fmt(startup, '{:.2f}')} | {fmt(rate, '{:.0f}')} |")
     if before_after_rows:
         lines += ["", "| before and after (median of alternating rounds) | req/s | server CPU µs/req | p99 ms | non-2xx | rounds |",

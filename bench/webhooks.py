@@ -66,14 +66,8 @@ def main():
     sock, endpoint = dead_endpoint()
     try:
         jsonl = os.path.join(tmp, "users.jsonl")
-        with open(jsonl, "w") as f:
-            for i in range(n):
-                f.write(json.dumps({"userId": f"bench-{i}", "organization": {"orgId": f"bench-o{i % 10}"},
-                                    "schemaId": "person", "data": {"i": i}}) + "\n")
-        proc, base_url = bench.start([bench.BASELINE, "127.0.0.1:0"])
-        base = bench.wrk(base_url + "/v3alpha/users/u1/reactivate", "baseline.lua", seconds, {}, proc.pid)
-        proc.terminate()
-        proc.wait()
+        bench.write_users(jsonl, n)
+        base = bench.baseline(seconds)
 
         for with_target in (False, True):
             data = os.path.join(tmp, f"sled-{with_target}")
