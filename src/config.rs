@@ -248,7 +248,7 @@ impl Default for StorageConfig {
             shards: 16,
             durability: Durability::Fsync,
             flush_interval_ms: 500,
-            cache_mb: 8,
+            cache_mb: 32,
             actor_threads: 0,
             scan_budget_ms: 10_000,
             scan_threads: 1,
