@@ -25,7 +25,7 @@ import run as bench  # noqa: E402
 
 def timed(*cmd, env):
     t0 = time.time()
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env, cwd=bench.NEUTRAL_CWD)
     return time.time() - t0, out.stdout + out.stderr
 
 
@@ -57,7 +57,7 @@ def main():
         log_path = os.path.join(tmp, "server.log")
         with open(log_path, "w") as log:
             proc = subprocess.Popen([bench.BIN, "serve", "--bind", "127.0.0.1:0", "--data-dir", data, "--seed", seed],
-                                    stdout=subprocess.PIPE, stderr=log, env=env, text=True)
+                                    stdout=subprocess.PIPE, stderr=log, env=env, text=True, cwd=bench.NEUTRAL_CWD)
         line = proc.stdout.readline().strip()
         if not line.startswith("listening on http://"):
             proc.kill()

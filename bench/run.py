@@ -19,6 +19,7 @@ listing no index serves (an email that contains a text). Targets 127.0.0.1 only;
 bounded in time.
 """
 import argparse
+import atexit
 import http.client
 import json
 import threading
@@ -63,8 +64,15 @@ def write_section(mark, script, table, users=None):
         f.truncate()
 
 
+# userd reads ./config.toml when it exists: the binaries run in an empty directory, so that a
+# run measures each build's defaults plus what the script sets, not the checkout's config file
+# (a previous build would otherwise run with this build's settings).
+NEUTRAL_CWD = tempfile.mkdtemp(prefix="userd-bench-cwd-")
+atexit.register(shutil.rmtree, NEUTRAL_CWD, True)
+
+
 def sh(*args, **kw):
-    return subprocess.run(args, check=True, capture_output=True, text=True, **kw).stdout
+    return subprocess.run(args, check=True, capture_output=True, text=True, cwd=NEUTRAL_CWD, **kw).stdout
 
 
 def ensure_tools(build):
@@ -78,7 +86,8 @@ def ensure_tools(build):
 
 
 def start(cmd, env=None):
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True,
+                            cwd=NEUTRAL_CWD)
     line = proc.stdout.readline().strip()
     if not line.startswith("listening on http://"):
         proc.kill()
