@@ -113,12 +113,7 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
     lines = ["| what | measured |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows]
-    table = "\n".join(lines)
-    print(f"machine: {bench.machine()}, {n} users\n{table}")
-    if not args.quick:
-        bench.write_section("datatools", "bench/datatools.py", table, users=n)
-    if quiet["non200"] or loaded["non200"]:
-        sys.exit("requests were not 2xx")
+    bench.publish("datatools", "bench/datatools.py", lines, quiet["non200"] + loaded["non200"], args.quick, users=n)
 
 
 if __name__ == "__main__":

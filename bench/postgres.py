@@ -143,12 +143,7 @@ def main():
         failed += bad
         lines.append(f"| {name} | {rps:.0f} | {rps / base['rps']:.2f} | {cpu:.1f} | {p50:.2f} | {p99:.2f} | {bad} | "
                      f"{'' if rate is None else f'{rate:.0f}'} |")
-    table = "\n".join(lines)
-    print(f"machine: {bench.machine()}, {n} users\n{table}")
-    if not args.quick:
-        bench.write_section("postgres", "bench/postgres.py", table, users=n)
-    if failed:
-        sys.exit(f"{failed} requests were not 2xx")
+    bench.publish("postgres", "bench/postgres.py", lines, failed, args.quick, users=n)
 
 
 if __name__ == "__main__":

@@ -87,12 +87,7 @@ def main():
         lines.append(f"| {name} | {r['rps']:.0f} | {r['rps'] / base['rps']:.2f} | {r['cpu_us']:.1f} | "
                      f"{r['cpu_us'] / base['cpu_us']:.1f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['p999']:.2f} | "
                      f"{r['non200']} |")
-    table = "\n".join(lines)
-    print(f"machine: {bench.machine()}, {n} users\n{table}")
-    if not args.quick:
-        bench.write_section("protocols", "bench/protocols.py", table, users=n)
-    if failed:
-        sys.exit(f"{failed} requests failed")
+    bench.publish("protocols", "bench/protocols.py", lines, failed, args.quick, users=n)
 
 
 if __name__ == "__main__":

@@ -71,6 +71,17 @@ NEUTRAL_CWD = tempfile.mkdtemp(prefix="userd-bench-cwd-")
 atexit.register(shutil.rmtree, NEUTRAL_CWD, True)
 
 
+def publish(mark, script, lines, failed, quick, users=None):
+    """Print a script's table; a full run also writes it into its section of BENCHMARKS.md.
+    Exits non-zero when `failed` requests were not 2xx (the run does not count)."""
+    table = "\n".join(lines)
+    print(f"machine: {machine()}" + (f", {users} users" if users else "") + f"\n{table}")
+    if not quick:
+        write_section(mark, script, table, users=users)
+    if failed:
+        sys.exit(f"{failed} requests were not 2xx")
+
+
 def sh(*args, **kw):
     return subprocess.run(args, check=True, capture_output=True, text=True, cwd=NEUTRAL_CWD, **kw).stdout
 
@@ -446,12 +457,7 @@ def main():
     for name, r in overload_rows:
         lines.append(f"| {name} | {r['load']['rps']:.0f} | {r['load']['non200']} | {r['probe_admitted']} | {r['probe_shed']} | "
                      f"{r['probe_p50']:.2f} | {r['probe_p99']:.2f} | {r['rss']:.0f} |")
-    table = "\n".join(lines)
-    print(f"machine: {machine()}\n{table}")
-    if not args.quick:
-        write_section("table", "bench/run.py", table)
-    if failed:
-        sys.exit(f"{failed} requests were not 2xx")
+    publish("table", "bench/run.py", lines, failed, args.quick)
 
 
 if __name__ == "__main__":

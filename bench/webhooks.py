@@ -102,12 +102,7 @@ def main():
         failed += r["non200"]
         lines.append(f"| {name} | {r['rps']:.0f} | {r['rps'] / base['rps']:.2f} | {r['cpu_us']:.1f} | {r['p50']:.2f} | "
                      f"{r['p99']:.2f} | {r['p999']:.2f} | {r['non200']} | {'' if pending is None else pending} |")
-    table = "\n".join(lines)
-    print(f"machine: {bench.machine()}, {n} users\n{table}")
-    if not args.quick:
-        bench.write_section("webhooks", "bench/webhooks.py", table, users=n)
-    if failed:
-        sys.exit(f"{failed} requests were not 2xx")
+    bench.publish("webhooks", "bench/webhooks.py", lines, failed, args.quick, users=n)
 
 
 if __name__ == "__main__":
