@@ -7,7 +7,6 @@ histories, its import into an empty store, and a reset to a seed of the same use
   bench/datatools.py --quick         2k users, 2 s of load; prints the table only
   bench/datatools.py --quick --profile debug    on what `cargo test` built (CI)
 """
-import argparse
 import json
 import os
 import re
@@ -38,14 +37,9 @@ def post(url, path):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--profile", default="release")
-    args = ap.parse_args()
+    args = bench.script_args()
     n = 2000 if args.quick else 100_000
     seconds = 2 if args.quick else 8
-    bench.use_profile(args.profile)
-    bench.ensure_tools(build=args.profile == "release")
     tmp = tempfile.mkdtemp(prefix="userd-bench-data-")
     rows = []
     try:

@@ -12,7 +12,6 @@ It starts a throwaway PostgreSQL with scripts/postgres.sh (the machine's own ser
 node, on disjoint halves of the users, at half the connections each; their req/s add up.
 Everything runs on this one machine (2 cores shared by wrk, userd and PostgreSQL).
 """
-import argparse
 import json
 import os
 import shutil
@@ -46,14 +45,9 @@ def import_users(jsonl, data, env):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--profile", default="release")
-    args = ap.parse_args()
+    args = bench.script_args()
     seconds = 1 if args.quick else 10
     n = 2000 if args.quick else 10_000
-    bench.use_profile(args.profile)
-    bench.ensure_tools(build=args.profile == "release")
     tmp = tempfile.mkdtemp(prefix="userd-bench-pg-")
     # The server runs as another user (postgres) when this runs as root: let it reach its dir.
     os.chmod(tmp, 0o755)

@@ -9,7 +9,6 @@ imported users; server CPU per request comes from the process's own accounting.
   bench/protocols.py --quick         2k users, 1 s per load; prints the table only
   bench/protocols.py --quick --profile debug    on what `cargo test` built (CI)
 """
-import argparse
 import json
 import os
 import shutil
@@ -29,14 +28,9 @@ def protoload(profile):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--profile", default="release")
-    args = ap.parse_args()
+    args = bench.script_args()
     seconds = 1 if args.quick else 10
     n = 2000 if args.quick else 10_000
-    bench.use_profile(args.profile)
-    bench.ensure_tools(build=args.profile == "release")
     if args.profile == "release":
         subprocess.run(["cargo", "build", "--release", "--example", "protoload"], cwd=bench.ROOT, check=True)
     tmp = tempfile.mkdtemp(prefix="userd-bench-protocols-")

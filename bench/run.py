@@ -82,6 +82,19 @@ def publish(mark, script, lines, failed, quick, users=None):
         sys.exit(f"{failed} requests were not 2xx")
 
 
+def script_args():
+    """The shared command line of the scripts beside this one (`--quick`, `--profile`): parsed,
+    with the binaries of that profile chosen and wrk (and, for release, a build) ensured."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--profile", default="release",
+                    help="cargo profile of the binaries; 'debug' uses what `cargo test` built (CI)")
+    args = ap.parse_args()
+    use_profile(args.profile)
+    ensure_tools(build=args.profile == "release")
+    return args
+
+
 def sh(*args, **kw):
     return subprocess.run(args, check=True, capture_output=True, text=True, cwd=NEUTRAL_CWD, **kw).stdout
 

@@ -11,7 +11,6 @@ With a target, every toggle also writes its delivery to the outbox in the same c
 delivery worker runs on its own thread, so a dead target costs the API that write and nothing
 else. The table says how many deliveries were still owed when the load stopped.
 """
-import argparse
 import json
 import os
 import shutil
@@ -53,14 +52,9 @@ def owed(url, token):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--profile", default="release")
-    args = ap.parse_args()
+    args = bench.script_args()
     seconds = 1 if args.quick else 10
     n = 2000 if args.quick else 10_000
-    bench.use_profile(args.profile)
-    bench.ensure_tools(build=args.profile == "release")
     tmp = tempfile.mkdtemp(prefix="userd-bench-hooks-")
     rows = []
     sock, endpoint = dead_endpoint()
