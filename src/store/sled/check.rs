@@ -4,8 +4,9 @@
 //! records, both ways. It never writes user data (opening the store first completes the
 //! commits its log holds, as a start would).
 //!
-//! Streaming: a user's events are contiguous in its shard tree, so memory holds one user's
-//! history at a time; index keys are checked by point reads.
+//! Streaming: a user's event chunks are contiguous in its shard tree (and the rest of its
+//! history is its record's tail), so memory holds one user's history at a time; index keys are
+//! checked by point reads.
 
 use super::layout::{self, KeyKind, TreeId};
 use super::Trees;
@@ -55,45 +56,64 @@ fn check_shard(
     report: &mut CheckReport,
     org_counts: &mut HashMap<String, u64>,
 ) -> Result<(), StoreError> {
-    // Histories first: a user's events are contiguous, in sequence order.
+    // Chunks first: a user's chunks are contiguous, in sequence order; then the records, whose
+    // tails end the histories.
     let mut current: Option<(String, Vec<Event>, bool)> = None;
     for item in tree.iter() {
         let (key, value) = item.map_err(io)?;
         match layout::parse_key(&key) {
             KeyKind::Event(id, seq) => {
-                report.events += 1;
                 if current.as_ref().is_none_or(|(cur, _, _)| cur != &id) {
                     if let Some((done, events, ok)) = current.take() {
-                        check_user(trees, shard, tree, &done, &events, ok, report, org_counts)?;
+                        check_user(trees, shard, tree, &done, events, ok, report, org_counts)?;
                     }
                     current = Some((id.clone(), Vec::new(), true));
                 }
                 let Some((_, events, ok)) = current.as_mut() else {
                     continue;
                 };
-                match layout::decode_event(&key, &value) {
-                    Ok(event) if event.sequence == seq => events.push(event),
-                    Ok(event) => {
-                        *ok = false;
-                        report.problem(format!(
-                            "shard {shard}: event key of user {id:?} says sequence {seq}, \
-                             the event says {}",
-                            event.sequence
-                        ));
-                    }
-                    Err(e) => {
-                        *ok = false;
-                        report.problem(format!("shard {shard}: {e}"));
-                    }
+                let mut chunk = Vec::new();
+                if let Err(e) = layout::decode_events(&key, &value, &mut chunk) {
+                    *ok = false;
+                    report.problem(format!("shard {shard}: {e}"));
+                    continue;
                 }
+                let consecutive = chunk.windows(2).all(|w| match w {
+                    [a, b] => b.sequence == a.sequence + 1,
+                    _ => true,
+                });
+                let newest = chunk.last().map(|e| e.sequence);
+                if !consecutive || newest != Some(seq) {
+                    *ok = false;
+                    report.problem(format!(
+                        "shard {shard}: event chunk of user {id:?} is keyed by sequence {seq}, \
+                         it holds {:?}",
+                        chunk.iter().map(|e| e.sequence).collect::<Vec<_>>()
+                    ));
+                }
+                events.append(&mut chunk);
             }
             KeyKind::User(id) => {
                 report.users += 1;
-                // A record whose history is missing entirely.
-                if tree.get(layout::event_key(&id, 1)).map_err(io)?.is_none() {
-                    report.problem(format!(
-                        "shard {shard}: user {id:?} has a record but no creation event"
-                    ));
+                if let Some((done, events, ok)) = current.take() {
+                    check_user(trees, shard, tree, &done, events, ok, report, org_counts)?;
+                }
+                // A user whose whole history is its record's tail (checked here, once).
+                let chunked = tree
+                    .scan_prefix(layout::events_prefix(&id))
+                    .next()
+                    .is_some();
+                if !chunked {
+                    check_user(
+                        trees,
+                        shard,
+                        tree,
+                        &id,
+                        Vec::new(),
+                        true,
+                        report,
+                        org_counts,
+                    )?;
                 }
             }
             KeyKind::Unknown => report.problem(format!(
@@ -103,7 +123,7 @@ fn check_shard(
         }
     }
     if let Some((done, events, ok)) = current.take() {
-        check_user(trees, shard, tree, &done, &events, ok, report, org_counts)?;
+        check_user(trees, shard, tree, &done, events, ok, report, org_counts)?;
     }
     Ok(())
 }
@@ -115,8 +135,8 @@ fn check_user(
     shard: usize,
     tree: &sled::Tree,
     id: &str,
-    events: &[Event],
-    events_decoded: bool,
+    chunks: Vec<Event>,
+    mut events_decoded: bool,
     report: &mut CheckReport,
     org_counts: &mut HashMap<String, u64>,
 ) -> Result<(), StoreError> {
@@ -127,27 +147,46 @@ fn check_user(
         ));
     }
     let key = layout::user_key(id);
-    let record = match tree.get(&key).map_err(io)? {
+    let bytes = match tree.get(&key).map_err(io)? {
         // A creation whose record was never written: the first half of an unanswered create.
-        None if events.len() == 1 && events.first().is_some_and(|e| e.sequence == 1) => {
+        None if chunks.len() == 1 && chunks.first().is_some_and(|e| e.sequence == 1) => {
+            report.events += 1;
             report.unanswered += 1;
             return Ok(());
         }
         None => {
             report.problem(format!(
                 "shard {shard}: user {id:?} has {} events but no record",
-                events.len()
+                chunks.len()
             ));
             return Ok(());
         }
-        Some(bytes) => match layout::decode_user(&key, &bytes) {
-            Ok(user) => user,
-            Err(e) => {
-                report.problem(format!("shard {shard}: {e}"));
-                return Ok(());
-            }
-        },
+        Some(bytes) => bytes,
     };
+    let (record, tail) = match layout::split_record(&key, &bytes) {
+        Ok(split) => split,
+        Err(e) => {
+            report.problem(format!("shard {shard}: {e}"));
+            return Ok(());
+        }
+    };
+    let mut tail_events = Vec::new();
+    if let Err(e) = layout::decode_tail(&key, tail, &mut tail_events) {
+        events_decoded = false;
+        report.problem(format!("shard {shard}: {e}"));
+    }
+    if tail_events
+        .last()
+        .is_some_and(|e| e.sequence != record.sequence)
+    {
+        report.problem(format!(
+            "shard {shard}: the tail of user {id:?} ends at sequence {:?}, its record is at {}",
+            tail_events.last().map(|e| e.sequence),
+            record.sequence
+        ));
+    }
+    let events = layout::history(chunks, tail_events);
+    report.events += events.len() as u64;
     if domain::is_live(&record) {
         *org_counts.entry(record.org.clone()).or_default() += 1;
         for (index, key, value) in layout::index_entries(&record) {
@@ -169,7 +208,7 @@ fn check_user(
             report.unanswered += 1;
             answered
         }
-        _ => events,
+        _ => &events[..],
     };
     match domain::replay(id, events) {
         Err(e) => report.problem(format!(

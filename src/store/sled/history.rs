@@ -1,5 +1,5 @@
-//! Event searches on sled: a user's events by prefix, or every shard's events in key order,
-//! keeping the best `limit` by the query's order.
+//! Event searches on sled: a user's chunks by prefix and its record's tail, or every shard's
+//! chunks and then its records' tails, keeping the best `limit` by the query's order.
 //!
 //! Only events at or below their user's record count: one past it is the first half of a change
 //! that was never answered (see `CheckReport::unanswered`), not history.
@@ -7,7 +7,7 @@
 use super::layout::{self, KeyKind};
 use super::listing::Budget;
 use super::{io, Trees};
-use crate::domain::User;
+use crate::domain::{Event, User};
 use crate::store::{EventQuery, StoreError, StoredEvent};
 
 /// The events `query` asks for, in its order.
@@ -19,28 +19,32 @@ pub(super) fn search(
     let mut found = Vec::new();
     match &query.user_id {
         Some(id) => {
-            let shard = trees.shard_of(id);
-            if let (Some(tree), Some(user)) = (trees.shards.get(shard), trees.user(id)?) {
-                scan(
-                    tree,
-                    &layout::events_prefix(id),
-                    Some(user),
+            let key = layout::user_key(id);
+            let tree = trees.shards.get(trees.shard_of(id));
+            if let Some((tree, bytes)) = tree.and_then(|t| t.get(&key).transpose().map(|b| (t, b)))
+            {
+                let bytes = bytes.map_err(io)?;
+                let (user, tail) = layout::split_record(&key, &bytes)?;
+                let mut chunks = Vec::new();
+                for item in tree.scan_prefix(layout::events_prefix(id)) {
+                    budget.tick()?;
+                    let (key, value) = item.map_err(io)?;
+                    layout::decode_events(&key, &value, &mut chunks)?;
+                }
+                let mut tail_events = Vec::new();
+                layout::decode_tail(&key, tail, &mut tail_events)?;
+                admit(
+                    &user,
+                    layout::history(chunks, tail_events),
                     query,
-                    budget,
                     &mut found,
-                )?;
+                );
             }
         }
         None => {
             for tree in &trees.shards {
-                scan(
-                    tree,
-                    &layout::event_prefix(),
-                    None,
-                    query,
-                    budget,
-                    &mut found,
-                )?;
+                chunks(tree, query, budget, &mut found)?;
+                tails(tree, query, budget, &mut found)?;
             }
         }
     }
@@ -48,44 +52,81 @@ pub(super) fn search(
     Ok(found)
 }
 
-/// Collect the admitted events under `prefix` of one shard tree; `user` is the record when the
-/// prefix is one user's.
-fn scan(
+/// The admitted events of every chunk of one shard tree (a user's chunks are contiguous); the
+/// sequences its record's tail holds are the tail's (see [`layout::history`]).
+fn chunks(
     tree: &sled::Tree,
-    prefix: &[u8],
-    mut user: Option<User>,
     query: &EventQuery,
     budget: &mut Budget,
     found: &mut Vec<StoredEvent>,
 ) -> Result<(), StoreError> {
-    for item in tree.scan_prefix(prefix) {
+    let mut owner: Option<(User, std::ops::RangeInclusive<u64>)> = None;
+    for item in tree.scan_prefix(layout::event_prefix()) {
         budget.tick()?;
         let (key, value) = item.map_err(io)?;
-        let KeyKind::Event(id, sequence) = layout::parse_key(&key) else {
+        let KeyKind::Event(id, _) = layout::parse_key(&key) else {
             continue;
         };
-        if user.as_ref().is_none_or(|u| u.id != id) {
+        if owner.as_ref().is_none_or(|(u, _)| u.id != id) {
             let key = layout::user_key(&id);
-            user = match tree.get(&key).map_err(io)? {
-                Some(bytes) => Some(layout::decode_user(&key, &bytes)?),
+            owner = match tree.get(&key).map_err(io)? {
+                Some(bytes) => {
+                    let (user, tail) = layout::split_record(&key, &bytes)?;
+                    let mut tail_events = Vec::new();
+                    layout::decode_tail(&key, tail, &mut tail_events)?;
+                    // An empty tail holds no sequence: an empty range.
+                    let in_tail = match (tail_events.first(), tail_events.last()) {
+                        (Some(first), Some(last)) => first.sequence..=last.sequence,
+                        _ => std::ops::RangeInclusive::new(1, 0),
+                    };
+                    Some((user, in_tail))
+                }
                 None => None,
             };
         }
-        let Some(owner) = user.as_ref().filter(|u| sequence <= u.sequence) else {
+        let Some((user, in_tail)) = owner.as_ref() else {
             continue;
         };
-        let event = layout::decode_event(&key, &value)?;
-        if query.admits(&id, &owner.org, &event) {
-            found.push(StoredEvent {
-                user_id: id,
-                org: owner.org.clone(),
-                event,
-            });
-            // Keep memory bounded by the page: drop what can no longer make it.
-            if found.len() >= query.limit.saturating_mul(2).max(64) {
-                query.sort(found);
-            }
-        }
+        let mut events = Vec::new();
+        layout::decode_events(&key, &value, &mut events)?;
+        events.retain(|e| !in_tail.contains(&e.sequence));
+        admit(user, events, query, found);
     }
     Ok(())
+}
+
+/// The admitted events of every record's tail in one shard tree.
+fn tails(
+    tree: &sled::Tree,
+    query: &EventQuery,
+    budget: &mut Budget,
+    found: &mut Vec<StoredEvent>,
+) -> Result<(), StoreError> {
+    for item in tree.scan_prefix(layout::user_prefix()) {
+        budget.tick()?;
+        let (key, value) = item.map_err(io)?;
+        let (owner, tail) = layout::split_record(&key, &value)?;
+        let mut events = Vec::new();
+        layout::decode_tail(&key, tail, &mut events)?;
+        admit(&owner, events, query, found);
+    }
+    Ok(())
+}
+
+/// Add the events of `owner` that count as history and that `query` admits to `found`.
+fn admit(owner: &User, events: Vec<Event>, query: &EventQuery, found: &mut Vec<StoredEvent>) {
+    for event in events {
+        if event.sequence > owner.sequence || !query.admits(&owner.id, &owner.org, &event) {
+            continue;
+        }
+        found.push(StoredEvent {
+            user_id: owner.id.clone(),
+            org: owner.org.clone(),
+            event,
+        });
+        // Keep memory bounded by the page: drop what can no longer make it.
+        if found.len() >= query.limit.saturating_mul(2).max(64) {
+            query.sort(found);
+        }
+    }
 }

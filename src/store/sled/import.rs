@@ -1,5 +1,5 @@
-//! Bulk loading, with the server stopped: each user gets the same record, creation event and
-//! index keys a create through the API would write, straight into the trees with plain inserts
+//! Bulk loading, with the server stopped: each user gets the same record (its newest event as
+//! its tail), history and index keys that changes through the API would write, straight into the trees with plain inserts
 //! in key order, one thread per core over disjoint trees (sled serializes batches behind a
 //! global lock).
 //!
@@ -49,31 +49,33 @@ pub fn import(trees: &Trees, users: Vec<Imported>) -> Result<ImportCounts, Store
             counts.duplicates += 1;
             continue;
         }
-        let mut events = events.into_iter();
-        let Some(first) = events.next() else {
+        let mut events = events;
+        let Some(newest) = events.pop() else {
             continue;
         };
         let Some(shard_writes) = writes.get_mut(shard) else {
             continue;
         };
         let shard_id = u16::try_from(shard).unwrap_or(u16::MAX);
-        // The record as it is now and its index keys, with the creation event; then the rest
-        // of the history.
-        let change = Change {
-            before: None,
-            event: first,
-            after: user,
-        };
-        if let Some((org, delta)) = layout::change_ops(&change, shard_id, shard_writes) {
-            *deltas.entry(org).or_default() += delta;
-        }
+        // The history up to the newest event, one key each; the record as it is now with the
+        // newest event as its tail (as a change through the API leaves it), and its index keys.
         let tree = layout::TreeId::Shard(shard_id);
-        for event in events {
+        for event in &events {
             shard_writes.push(Op::put(
                 tree,
-                layout::event_key(&change.after.id, event.sequence),
-                layout::encode(&event),
+                layout::event_key(&user.id, event.sequence),
+                layout::encode(event),
             ));
+        }
+        let change = Change {
+            before: None,
+            event: newest,
+            after: user,
+        };
+        if let Some((org, delta)) =
+            layout::change_ops(&change, shard_id, &mut Vec::new(), shard_writes)
+        {
+            *deltas.entry(org).or_default() += delta;
         }
         trees.state_moved(None, change.after.state);
         counts.imported += 1;

@@ -12,11 +12,19 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 /// Version byte in front of every stored value. Format 1 records and events (earlier builds)
 /// have no creator scope; they read as created by an instance-wide role. Format 2 records have
 /// no metadata, format 3 records no credentials; events of formats 2 to 4 read alike (later
-/// formats only add event kinds at the end); events before format 5 have no editor.
-pub const VALUE_FORMAT: u8 = 5;
+/// formats only add event kinds at the end); events before format 5 have no editor. From
+/// format 6 a record carries its user's newest events after it (its tail), and an event key
+/// may hold several events (a chunk); before, every event had a key of its own.
+pub const VALUE_FORMAT: u8 = 6;
+/// The first format whose records carry a tail and whose event values may be chunks.
+const TAIL_FORMAT: u8 = 6;
+/// A record's tail grows up to this many bytes; the change that would pass it first moves the
+/// tail to a chunk. A change then writes one value (its record), and a chunk every few changes.
+pub const TAIL_BYTES: usize = 512;
 /// Version of the layout, recorded in `meta`. Format 1 had no index trees and no commit log;
-/// opening it builds the indexes once.
-pub const STORE_FORMAT: u64 = 2;
+/// opening it builds the indexes once. Format 2 had no record tails or event chunks (values
+/// before format 6); it reads as it is, and is marked 3 so that earlier builds refuse it.
+pub const STORE_FORMAT: u64 = 3;
 
 pub const META_TREE: &str = "meta";
 /// Format 1's username claims, replaced by [`TreeId::Username`].
@@ -33,7 +41,8 @@ const EVENT_PREFIX: u8 = b'e';
 /// A tree of the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum TreeId {
-    /// One per shard: `u<id>` the user's record, `e<len><id><seq>` each event of its history.
+    /// One per shard: `u<id>` the user's record with its newest events (its tail),
+    /// `e<len><id><seq>` a chunk of its older events, keyed by the newest one's sequence.
     Shard(u16),
     /// Live users by creation: `created ++ id`.
     Created,
@@ -119,6 +128,8 @@ pub fn events_prefix(id: &str) -> Vec<u8> {
     key
 }
 
+/// The key of the event chunk of `id` whose newest event has `sequence` (a chunk of one event
+/// is an event of earlier formats, and of imports).
 pub fn event_key(id: &str, sequence: u64) -> Vec<u8> {
     let mut key = events_prefix(id);
     key.extend_from_slice(&sequence.to_be_bytes());
@@ -242,17 +253,38 @@ fn same_index_entries(a: &User, b: &User) -> bool {
         && a.profile.email().map(|e| &e.address) == b.profile.email().map(|e| &e.address)
 }
 
-/// The writes of one change: its event, then the record after it, then the index keys that
-/// change. Also the change's effect on its organization's live-user count.
-pub fn change_ops(change: &Change, shard: u16, ops: &mut Vec<Op>) -> Option<(String, i64)> {
+/// The writes of one change: the record after it, its event appended to the record's tail
+/// (`tail`: the tail of the record before the change, left as the new record's), the tail
+/// moved to a chunk first when it is full, then the index keys that change. Also the change's
+/// effect on its organization's live-user count.
+///
+/// A record's tail, when not empty, ends with the event that made the record, so a full tail
+/// is the chunk keyed by the sequence of the record before the change.
+pub fn change_ops(
+    change: &Change,
+    shard: u16,
+    tail: &mut Vec<u8>,
+    ops: &mut Vec<Op>,
+) -> Option<(String, i64)> {
     let after = &change.after;
     let tree = TreeId::Shard(shard);
-    ops.push(Op::put(
-        tree,
-        event_key(&after.id, change.event.sequence),
-        encode(&change.event),
-    ));
-    ops.push(Op::put(tree, user_key(&after.id), encode(after)));
+    let mut event = Vec::with_capacity(96);
+    encode_raw(&change.event, &mut event);
+    match &change.before {
+        Some(before) if !tail.is_empty() && tail.len() + event.len() > TAIL_BYTES => {
+            let mut chunk = Vec::with_capacity(1 + tail.len());
+            chunk.push(VALUE_FORMAT);
+            chunk.append(tail);
+            ops.push(Op::put(tree, event_key(&after.id, before.sequence), chunk));
+        }
+        Some(_) => {}
+        // A new user has no tail (a caller's leftover would not be its history).
+        None => tail.clear(),
+    }
+    tail.extend_from_slice(&event);
+    let mut record = encode(after);
+    record.extend_from_slice(tail);
+    ops.push(Op::put(tree, user_key(&after.id), record));
     let before = change.before.as_ref().filter(|b| crate::domain::is_live(b));
     let after_live = crate::domain::is_live(after);
     if let (Some(before), true) = (before, after_live) {
@@ -342,20 +374,21 @@ pub fn org_count_op(org: &str, count: u64) -> Op {
 }
 
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = vec![VALUE_FORMAT];
-    // Encoding plain structs into a Vec cannot fail; an empty value would fail to decode loudly.
-    if let Ok(bytes) = bincode::serde::encode_to_vec(value, bincode::config::standard()) {
-        out.extend_from_slice(&bytes);
-    }
+    let mut out = Vec::with_capacity(256);
+    out.push(VALUE_FORMAT);
+    encode_raw(value, &mut out);
     out
+}
+
+/// The bincode of `value`, appended to `out` (no format byte: a tail's or a chunk's events).
+fn encode_raw<T: Serialize>(value: &T, out: &mut Vec<u8>) {
+    // Encoding plain structs into a Vec cannot fail; an empty value would fail to decode loudly.
+    let _ = bincode::serde::encode_into_std_write(value, out, bincode::config::standard());
 }
 
 /// The bincode of `T` after a value's format byte.
 fn decode_as<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt {
-        key: String::from_utf8_lossy(key).into_owned(),
-        reason,
-    };
+    let corrupt = |reason: String| corrupt(key, reason);
     match bytes.split_first() {
         Some((&format, rest)) if (1..=VALUE_FORMAT).contains(&format) => {
             let (value, used) =
@@ -561,7 +594,71 @@ mod v3 {
     }
 }
 
+/// A record's user (its tail, if any, is not decoded).
 pub fn decode_user(key: &[u8], bytes: &[u8]) -> Result<User, StoreError> {
+    split_record(key, bytes).map(|(user, _)| user)
+}
+
+/// A record's user and its tail: the bincode of its newest events, one after the other (empty
+/// before format 6).
+pub fn split_record<'a>(key: &[u8], bytes: &'a [u8]) -> Result<(User, &'a [u8]), StoreError> {
+    match bytes.split_first() {
+        Some((&format, rest)) if (TAIL_FORMAT..=VALUE_FORMAT).contains(&format) => {
+            let (user, used) =
+                bincode::serde::decode_from_slice::<User, _>(rest, bincode::config::standard())
+                    .map_err(|e| corrupt(key, e.to_string()))?;
+            Ok((user, rest.get(used..).unwrap_or_default()))
+        }
+        _ => decode_untailed_user(key, bytes).map(|user| (user, &[][..])),
+    }
+}
+
+/// Every event a value under an event key holds, in sequence order, appended to `out`.
+pub fn decode_events(key: &[u8], bytes: &[u8], out: &mut Vec<Event>) -> Result<(), StoreError> {
+    match bytes.split_first() {
+        Some((&format, rest)) if (TAIL_FORMAT..=VALUE_FORMAT).contains(&format) => {
+            decode_tail(key, rest, out)
+        }
+        _ => decode_event(key, bytes).map(|event| out.push(event)),
+    }
+}
+
+/// The events of a record's tail (from [`split_record`]) or a chunk, appended to `out`.
+pub fn decode_tail(key: &[u8], mut tail: &[u8], out: &mut Vec<Event>) -> Result<(), StoreError> {
+    while !tail.is_empty() {
+        let (event, used) =
+            bincode::serde::decode_from_slice::<Event, _>(tail, bincode::config::standard())
+                .map_err(|e| corrupt(key, e.to_string()))?;
+        if used == 0 {
+            return Err(corrupt(key, "an empty event".into()));
+        }
+        out.push(event);
+        tail = tail.get(used..).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// A user's history from the events of its chunks (in key order) and of its record's tail, in
+/// sequence order with each sequence once. A later write wins: the tail over every chunk, a
+/// later chunk over an earlier one (an event left by a change that was never answered, under an
+/// earlier format, is shadowed by the change that took its sequence).
+pub fn history(chunks: Vec<Event>, tail: Vec<Event>) -> Vec<Event> {
+    let mut by_sequence = std::collections::BTreeMap::new();
+    for event in chunks.into_iter().chain(tail) {
+        by_sequence.insert(event.sequence, event);
+    }
+    by_sequence.into_values().collect()
+}
+
+fn corrupt(key: &[u8], reason: String) -> StoreError {
+    StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason,
+    }
+}
+
+/// A record of a format without a tail.
+fn decode_untailed_user(key: &[u8], bytes: &[u8]) -> Result<User, StoreError> {
     match bytes.first() {
         Some(1) => decode::<v1::UserV1>(key, bytes).map(User::from),
         Some(2) => decode::<v2::UserV2>(key, bytes).map(User::from),
@@ -757,9 +854,13 @@ mod tests {
             after: user.clone(),
         };
         let mut ops = Vec::new();
-        assert_eq!(change_ops(&created, 0, &mut ops), Some(("o".into(), 1)));
-        // Event, record, and the four index keys.
-        assert_eq!(ops.len(), 6);
+        let mut tail = Vec::new();
+        assert_eq!(
+            change_ops(&created, 0, &mut tail, &mut ops),
+            Some(("o".into(), 1))
+        );
+        // The record (the event its tail), and the four index keys.
+        assert_eq!(ops.len(), 5);
         assert!(ops
             .iter()
             .any(|o| o.tree == TreeId::Email && o.key.starts_with(b"ada@example.com")));
@@ -771,8 +872,12 @@ mod tests {
             event,
         };
         let mut ops = Vec::new();
-        assert_eq!(change_ops(&toggled, 0, &mut ops), None);
-        assert_eq!(ops.len(), 2, "a toggle is its event and its record");
+        assert_eq!(change_ops(&toggled, 0, &mut tail, &mut ops), None);
+        assert_eq!(
+            ops.len(),
+            1,
+            "a toggle is its record, the event in its tail"
+        );
 
         let event = decide(Operation::Delete, &user, Timestamp(9)).unwrap();
         let deleted = Change {
@@ -781,7 +886,122 @@ mod tests {
             event,
         };
         let mut ops = Vec::new();
-        assert_eq!(change_ops(&deleted, 0, &mut ops), Some(("o".into(), -1)));
+        assert_eq!(
+            change_ops(&deleted, 0, &mut Vec::new(), &mut ops),
+            Some(("o".into(), -1))
+        );
         assert_eq!(ops.iter().filter(|o| o.value.is_none()).count(), 4);
+    }
+
+    /// Toggle a user `changes` times from its creation, as a shard would: the ops in order.
+    fn toggled(changes: u64) -> (User, Vec<Event>, Vec<Op>) {
+        let mut user = human("7", "o", "ada", "ada@example.com");
+        let mut events = vec![Event {
+            sequence: 1,
+            at: user.created_at,
+            kind: crate::domain::EventKind::Deactivated,
+            editor: String::new(),
+        }];
+        let mut ops = Vec::new();
+        let mut tail = Vec::new();
+        let created = Change {
+            before: None,
+            event: events[0].clone(),
+            after: user.clone(),
+        };
+        change_ops(&created, 3, &mut tail, &mut ops);
+        for i in 0..changes {
+            let op = if user.state == UserState::Active {
+                Operation::Deactivate
+            } else {
+                Operation::Reactivate
+            };
+            let event = decide(op, &user, Timestamp(1_800_000_000_000_000_000 + i as i64)).unwrap();
+            let after = apply(&user, &event);
+            let change = Change {
+                before: Some(user),
+                event: event.clone(),
+                after: after.clone(),
+            };
+            change_ops(&change, 3, &mut tail, &mut ops);
+            events.push(event);
+            user = after;
+        }
+        (user, events, ops)
+    }
+
+    #[test]
+    fn a_full_tail_moves_to_a_chunk_keyed_by_its_newest_event() {
+        let (user, events, ops) = toggled(200);
+        // Applied in order, as the committer would: the last value of each key stands.
+        let ops: Vec<&Op> = ops.iter().filter(|o| o.tree == TreeId::Shard(3)).collect();
+        let mut stored = std::collections::BTreeMap::new();
+        for op in &ops {
+            stored.insert(op.key.clone(), op.value.clone().unwrap());
+        }
+        let chunks: Vec<_> = stored
+            .iter()
+            .filter(|(k, _)| k.starts_with(&events_prefix("7")))
+            .collect();
+        assert!(chunks.len() >= 2, "200 toggles fill more than one tail");
+        let record_writes = ops.iter().filter(|o| o.key == user_key("7")).count();
+        assert_eq!(record_writes, 201, "every change writes its record once");
+        assert_eq!(ops.len(), 201 + chunks.len(), "and a chunk now and then");
+
+        let mut from_chunks = Vec::new();
+        for (key, value) in &chunks {
+            let before = from_chunks.len();
+            decode_events(key, value, &mut from_chunks).unwrap();
+            let KeyKind::Event(_, newest) = parse_key(key) else {
+                panic!("not an event key")
+            };
+            assert_eq!(from_chunks.last().map(|e| e.sequence), Some(newest));
+            assert!(from_chunks.len() > before);
+        }
+        let record = stored.get(&user_key("7")).unwrap();
+        let (decoded, tail) = split_record(b"u7", record).unwrap();
+        assert_eq!(decoded, user);
+        assert!(!tail.is_empty() && tail.len() <= TAIL_BYTES);
+        let mut from_tail = Vec::new();
+        decode_tail(b"u7", tail, &mut from_tail).unwrap();
+        assert_eq!(from_tail.last().map(|e| e.sequence), Some(user.sequence));
+        assert_eq!(history(from_chunks, from_tail), events);
+    }
+
+    #[test]
+    fn history_takes_each_sequence_once_the_later_write_winning() {
+        let (_, events, _) = toggled(3);
+        let stray = Event {
+            kind: crate::domain::EventKind::Locked,
+            ..events[2].clone()
+        };
+        // A stray event of an earlier format's unanswered change, then the tail that took its
+        // sequence.
+        let chunks = vec![stray.clone(), events[3].clone()];
+        let tail = events.clone();
+        assert_eq!(history(chunks, tail), events);
+        // Past the tail, the stray stays (readers then compare it with the record).
+        let chunks = vec![events[0].clone(), events[1].clone(), stray.clone()];
+        let tail = vec![];
+        assert_eq!(history(chunks, tail).last(), Some(&stray));
+    }
+
+    #[test]
+    fn records_and_events_of_earlier_formats_still_decode() {
+        let (user, events, _) = toggled(1);
+        let mut v5 = encode(&user);
+        v5[0] = 5;
+        assert_eq!(decode_user(b"u7", &v5).unwrap(), user);
+        let (_, tail) = split_record(b"u7", &v5).unwrap();
+        assert!(tail.is_empty());
+        // A format-5 record has no tail: trailing bytes are a fault.
+        let mut longer = v5.clone();
+        longer.push(0);
+        assert!(decode_user(b"u7", &longer).is_err());
+        let mut v5 = encode(&events[1]);
+        v5[0] = 5;
+        let mut out = Vec::new();
+        decode_events(b"e", &v5, &mut out).unwrap();
+        assert_eq!(out, vec![events[1].clone()]);
     }
 }

@@ -18,8 +18,8 @@ mod outbox;
 mod wal;
 
 use super::{
-    Backend, CheckReport, CommitDone, EventQuery, Group, ImportCounts, Imported, ListQuery,
-    Outgoing, Page, Settle, StoreError, StoredEvent,
+    Backend, CheckReport, CommitDone, CommitError, EventQuery, Group, ImportCounts, Imported,
+    ListQuery, Outgoing, Page, Settle, StoreError, StoredEvent,
 };
 use crate::config::Durability;
 use crate::domain::{User, UserState};
@@ -145,6 +145,36 @@ pub(crate) struct Trees {
     /// Held (shared) by writes made beside the committer (the outbox's settlements, settings),
     /// and (exclusively) by a backup, so that the backup is one moment of those trees too.
     side_writes: RwLock<()>,
+    /// Per shard, the tails of the records its actor read to decide (see [`Tails`]).
+    tails: Vec<Tails>,
+}
+
+/// The tails of the records a shard's actor read since its last group, by user: the group's
+/// writes need each changed record's tail, and this saves reading the record twice. An entry
+/// counts only for the sequence it was read at; a group takes what it uses and drops the rest,
+/// and a reset drops all.
+#[derive(Debug, Default)]
+struct Tails(std::sync::Mutex<std::collections::HashMap<String, (u64, Vec<u8>)>>);
+
+/// More entries than a group could use: the shard's actor read without committing (refusals).
+const TAILS_KEPT: usize = 4096;
+
+impl Tails {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (u64, Vec<u8>)>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn keep(&self, id: &str, sequence: u64, tail: &[u8]) {
+        let mut tails = self.lock();
+        if tail.is_empty() {
+            tails.remove(id);
+            return;
+        }
+        if tails.len() >= TAILS_KEPT {
+            tails.clear();
+        }
+        tails.insert(id.to_string(), (sequence, tail.to_vec()));
+    }
 }
 
 impl Trees {
@@ -204,6 +234,86 @@ impl Trees {
             Some(bytes) => layout::decode_user(&key, &bytes).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// A record read to decide a change: its tail is kept for the change's writes.
+    fn user_to_change(&self, id: &str) -> Result<Option<User>, StoreError> {
+        let shard = self.shard_of(id);
+        let (Some(tree), Some(tails)) = (self.shards.get(shard), self.tails.get(shard)) else {
+            return Ok(None);
+        };
+        let key = layout::user_key(id);
+        let Some(bytes) = tree.get(&key).map_err(io)? else {
+            tails.keep(id, 0, &[]);
+            return Ok(None);
+        };
+        let (user, tail) = layout::split_record(&key, &bytes)?;
+        tails.keep(id, user.sequence, tail);
+        Ok(Some(user))
+    }
+
+    /// The tail of `user`'s record as stored, which must be at `user`'s sequence.
+    fn stored_tail(&self, shard: usize, user: &User) -> Result<Vec<u8>, StoreError> {
+        if let Some((sequence, tail)) = self
+            .tails
+            .get(shard)
+            .and_then(|t| t.lock().remove(&user.id))
+        {
+            if sequence == user.sequence {
+                return Ok(tail);
+            }
+        }
+        let tree = self
+            .shards
+            .get(shard)
+            .ok_or_else(|| StoreError::Io(format!("no shard {shard}")))?;
+        let key = layout::user_key(&user.id);
+        let bytes = tree
+            .get(&key)
+            .map_err(io)?
+            .ok_or_else(|| StoreError::Corrupt {
+                key: String::from_utf8_lossy(&key).into_owned(),
+                reason: "a change's record is not stored".into(),
+            })?;
+        let (stored, tail) = layout::split_record(&key, &bytes)?;
+        if stored.sequence != user.sequence {
+            return Err(StoreError::Corrupt {
+                key: String::from_utf8_lossy(&key).into_owned(),
+                reason: format!(
+                    "a change expects sequence {}, the record has {}",
+                    user.sequence, stored.sequence
+                ),
+            });
+        }
+        Ok(tail.to_vec())
+    }
+
+    /// The writes of `changes` (one shard's group): their ops, the organization count deltas.
+    fn group_ops(
+        &self,
+        shard: usize,
+        changes: &[super::Change],
+        ops: &mut Vec<Op>,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let shard_id = u16::try_from(shard).unwrap_or(u16::MAX);
+        let mut org_deltas = Vec::new();
+        // The tail each changed user's record has after the group's changes so far.
+        let mut tails: std::collections::HashMap<&str, Vec<u8>> = Default::default();
+        for change in changes {
+            let id = change.after.id.as_str();
+            let mut tail = match (tails.remove(id), &change.before) {
+                (Some(tail), _) => tail,
+                (None, Some(before)) => self.stored_tail(shard, before)?,
+                (None, None) => Vec::new(),
+            };
+            org_deltas.extend(layout::change_ops(change, shard_id, &mut tail, ops));
+            tails.insert(id, tail);
+        }
+        // Whatever the actor read for decisions that changed nothing.
+        if let Some(kept) = self.tails.get(shard) {
+            kept.lock().clear();
+        }
+        Ok(org_deltas)
     }
 
     fn username_holder(&self, name: &str) -> Result<Option<String>, StoreError> {
@@ -348,6 +458,7 @@ impl TreeOptions {
             db,
             counts: self.counts.clone(),
             side_writes: RwLock::new(()),
+            tails: (0..self.shards).map(|_| Tails::default()).collect(),
         };
         Ok((Arc::new(trees), format))
     }
@@ -418,13 +529,16 @@ impl SledStore {
         let (trees, format) = tree_options.open()?;
         let (wal, replayed) = replay_log(&trees, dir)?;
         if format < layout::STORE_FORMAT {
-            log::info!(
-                "{}: building the listing indexes (store format {format} to {})",
-                dir.display(),
-                layout::STORE_FORMAT
-            );
-            build_indexes(&trees)?;
-            trees.db.drop_tree(layout::OLD_USERNAMES_TREE).map_err(io)?;
+            if format < 2 {
+                log::info!(
+                    "{}: building the listing indexes (store format {format} to {})",
+                    dir.display(),
+                    layout::STORE_FORMAT
+                );
+                build_indexes(&trees)?;
+                trees.db.drop_tree(layout::OLD_USERNAMES_TREE).map_err(io)?;
+            }
+            // Format 2's values read as they are; from now on they get written as format 3's.
             trees
                 .meta
                 .insert(layout::META_FORMAT, &layout::STORE_FORMAT.to_be_bytes())
@@ -606,7 +720,7 @@ impl Backend for SledStore {
     }
 
     fn user_at_once(&self, id: &str) -> Option<Result<Option<User>, StoreError>> {
-        Some(self.slot.get().and_then(|t| t.user(id)))
+        Some(self.slot.get().and_then(|t| t.user_to_change(id)))
     }
 
     fn username_holder<'a>(
@@ -619,14 +733,16 @@ impl Backend for SledStore {
     }
 
     fn commit(&self, group: Group, done: CommitDone) {
-        let shard = u16::try_from(group.shard).unwrap_or(u16::MAX);
         let mut ops = Vec::with_capacity(group.changes.len() * 2);
-        let mut org_deltas = Vec::new();
-        let mut moves = Vec::with_capacity(group.changes.len());
-        for change in &group.changes {
-            org_deltas.extend(layout::change_ops(change, shard, &mut ops));
-            moves.push(change.state_move());
-        }
+        let org_deltas = match self
+            .slot
+            .get()
+            .and_then(|trees| trees.group_ops(group.shard, &group.changes, &mut ops))
+        {
+            Ok(deltas) => deltas,
+            Err(e) => return done(Err(CommitError::Unavailable(e))),
+        };
+        let moves = group.changes.iter().map(|c| c.state_move()).collect();
         if !group.deliveries.is_empty() {
             // Taken in the shard's commit order, so a user's deliveries queue in sequence order.
             let first = self
@@ -745,19 +861,20 @@ impl Backend for SledStore {
         for tree in &trees.shards {
             for item in tree.scan_prefix(layout::user_prefix()) {
                 let (key, value) = item.map_err(io)?;
-                let user = layout::decode_user(&key, &value)?;
+                let (user, tail) = layout::split_record(&key, &value)?;
                 if !crate::domain::is_live(&user) {
                     continue;
                 }
-                let mut events = Vec::new();
+                let mut chunks = Vec::new();
                 for item in tree.scan_prefix(layout::events_prefix(&user.id)) {
                     let (key, value) = item.map_err(io)?;
-                    let event = layout::decode_event(&key, &value)?;
-                    // Events one past the record belong to a commit that never finished.
-                    if event.sequence <= user.sequence {
-                        events.push(event);
-                    }
+                    layout::decode_events(&key, &value, &mut chunks)?;
                 }
+                let mut tail_events = Vec::new();
+                layout::decode_tail(&key, tail, &mut tail_events)?;
+                let mut events = layout::history(chunks, tail_events);
+                // Events past the record belong to a commit that never finished.
+                events.retain(|event| event.sequence <= user.sequence);
                 visit(Imported { user, events })?;
                 visited += 1;
             }
