@@ -677,6 +677,8 @@ impl Run {
 /// Every user replaced by `users`, under the resetting marker (see `import::recover`).
 fn replace_users(trees: &Trees, users: Vec<Imported>) -> Result<ImportCounts, StoreError> {
     use super::import;
+    // Tails read before the reset are no user's now (one may come back at the same sequence).
+    trees.forget_tails();
     import::begin(trees)?;
     trees
         .meta

@@ -52,46 +52,57 @@ pub(super) fn search(
     Ok(found)
 }
 
-/// The admitted events of every chunk of one shard tree (a user's chunks are contiguous); the
-/// sequences its record's tail holds are the tail's (see [`layout::history`]).
+/// The admitted events of every chunk of one shard tree that its record's tail does not
+/// shadow: a user's chunks are contiguous, so they are put together one user at a time, as
+/// [`layout::history`] does with the tail (which [`tails`] then adds).
 fn chunks(
     tree: &sled::Tree,
     query: &EventQuery,
     budget: &mut Budget,
     found: &mut Vec<StoredEvent>,
 ) -> Result<(), StoreError> {
-    let mut owner: Option<(User, std::ops::RangeInclusive<u64>)> = None;
+    let mut current: Option<(String, Vec<Event>)> = None;
     for item in tree.scan_prefix(layout::event_prefix()) {
         budget.tick()?;
         let (key, value) = item.map_err(io)?;
         let KeyKind::Event(id, _) = layout::parse_key(&key) else {
             continue;
         };
-        if owner.as_ref().is_none_or(|(u, _)| u.id != id) {
-            let key = layout::user_key(&id);
-            owner = match tree.get(&key).map_err(io)? {
-                Some(bytes) => {
-                    let (user, tail) = layout::split_record(&key, &bytes)?;
-                    let mut tail_events = Vec::new();
-                    layout::decode_tail(&key, tail, &mut tail_events)?;
-                    // An empty tail holds no sequence: an empty range.
-                    let in_tail = match (tail_events.first(), tail_events.last()) {
-                        (Some(first), Some(last)) => first.sequence..=last.sequence,
-                        _ => std::ops::RangeInclusive::new(1, 0),
-                    };
-                    Some((user, in_tail))
-                }
-                None => None,
-            };
+        if current.as_ref().is_none_or(|(cur, _)| *cur != id) {
+            if let Some((done, events)) = current.take() {
+                admit_chunks(tree, &done, events, query, found)?;
+            }
+            current = Some((id, Vec::new()));
         }
-        let Some((user, in_tail)) = owner.as_ref() else {
-            continue;
-        };
-        let mut events = Vec::new();
-        layout::decode_events(&key, &value, &mut events)?;
-        events.retain(|e| !in_tail.contains(&e.sequence));
-        admit(user, events, query, found);
+        if let Some((_, events)) = current.as_mut() {
+            layout::decode_events(&key, &value, events)?;
+        }
     }
+    if let Some((done, events)) = current.take() {
+        admit_chunks(tree, &done, events, query, found)?;
+    }
+    Ok(())
+}
+
+/// Admit one user's chunk events (in key order) that its record's tail does not shadow.
+fn admit_chunks(
+    tree: &sled::Tree,
+    id: &str,
+    events: Vec<Event>,
+    query: &EventQuery,
+    found: &mut Vec<StoredEvent>,
+) -> Result<(), StoreError> {
+    let key = layout::user_key(id);
+    let Some(bytes) = tree.get(&key).map_err(io)? else {
+        return Ok(());
+    };
+    let (user, tail) = layout::split_record(&key, &bytes)?;
+    let mut tail_events = Vec::new();
+    layout::decode_tail(&key, tail, &mut tail_events)?;
+    let in_tail: std::collections::HashSet<u64> = tail_events.iter().map(|e| e.sequence).collect();
+    let mut events = layout::history(events, Vec::new());
+    events.retain(|e| !in_tail.contains(&e.sequence));
+    admit(&user, events, query, found);
     Ok(())
 }
 

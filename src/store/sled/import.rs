@@ -1,7 +1,7 @@
-//! Bulk loading, with the server stopped: each user gets the same record (its newest event as
-//! its tail), history and index keys that changes through the API would write, straight into the trees with plain inserts
-//! in key order, one thread per core over disjoint trees (sled serializes batches behind a
-//! global lock).
+//! Bulk loading, with the server stopped: each user gets its record (the newest event as its
+//! tail), its older events one key each, and the index keys a create through the API writes,
+//! straight into the trees with plain inserts in key order, one thread per core over disjoint
+//! trees (sled serializes batches behind a global lock).
 //!
 //! A marker in `meta` is set before the first write and cleared when the import is closed; a
 //! store opened with the marker still set (an import that crashed) rebuilds its indexes and

@@ -12,15 +12,20 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 /// Version byte in front of every stored value. Format 1 records and events (earlier builds)
 /// have no creator scope; they read as created by an instance-wide role. Format 2 records have
 /// no metadata, format 3 records no credentials; events of formats 2 to 4 read alike (later
-/// formats only add event kinds at the end); events before format 5 have no editor. From
-/// format 6 a record carries its user's newest events after it (its tail), and an event key
-/// may hold several events (a chunk); before, every event had a key of its own.
-pub const VALUE_FORMAT: u8 = 6;
-/// The first format whose records carry a tail and whose event values may be chunks.
+/// formats only add event kinds at the end); events before format 5 have no editor.
+pub const VALUE_FORMAT: u8 = 5;
+/// The format of sled's records that carry their user's newest events after the user (the
+/// tail) and of event chunks (several events under one key). Their parts are format-5 values;
+/// every other value (and every value PostgreSQL stores) stays format 5, which earlier builds
+/// read.
 const TAIL_FORMAT: u8 = 6;
 /// A record's tail grows up to this many bytes; the change that would pass it first moves the
 /// tail to a chunk. A change then writes one value (its record), and a chunk every few changes.
+#[cfg(not(test))]
 pub const TAIL_BYTES: usize = 512;
+/// Small in unit tests, so that short histories already span chunks.
+#[cfg(test)]
+pub const TAIL_BYTES: usize = 40;
 /// Version of the layout, recorded in `meta`. Format 1 had no index trees and no commit log;
 /// opening it builds the indexes once. Format 2 had no record tails or event chunks (values
 /// before format 6); it reads as it is, and is marked 3 so that earlier builds refuse it.
@@ -273,7 +278,7 @@ pub fn change_ops(
     match &change.before {
         Some(before) if !tail.is_empty() && tail.len() + event.len() > TAIL_BYTES => {
             let mut chunk = Vec::with_capacity(1 + tail.len());
-            chunk.push(VALUE_FORMAT);
+            chunk.push(TAIL_FORMAT);
             chunk.append(tail);
             ops.push(Op::put(tree, event_key(&after.id, before.sequence), chunk));
         }
@@ -282,7 +287,9 @@ pub fn change_ops(
         None => tail.clear(),
     }
     tail.extend_from_slice(&event);
-    let mut record = encode(after);
+    let mut record = Vec::with_capacity(320 + tail.len());
+    record.push(TAIL_FORMAT);
+    encode_raw(after, &mut record);
     record.extend_from_slice(tail);
     ops.push(Op::put(tree, user_key(&after.id), record));
     let before = change.before.as_ref().filter(|b| crate::domain::is_live(b));
@@ -390,7 +397,7 @@ fn encode_raw<T: Serialize>(value: &T, out: &mut Vec<u8>) {
 fn decode_as<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
     let corrupt = |reason: String| corrupt(key, reason);
     match bytes.split_first() {
-        Some((&format, rest)) if (1..=VALUE_FORMAT).contains(&format) => {
+        Some((&format, rest)) if (1..=TAIL_FORMAT).contains(&format) => {
             let (value, used) =
                 bincode::serde::decode_from_slice(rest, bincode::config::standard())
                     .map_err(|e| corrupt(e.to_string()))?;
@@ -603,7 +610,7 @@ pub fn decode_user(key: &[u8], bytes: &[u8]) -> Result<User, StoreError> {
 /// before format 6).
 pub fn split_record<'a>(key: &[u8], bytes: &'a [u8]) -> Result<(User, &'a [u8]), StoreError> {
     match bytes.split_first() {
-        Some((&format, rest)) if (TAIL_FORMAT..=VALUE_FORMAT).contains(&format) => {
+        Some((&format, rest)) if format == TAIL_FORMAT => {
             let (user, used) =
                 bincode::serde::decode_from_slice::<User, _>(rest, bincode::config::standard())
                     .map_err(|e| corrupt(key, e.to_string()))?;
@@ -616,9 +623,7 @@ pub fn split_record<'a>(key: &[u8], bytes: &'a [u8]) -> Result<(User, &'a [u8]),
 /// Every event a value under an event key holds, in sequence order, appended to `out`.
 pub fn decode_events(key: &[u8], bytes: &[u8], out: &mut Vec<Event>) -> Result<(), StoreError> {
     match bytes.split_first() {
-        Some((&format, rest)) if (TAIL_FORMAT..=VALUE_FORMAT).contains(&format) => {
-            decode_tail(key, rest, out)
-        }
+        Some((&format, rest)) if format == TAIL_FORMAT => decode_tail(key, rest, out),
         _ => decode_event(key, bytes).map(|event| out.push(event)),
     }
 }

@@ -152,25 +152,27 @@ pub(crate) struct Trees {
 /// The tails of the records a shard's actor read since its last group, by user: the group's
 /// writes need each changed record's tail, and this saves reading the record twice. An entry
 /// counts only for the sequence it was read at; a group takes what it uses and drops the rest,
-/// and a reset drops all.
+/// and a reset drops all (a user it replaces may come back at the same sequence). A missing
+/// entry only costs a read.
 #[derive(Debug, Default)]
 struct Tails(std::sync::Mutex<std::collections::HashMap<String, (u64, Vec<u8>)>>);
 
-/// More entries than a group could use: the shard's actor read without committing (refusals).
-const TAILS_KEPT: usize = 4096;
+/// Entries kept in all shards together (each up to about `TAIL_BYTES`): past a shard's share,
+/// its actor read without committing (refusals), and its entries are dropped.
+const TAILS_KEPT: usize = 16_384;
 
 impl Tails {
     fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (u64, Vec<u8>)>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn keep(&self, id: &str, sequence: u64, tail: &[u8]) {
+    fn keep(&self, id: &str, sequence: u64, tail: &[u8], shards: usize) {
         let mut tails = self.lock();
         if tail.is_empty() {
             tails.remove(id);
             return;
         }
-        if tails.len() >= TAILS_KEPT {
+        if tails.len() >= (TAILS_KEPT / shards.max(1)).max(16) {
             tails.clear();
         }
         tails.insert(id.to_string(), (sequence, tail.to_vec()));
@@ -236,6 +238,13 @@ impl Trees {
         }
     }
 
+    /// Forget every kept tail (the users were replaced).
+    fn forget_tails(&self) {
+        for tails in &self.tails {
+            tails.lock().clear();
+        }
+    }
+
     /// A record read to decide a change: its tail is kept for the change's writes.
     fn user_to_change(&self, id: &str) -> Result<Option<User>, StoreError> {
         let shard = self.shard_of(id);
@@ -244,11 +253,11 @@ impl Trees {
         };
         let key = layout::user_key(id);
         let Some(bytes) = tree.get(&key).map_err(io)? else {
-            tails.keep(id, 0, &[]);
+            tails.keep(id, 0, &[], self.shards.len());
             return Ok(None);
         };
         let (user, tail) = layout::split_record(&key, &bytes)?;
-        tails.keep(id, user.sequence, tail);
+        tails.keep(id, user.sequence, tail, self.shards.len());
         Ok(Some(user))
     }
 

@@ -1,15 +1,18 @@
-//! The listing indexes against a model: random histories of creates, lifecycle changes,
-//! metadata edits and deletes, then random listings (filters, scopes, paging, order), each compared with the same
-//! listing computed from the model's users. `check` must find nothing wrong after any history.
+//! The listing indexes and the histories against a model: random histories of creates,
+//! lifecycle changes, metadata edits and deletes, then random listings (filters, scopes, paging,
+//! order), each compared with the same listing computed from the model's users, and every
+//! user's events (records' tails and chunks) compared with the model's. `check` must find
+//! nothing wrong after any history.
 
 #[cfg(test)]
 mod tests {
     use super::super::{Options, SledStore};
+    use crate::domain::Event;
     use crate::domain::{
         self, Contact, Email, Filter, HumanProfile, NewUser, Operation, OrgScope, Profile, SortBy,
         TextMatch, TextMethod, Timestamp, User, UserState,
     };
-    use crate::store::{Backend, Change, Group, ListQuery};
+    use crate::store::{Backend, Change, EventQuery, Group, Imported, ListQuery};
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
@@ -145,10 +148,14 @@ mod tests {
         assert_eq!(rx.recv(), Ok(true), "the group committed");
     }
 
-    /// Run `steps` against the store and the model (id → user); usernames stay unique among live
-    /// users, as the core keeps them.
-    fn replay(store: &SledStore, steps: &[Step]) -> BTreeMap<String, User> {
+    /// Run `steps` against the store and the model (id → user, id → events); usernames stay
+    /// unique among live users, as the core keeps them.
+    fn replay(
+        store: &SledStore,
+        steps: &[Step],
+    ) -> (BTreeMap<String, User>, BTreeMap<String, Vec<Event>>) {
         let mut model: BTreeMap<String, User> = BTreeMap::new();
+        let mut histories: BTreeMap<String, Vec<Event>> = BTreeMap::new();
         let shards = store.shard_count();
         let mut clock = 1_000i64;
         for step in steps {
@@ -195,10 +202,11 @@ mod tests {
                         crate::store::shard_of(&id, shards),
                         vec![Change {
                             before: None,
-                            event,
+                            event: event.clone(),
                             after: user.clone(),
                         }],
                     );
+                    histories.insert(id.clone(), vec![event]);
                     model.insert(id, user);
                 }
                 Step::Change { user, .. } | Step::Edit { user, .. } => {
@@ -224,15 +232,41 @@ mod tests {
                         crate::store::shard_of(&before.id, shards),
                         vec![Change {
                             before: Some(before),
-                            event,
+                            event: event.clone(),
                             after: after.clone(),
                         }],
                     );
+                    histories.entry(after.id.clone()).or_default().push(event);
                     model.insert(after.id.clone(), after);
                 }
             }
         }
-        model
+        (model, histories)
+    }
+
+    /// Every event the store's search finds (one user's, or everyone's), by user, in sequence
+    /// order.
+    fn stored_histories(store: &SledStore, user_id: Option<&str>) -> BTreeMap<String, Vec<Event>> {
+        let query = EventQuery {
+            user_id: user_id.map(str::to_string),
+            org: None,
+            editor: None,
+            types: Vec::new(),
+            after_sequence: 0,
+            since: None,
+            until: None,
+            scope: OrgScope::Everywhere,
+            asc: true,
+            limit: 100_000,
+        };
+        let mut found: BTreeMap<String, Vec<Event>> = BTreeMap::new();
+        for stored in block_on(store.events(query)).unwrap() {
+            found.entry(stored.user_id).or_default().push(stored.event);
+        }
+        for events in found.values_mut() {
+            events.sort_by_key(|e| e.sequence);
+        }
+        found
     }
 
     /// The listing computed from the model.
@@ -268,7 +302,7 @@ mod tests {
         ) {
             let dir = tempfile::tempdir().unwrap();
             let store = SledStore::open(dir.path(), Options::offline(4, 1 << 20)).unwrap();
-            let model = replay(&store, &steps);
+            let (model, histories) = replay(&store, &steps);
             for q in &queries {
                 let page = block_on(store.list(q.clone())).unwrap();
                 let got: Vec<String> = page.users.iter().map(|u| u.id.clone()).collect();
@@ -279,9 +313,68 @@ mod tests {
                     prop_assert_eq!(Some(user), model.get(&user.id), "records are the durable ones");
                 }
             }
+            prop_assert_eq!(&stored_histories(&store, None), &histories, "everyone's events");
+            for (id, events) in &histories {
+                let one = stored_histories(&store, Some(id));
+                prop_assert_eq!(one.get(id), Some(events), "the events of {}", id);
+            }
             let report = store.check(10).unwrap();
             prop_assert!(report.is_ok(), "{}", report);
         }
+    }
+
+    #[test]
+    fn a_reset_forgets_the_tails_its_actors_read_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), Options::offline(4, 1 << 20)).unwrap();
+        let new_user = || NewUser {
+            id: "x".into(),
+            org: "o1".into(),
+            initial_state: UserState::Active,
+            creator_scope: OrgScope::Everywhere,
+            editor: String::new(),
+            profile: Profile::V3 {
+                schema_id: "s".into(),
+                data_json: "{}".into(),
+                contact: Contact::default(),
+            },
+        };
+        let shard = crate::store::shard_of("x", store.shard_count());
+        let (user, event) = domain::create(new_user(), Timestamp(1_000));
+        commit(
+            &store,
+            shard,
+            vec![Change {
+                before: None,
+                event,
+                after: user,
+            }],
+        );
+        // An actor reads the user (and keeps its tail), then decides nothing.
+        assert!(store.user_at_once("x").unwrap().unwrap().is_some());
+        // A reset brings the user back at the same sequence, created at another time.
+        let seeded = Imported::created(new_user(), Timestamp(2_000));
+        block_on(store.reset(vec![seeded.clone()])).unwrap();
+        let before = seeded.user;
+        let event = domain::decide(Operation::Deactivate, &before, Timestamp(3_000)).unwrap();
+        let after = domain::apply(&before, &event);
+        commit(
+            &store,
+            shard,
+            vec![Change {
+                before: Some(before),
+                event: event.clone(),
+                after,
+            }],
+        );
+        let mut expected = seeded.events;
+        expected.push(event);
+        assert_eq!(
+            stored_histories(&store, Some("x")).get("x"),
+            Some(&expected)
+        );
+        let report = store.check(10).unwrap();
+        assert!(report.is_ok(), "{report}");
     }
 
     /// Wait for a listing (a scan finishes on another thread).
