@@ -170,11 +170,11 @@ fn check_user(
             return Ok(());
         }
     };
-    let mut tail_events = Vec::new();
-    if let Err(e) = layout::decode_tail(&key, tail, &mut tail_events) {
+    let tail_events = layout::tail_events(&key, tail).unwrap_or_else(|e| {
         events_decoded = false;
         report.problem(format!("shard {shard}: {e}"));
-    }
+        Vec::new()
+    });
     if tail_events
         .last()
         .is_some_and(|e| e.sequence != record.sequence)

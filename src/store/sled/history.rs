@@ -25,20 +25,8 @@ pub(super) fn search(
             {
                 let bytes = bytes.map_err(io)?;
                 let (user, tail) = layout::split_record(&key, &bytes)?;
-                let mut chunks = Vec::new();
-                for item in tree.scan_prefix(layout::events_prefix(id)) {
-                    budget.tick()?;
-                    let (key, value) = item.map_err(io)?;
-                    layout::decode_events(&key, &value, &mut chunks)?;
-                }
-                let mut tail_events = Vec::new();
-                layout::decode_tail(&key, tail, &mut tail_events)?;
-                admit(
-                    &user,
-                    layout::history(chunks, tail_events),
-                    query,
-                    &mut found,
-                );
+                let events = user_history(tree, &key, &user.id, tail, &mut || budget.tick())?;
+                admit(&user, events, query, &mut found);
             }
         }
         None => {
@@ -50,6 +38,24 @@ pub(super) fn search(
     }
     query.sort(&mut found);
     Ok(found)
+}
+
+/// The whole history of the user whose record (under `key`) has `tail`: its chunks and its
+/// tail put together (see [`layout::history`]); `tick` runs once per chunk read.
+pub(super) fn user_history(
+    tree: &sled::Tree,
+    key: &[u8],
+    id: &str,
+    tail: &[u8],
+    tick: &mut dyn FnMut() -> Result<(), StoreError>,
+) -> Result<Vec<Event>, StoreError> {
+    let mut chunks = Vec::new();
+    for item in tree.scan_prefix(layout::events_prefix(id)) {
+        tick()?;
+        let (key, value) = item.map_err(io)?;
+        layout::decode_events(&key, &value, &mut chunks)?;
+    }
+    Ok(layout::history(chunks, layout::tail_events(key, tail)?))
 }
 
 /// The admitted events of every chunk of one shard tree that its record's tail does not
@@ -97,9 +103,10 @@ fn admit_chunks(
         return Ok(());
     };
     let (user, tail) = layout::split_record(&key, &bytes)?;
-    let mut tail_events = Vec::new();
-    layout::decode_tail(&key, tail, &mut tail_events)?;
-    let in_tail: std::collections::HashSet<u64> = tail_events.iter().map(|e| e.sequence).collect();
+    let in_tail: std::collections::HashSet<u64> = layout::tail_events(&key, tail)?
+        .iter()
+        .map(|e| e.sequence)
+        .collect();
     let mut events = layout::history(events, Vec::new());
     events.retain(|e| !in_tail.contains(&e.sequence));
     admit(&user, events, query, found);
@@ -117,9 +124,7 @@ fn tails(
         budget.tick()?;
         let (key, value) = item.map_err(io)?;
         let (owner, tail) = layout::split_record(&key, &value)?;
-        let mut events = Vec::new();
-        layout::decode_tail(&key, tail, &mut events)?;
-        admit(&owner, events, query, found);
+        admit(&owner, layout::tail_events(&key, tail)?, query, found);
     }
     Ok(())
 }

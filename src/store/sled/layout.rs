@@ -628,8 +628,15 @@ pub fn decode_events(key: &[u8], bytes: &[u8], out: &mut Vec<Event>) -> Result<(
     }
 }
 
+/// The events of a record's tail (from [`split_record`]).
+pub fn tail_events(key: &[u8], tail: &[u8]) -> Result<Vec<Event>, StoreError> {
+    let mut events = Vec::new();
+    decode_tail(key, tail, &mut events)?;
+    Ok(events)
+}
+
 /// The events of a record's tail (from [`split_record`]) or a chunk, appended to `out`.
-pub fn decode_tail(key: &[u8], mut tail: &[u8], out: &mut Vec<Event>) -> Result<(), StoreError> {
+fn decode_tail(key: &[u8], mut tail: &[u8], out: &mut Vec<Event>) -> Result<(), StoreError> {
     while !tail.is_empty() {
         let (event, used) =
             bincode::serde::decode_from_slice::<Event, _>(tail, bincode::config::standard())

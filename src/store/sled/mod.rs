@@ -874,14 +874,7 @@ impl Backend for SledStore {
                 if !crate::domain::is_live(&user) {
                     continue;
                 }
-                let mut chunks = Vec::new();
-                for item in tree.scan_prefix(layout::events_prefix(&user.id)) {
-                    let (key, value) = item.map_err(io)?;
-                    layout::decode_events(&key, &value, &mut chunks)?;
-                }
-                let mut tail_events = Vec::new();
-                layout::decode_tail(&key, tail, &mut tail_events)?;
-                let mut events = layout::history(chunks, tail_events);
+                let mut events = history::user_history(tree, &key, &user.id, tail, &mut || Ok(()))?;
                 // Events past the record belong to a commit that never finished.
                 events.retain(|event| event.sequence <= user.sequence);
                 visit(Imported { user, events })?;
