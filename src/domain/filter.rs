@@ -18,7 +18,7 @@ pub enum Filter {
     Ids(Vec<String>),
     Id(TextMatch),
     Organization(TextMatch),
-    /// A v2 human's username (login names are usernames in userd).
+    /// A v2 user's username, human or machine (login names are usernames in userd).
     Username(TextMatch),
     Email(TextMatch),
     /// The email address is one of these (exact).
@@ -169,7 +169,7 @@ impl Filter {
             Filter::Ids(ids) => ids.contains(&user.id),
             Filter::Id(t) => t.matches(&user.id),
             Filter::Organization(t) => t.matches(&user.org),
-            Filter::Username(t) => human_text(t, |h| &h.username),
+            Filter::Username(t) => user.profile.username().is_some_and(|n| t.matches(n)),
             Filter::Email(t) => user.profile.email().is_some_and(|e| t.matches(&e.address)),
             Filter::Emails(list) => user
                 .profile

@@ -99,6 +99,37 @@ async fn machine_users_are_created_read_listed_and_moved_like_humans() {
     want.sort();
     assert_eq!(ids, want);
 
+    // Found by username like humans: through the username index and by a scan.
+    for (query, want) in [
+        (json!({"userName": "ci-bot"}), vec![id.clone()]),
+        (
+            json!({"userName": "BOT-", "method": "TEXT_QUERY_METHOD_STARTS_WITH_IGNORE_CASE"}),
+            vec!["bot-2".to_string()],
+        ),
+        (
+            json!({"userName": "taken", "method": "TEXT_QUERY_METHOD_STARTS_WITH"}),
+            vec![],
+        ),
+    ] {
+        let r = app
+            .post(
+                "/v2/users",
+                &admin_token(),
+                Some(&json!({"queries": [
+                    {"userNameQuery": query},
+                    {"typeQuery": {"type": "TYPE_MACHINE"}},
+                ]})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        // An empty page omits `result`, as proto3 JSON does.
+        let ids: Vec<&str> = r.body["result"]
+            .as_array()
+            .map(|users| users.iter().filter_map(|u| u["userId"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(ids, want, "{query}: {:?}", r.body);
+    }
+
     // The lifecycle, as for humans.
     for action in ["lock", "unlock", "deactivate", "reactivate"] {
         let r = app

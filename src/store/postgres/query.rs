@@ -181,7 +181,6 @@ impl Sql {
 
     /// The SQL of a filter tree.
     pub fn filter(&mut self, f: &Filter) -> String {
-        let human = kind_number(UserKind::Human);
         let leaf = |s: String| format!("COALESCE(({s}), false)");
         match f {
             Filter::And(all) if all.is_empty() => "true".into(),
@@ -202,10 +201,7 @@ impl Sql {
             }
             Filter::Id(t) => leaf(self.text("id", t)),
             Filter::Organization(t) => leaf(self.text("org", t)),
-            Filter::Username(t) => {
-                let s = self.text("username", t);
-                leaf(format!("kind = {human} AND {s}"))
-            }
+            Filter::Username(t) => leaf(self.text("username", t)),
             Filter::Email(t) => leaf(self.text("email", t)),
             Filter::Emails(list) => {
                 let list: Vec<String> = list.iter().map(|e| column_text(e)).collect();
