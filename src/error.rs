@@ -212,6 +212,8 @@ error_codes! {
     InvalidCreate = InvalidArgument, 400, "USERD-CREATE-0001", "Invalid user";
     /// A listing whose paging or filters break the rules (the text says which).
     InvalidListing = InvalidArgument, 400, "USERD-SEARCH-0001", "Invalid listing";
+    /// A v2 listing whose queries nest deeper than ZITADEL's 20 levels.
+    ListQueryTooDeep = InvalidArgument, 400, "USER-zsQ97", "Too many nesting levels in the query";
     /// A search filter userd does not serve.
     UnsupportedFilter = InvalidArgument, 400, "USERD-SEARCH-0002", "Filter is not supported";
     /// A v2 request whose fields break the rules (the text says which).

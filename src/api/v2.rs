@@ -336,9 +336,21 @@ fn state(n: i32) -> Result<UserState, ApiError> {
         .ok_or_else(|| invalid_listing(format!("stateQuery.state: unknown user state {n}")))
 }
 
-/// One `SearchQuery` as a filter.
-fn filter(q: pb::SearchQuery) -> Result<Filter, ApiError> {
+/// How deep `and`, `or` and `not` queries may nest, as in ZITADEL (top-level queries are at 0).
+const MAX_QUERY_LEVEL: u8 = 20;
+
+/// One `SearchQuery` at nesting `level` as a filter.
+fn filter(q: pb::SearchQuery, level: u8) -> Result<Filter, ApiError> {
     use pb::search_query::Query as Q;
+    if level > MAX_QUERY_LEVEL {
+        return Err(ErrorCode::ListQueryTooDeep.into());
+    }
+    let nested = |queries: Vec<pb::SearchQuery>| {
+        queries
+            .into_iter()
+            .map(|q| filter(q, level + 1))
+            .collect::<Result<Vec<_>, _>>()
+    };
     Ok(match q.query {
         None => return Err(invalid_listing("each query must set one kind of query")),
         Some(Q::UserNameQuery(q)) => Filter::Username(text_query(q.user_name, q.method)?),
@@ -353,7 +365,8 @@ fn filter(q: pb::SearchQuery) -> Result<Filter, ApiError> {
         Some(Q::TypeQuery(q)) => match pb::Type::try_from(q.r#type) {
             Ok(pb::Type::Human) => Filter::Kind(UserKind::Human),
             Ok(pb::Type::Machine) => Filter::Kind(UserKind::Machine),
-            Ok(pb::Type::Unspecified) => Filter::And(Vec::new()),
+            // ZITADEL compares the stored type with 0, which no user has.
+            Ok(pb::Type::Unspecified) => Filter::Or(Vec::new()),
             Err(_) => return Err(invalid_listing("typeQuery.type: unknown type")),
         },
         Some(Q::InUserIdsQuery(q)) => Filter::Ids(q.user_ids),
@@ -361,20 +374,10 @@ fn filter(q: pb::SearchQuery) -> Result<Filter, ApiError> {
         Some(Q::OrganizationIdQuery(q)) => {
             Filter::Organization(TextMatch::equals(q.organization_id))
         }
-        Some(Q::OrQuery(q)) => Filter::Or(
-            q.queries
-                .into_iter()
-                .map(filter)
-                .collect::<Result<_, _>>()?,
-        ),
-        Some(Q::AndQuery(q)) => Filter::And(
-            q.queries
-                .into_iter()
-                .map(filter)
-                .collect::<Result<_, _>>()?,
-        ),
+        Some(Q::OrQuery(q)) => Filter::Or(nested(q.queries)?),
+        Some(Q::AndQuery(q)) => Filter::And(nested(q.queries)?),
         Some(Q::NotQuery(q)) => match q.query {
-            Some(inner) => Filter::Not(Box::new(filter(*inner)?)),
+            Some(inner) => Filter::Not(Box::new(filter(*inner, level + 1)?)),
             None => return Err(invalid_listing("notQuery.query is required")),
         },
     })
@@ -410,7 +413,7 @@ impl TryFrom<pb::ListUsersRequest> for app::ListUsers {
             filter: Filter::all(
                 r.queries
                     .into_iter()
-                    .map(filter)
+                    .map(|q| filter(q, 0))
                     .collect::<Result<_, _>>()?,
             ),
             paging: app::Paging::new(query.offset, query.limit, query.asc),

@@ -99,6 +99,18 @@ async fn machine_users_are_created_read_listed_and_moved_like_humans() {
     want.sort();
     assert_eq!(ids, want);
 
+    // An unspecified type matches no one, as in ZITADEL.
+    let r = app
+        .post(
+            "/v2/users",
+            &admin_token(),
+            Some(&json!({"queries": [{"typeQuery": {"type": "TYPE_UNSPECIFIED"}}]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(r.body["result"].is_null(), "{:?}", r.body);
+    assert!(r.body["details"]["totalResult"].is_null(), "{:?}", r.body);
+
     // Found by username like humans: through the username index and by a scan.
     for (query, want) in [
         (json!({"userName": "ci-bot"}), vec![id.clone()]),

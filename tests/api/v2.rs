@@ -382,6 +382,18 @@ async fn list_users_filters_and_pages() {
         )
         .await;
     assert_error(&r, 400, 3, None);
+    // Queries nest 20 levels deep at most, as in ZITADEL.
+    let nest = |levels: usize| {
+        let mut q = json!({"userNameQuery": {"userName": "ann"}});
+        for _ in 0..levels {
+            q = json!({"notQuery": {"query": {"notQuery": {"query": q}}}});
+        }
+        json!({"queries": [q]})
+    };
+    let r = app.post("/v2/users", &admin, Some(&nest(10))).await;
+    assert_eq!(ids(&r), ["ann"], "{:?}", r.body);
+    let r = app.post("/v2/users", &admin, Some(&nest(11))).await;
+    assert_error(&r, 400, 3, Some("USER-zsQ97"));
     // Only what the caller may read.
     let r = app
         .post("/v2/users", &org_token("ORG_OWNER_VIEWER", "org-b"), None)
