@@ -261,6 +261,7 @@ impl TryFrom<pb::SearchUsersRequest> for app::ListUsers {
                     .collect::<Result<_, _>>()?,
             ),
             paging: app::Paging::new(query.offset, query.limit, !query.desc),
+            self_service: app::SelfService::Denied,
             sort: match pb::FieldName::try_from(r.sorting_column) {
                 Ok(pb::FieldName::Id) => SortBy::Id,
                 Ok(pb::FieldName::ChangeDate) => SortBy::Changed,

@@ -417,6 +417,7 @@ impl TryFrom<pb::ListUsersRequest> for app::ListUsers {
                     .collect::<Result<_, _>>()?,
             ),
             paging: app::Paging::new(query.offset, query.limit, query.asc),
+            self_service: app::SelfService::Allowed,
             sort: sort_by(r.sorting_column)?,
         })
     }

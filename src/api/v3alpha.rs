@@ -178,6 +178,7 @@ impl TryFrom<pb::ListUsersRequest> for app::ListUsers {
         Ok(app::ListUsers {
             filter: Filter::all(filters),
             paging: app::Paging::new(query.offset, query.limit, query.asc),
+            self_service: app::SelfService::Denied,
             sort: crate::domain::SortBy::Creation,
         })
     }

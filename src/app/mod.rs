@@ -31,7 +31,8 @@ pub use requests::*;
 
 use crate::auth::{self, Caller, Verifier};
 use crate::domain::{
-    self, Access, ChangeDetails, HumanProfile, NewUser, Permission, Profile, User, UserState,
+    self, Access, ChangeDetails, Filter, HumanProfile, NewUser, OrgScope, Permission, Profile,
+    TextMatch, User, UserState,
 };
 use crate::error::{ApiError, ErrorCode};
 use crate::id::IdGenerator;
@@ -382,12 +383,34 @@ impl Core {
     }
 
     /// A page of the users the caller may read that pass the filter. A caller who may read no
-    /// organization gets an empty page, not 403.
+    /// organization gets an empty page, not 403; where self-service is allowed (v2), the
+    /// caller's own user is listed too, as ZITADEL does.
     pub async fn list(&self, ctx: &RequestContext, request: ListUsers) -> Result<Page, ApiError> {
         let caller = self.authenticate(ctx).await?;
+        let mut scope = caller.scope(Permission::Read);
+        let mut filter = request.filter;
+        if let (SelfService::Allowed, OrgScope::Orgs(orgs)) = (request.self_service, &scope) {
+            let own = self.live_user(&caller.subject).await?;
+            if let Some(own) = own.filter(|u| !orgs.contains(&u.org)) {
+                // The scope cannot say "these organizations and this user": the filter does,
+                // and an id term lets the store read just that user when no org is readable.
+                let mine = Filter::Ids(vec![own.id]);
+                let readable = if orgs.is_empty() {
+                    mine
+                } else {
+                    let orgs = orgs
+                        .iter()
+                        .map(|o| Filter::Organization(TextMatch::equals(o.clone())))
+                        .collect();
+                    Filter::Or(vec![Filter::Or(orgs), mine])
+                };
+                filter = Filter::all(filter.into_iter().chain([readable]).collect());
+                scope = OrgScope::Everywhere;
+            }
+        }
         let query = ListQuery {
-            filter: request.filter,
-            scope: caller.scope(Permission::Read),
+            filter,
+            scope,
             offset: request.paging.offset,
             limit: request.paging.limit,
             asc: request.paging.asc,

@@ -253,6 +253,8 @@ pub struct ListUsers {
     pub paging: Paging,
     /// The column to order by (creation unless a surface says otherwise).
     pub sort: crate::domain::SortBy,
+    /// Whether the caller's own user is listed whatever its permissions (v2).
+    pub self_service: SelfService,
 }
 
 /// Set or remove a user's metadata. ZITADEL asks `user.write` on the user's organization, for

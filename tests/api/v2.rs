@@ -399,6 +399,39 @@ async fn list_users_filters_and_pages() {
         .post("/v2/users", &org_token("ORG_OWNER_VIEWER", "org-b"), None)
         .await;
     assert_eq!(ids(&r), ["dan"]);
+    // And the caller's own user, as in ZITADEL's v2 (v3alpha has no self rule).
+    let token = |roles: &[(&str, Option<&str>)]| {
+        let mut c = claims("ann", roles);
+        c["iat"] = json!(now_secs_f64());
+        sign(&c)
+    };
+    let ann = token(&[]);
+    let r = app.post("/v2/users", &ann, None).await;
+    assert_eq!(ids(&r), ["ann"], "{:?}", r.body);
+    assert_eq!(r.body["details"]["totalResult"], json!("1"));
+    let r = app
+        .post(
+            "/v2/users",
+            &ann,
+            Some(&json!({"queries": [{"userNameQuery": {"userName": "bob"}}]})),
+        )
+        .await;
+    assert_eq!(ids(&r), Vec::<String>::new());
+    let r = app
+        .post(
+            "/v2/users",
+            &token(&[("ORG_OWNER_VIEWER", Some("org-b"))]),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&r), ["dan", "ann"]);
+    let r = app.post("/v3alpha/users/search", &ann, None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(
+        r.body["result"].as_array().is_none_or(|a| a.is_empty()),
+        "{:?}",
+        r.body
+    );
 }
 
 #[tokio::test]
