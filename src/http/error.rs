@@ -1,10 +1,12 @@
 //! The one place where an [`ApiError`] becomes bytes on the wire, one function per form: REST
 //! (ZITADEL's JSON body `{"code", "message", "details": [ErrorDetail, RequestInfo]}` with the
-//! row's HTTP status), Connect (`{"code": "not_found", "message"}`), and gRPC / gRPC-Web
-//! (`grpc-status` and a percent-encoded `grpc-message`).
+//! row's HTTP status), Connect (`{"code": "not_found", "message", "details"}`), and gRPC /
+//! gRPC-Web (`grpc-status`, a percent-encoded `grpc-message` and `grpc-status-details-bin`).
+//! Every form carries ZITADEL's ErrorDetail (the error's id and text).
 
 use crate::error::ApiError;
 use actix_web::{http::StatusCode, HttpResponse, ResponseError};
+use base64::Engine;
 use serde::Serialize;
 use std::fmt;
 
@@ -77,18 +79,84 @@ pub fn rest_body(e: &ApiError) -> Vec<u8> {
         .unwrap_or_else(|_| b"{\"code\":13,\"message\":\"Internal error\",\"details\":[]}".to_vec())
 }
 
-/// Connect's JSON error body: `{"code": "not_found", "message": "..."}`.
+/// ZITADEL's `zitadel.v1.ErrorDetail`: the error's id and text, on every protocol.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ErrorDetail {
+    #[prost(string, tag = "1")]
+    id: String,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+/// `google.protobuf.Any`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Any {
+    #[prost(string, tag = "1")]
+    type_url: String,
+    #[prost(bytes = "vec", tag = "2")]
+    value: Vec<u8>,
+}
+
+/// `google.rpc.Status`, which gRPC carries in `grpc-status-details-bin`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<Any>,
+}
+
+const ERROR_DETAIL_TYPE: &str = "zitadel.v1.ErrorDetail";
+
+/// `e`'s ErrorDetail, encoded.
+fn error_detail(e: &ApiError) -> Vec<u8> {
+    prost::Message::encode_to_vec(&ErrorDetail {
+        id: e.id().to_string(),
+        message: e.text().to_string(),
+    })
+}
+
+/// Connect's JSON error body: `{"code": "not_found", "message": "...", "details": [...]}`,
+/// the one detail being ZITADEL's ErrorDetail (base64 of its protobuf form, as Connect sends
+/// details).
 pub fn connect_body(e: &ApiError) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct ConnectDetail {
+        #[serde(rename = "type")]
+        type_name: &'static str,
+        value: String,
+    }
     #[derive(Serialize)]
     struct ConnectBody<'a> {
         code: &'a str,
         message: String,
+        details: [ConnectDetail; 1],
     }
     serde_json::to_vec(&ConnectBody {
         code: e.grpc().connect_name(),
         message: e.message(),
+        details: [ConnectDetail {
+            type_name: ERROR_DETAIL_TYPE,
+            value: base64::engine::general_purpose::STANDARD_NO_PAD.encode(error_detail(e)),
+        }],
     })
     .unwrap_or_default()
+}
+
+/// The value of gRPC's `grpc-status-details-bin` for `e`: a `google.rpc.Status` holding
+/// ZITADEL's ErrorDetail, base64 as binary metadata is sent.
+pub fn grpc_status_details(e: &ApiError) -> String {
+    let status = RpcStatus {
+        code: e.grpc().number(),
+        message: e.message(),
+        details: vec![Any {
+            type_url: format!("type.googleapis.com/{ERROR_DETAIL_TYPE}"),
+            value: error_detail(e),
+        }],
+    };
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(prost::Message::encode_to_vec(&status))
 }
 
 /// A Connect error answer.
@@ -157,9 +225,27 @@ mod tests {
             })
         );
         let body: serde_json::Value = serde_json::from_slice(&connect_body(&e)).unwrap();
+        assert_eq!(body["code"], "failed_precondition");
+        assert_eq!(body["message"], "User is not inactive (COMMAND-s5qqcz97hf)");
+        assert_eq!(body["details"][0]["type"], "zitadel.v1.ErrorDetail");
+        let value = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(body["details"][0]["value"].as_str().unwrap())
+            .unwrap();
+        let detail = <ErrorDetail as prost::Message>::decode(value.as_slice()).unwrap();
+        assert_eq!(detail.id, "COMMAND-s5qqcz97hf");
+        assert_eq!(detail.message, "User is not inactive");
+        let status = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(grpc_status_details(&e))
+            .unwrap();
+        let status = <RpcStatus as prost::Message>::decode(status.as_slice()).unwrap();
+        assert_eq!(status.code, 9);
         assert_eq!(
-            body,
-            serde_json::json!({"code": "failed_precondition", "message": "User is not inactive (COMMAND-s5qqcz97hf)"})
+            status.details[0].type_url,
+            "type.googleapis.com/zitadel.v1.ErrorDetail"
+        );
+        assert_eq!(
+            <ErrorDetail as prost::Message>::decode(status.details[0].value.as_slice()).unwrap(),
+            detail
         );
         assert_eq!(
             grpc_status(Err(&e)),

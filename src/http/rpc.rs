@@ -128,17 +128,28 @@ impl Protocol {
                 let (status, message) = error::grpc_status(result.as_ref().map(|_| ()));
                 // With a message, `connection.rs` sends the status after it as trailers; an
                 // error has none, so its status stays in the headers ("Trailers-Only").
-                let body = result.map_or_else(|_| Vec::new(), |m| frame(0, &m.encode_to_vec()));
-                HttpResponse::Ok()
+                let mut response = HttpResponse::Ok();
+                response
                     .content_type("application/grpc+proto")
                     .insert_header(("grpc-status", status.to_string()))
-                    .insert_header(("grpc-message", message))
-                    .body(body)
+                    .insert_header(("grpc-message", message));
+                if let Err(e) = &result {
+                    response
+                        .insert_header(("grpc-status-details-bin", error::grpc_status_details(e)));
+                }
+                let body = result.map_or_else(|_| Vec::new(), |m| frame(0, &m.encode_to_vec()));
+                response.body(body)
             }
             Protocol::GrpcWeb | Protocol::GrpcWebText => {
                 let (status, message) = error::grpc_status(result.as_ref().map(|_| ()));
+                let mut trailers = format!("grpc-status: {status}\r\ngrpc-message: {message}\r\n");
+                if let Err(e) = &result {
+                    trailers += &format!(
+                        "grpc-status-details-bin: {}\r\n",
+                        error::grpc_status_details(e)
+                    );
+                }
                 let mut body = result.map_or_else(|_| Vec::new(), |m| frame(0, &m.encode_to_vec()));
-                let trailers = format!("grpc-status: {status}\r\ngrpc-message: {message}\r\n");
                 body.extend(frame(0x80, trailers.as_bytes()));
                 if self == Protocol::GrpcWebText {
                     HttpResponse::Ok()

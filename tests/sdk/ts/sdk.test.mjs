@@ -16,6 +16,7 @@ import { NewAuthorizationBearerInterceptor } from "@zitadel/client";
 import { createUserServiceClient } from "@zitadel/client/v2";
 import { createUserServiceClient as createV3Client } from "@zitadel/client/v3alpha";
 import { UserState } from "@zitadel/proto/zitadel/user/v2/user_pb.js";
+import { ErrorDetailSchema } from "@zitadel/proto/zitadel/message_pb.js";
 import { TextFilterMethod } from "@zitadel/proto/zitadel/filter/v2/filter_pb.js";
 import { Type, UserFieldName } from "@zitadel/proto/zitadel/user/v2/query_pb.js";
 import { AuthenticationMethodType } from "@zitadel/proto/zitadel/user/v2/user_service_pb.js";
@@ -69,10 +70,17 @@ function users(kind, ...roles) {
   return createUserServiceClient(transports[kind]([NewAuthorizationBearerInterceptor(token(...roles))]));
 }
 
-async function rejects(promise, code) {
+// An error with its code and, when `id` is given, ZITADEL's ErrorDetail carrying that id.
+async function rejects(promise, code, id) {
   await assert.rejects(promise, (e) => {
     assert.ok(e instanceof ConnectError, `ConnectError, got ${e}`);
     assert.equal(e.code, code, `${Code[e.code]}: ${e.rawMessage}`);
+    if (id !== undefined) {
+      const details = e.findDetails(ErrorDetailSchema);
+      assert.equal(details.length, 1, `one ErrorDetail: ${e.rawMessage}`);
+      assert.equal(details[0].id, id);
+      assert.ok(e.rawMessage.startsWith(details[0].message), `${e.rawMessage} / ${details[0].message}`);
+    }
     return true;
   });
 }
@@ -123,8 +131,8 @@ for (const kind of selected) {
   test(`${kind}: errors surface as ConnectError with the right code`, async () => {
     const client = users(kind);
     const userId = await addUser(client);
-    await rejects(client.reactivateUser({ userId }), Code.FailedPrecondition);
-    await rejects(client.deactivateUser({ userId: "no-such-user" }), Code.NotFound);
+    await rejects(client.reactivateUser({ userId }), Code.FailedPrecondition, "COMMAND-s5qqcz97hf");
+    await rejects(client.deactivateUser({ userId: "no-such-user" }), Code.NotFound, "COMMAND-5gp2p62iin");
     const viewer = users(kind, "ORG_OWNER_VIEWER:org-a");
     await rejects(viewer.lockUser({ userId }), Code.PermissionDenied);
     const anonymous = createUserServiceClient(transports[kind]([NewAuthorizationBearerInterceptor("garbage")]));
