@@ -392,8 +392,10 @@ impl Core {
         if let (SelfService::Allowed, OrgScope::Orgs(orgs)) = (request.self_service, &scope) {
             let own = self.live_user(&caller.subject).await?;
             if let Some(own) = own.filter(|u| !orgs.contains(&u.org)) {
-                // The scope cannot say "these organizations and this user": the filter does,
-                // and an id term lets the store read just that user when no org is readable.
+                // The scope cannot say "these organizations and this user": the filter does.
+                // With readable organizations besides, no index serves that `or`: the listing
+                // scans (on the scan pool, within its budget), a case of callers who may read
+                // other organizations but not their own.
                 let mine = Filter::Ids(vec![own.id]);
                 let readable = if orgs.is_empty() {
                     mine
@@ -404,7 +406,8 @@ impl Core {
                         .collect();
                     Filter::Or(vec![Filter::Or(orgs), mine])
                 };
-                filter = Filter::all(filter.into_iter().chain([readable]).collect());
+                // First, so that the store reads just this user when no org is readable.
+                filter = Filter::all([readable].into_iter().chain(filter).collect());
                 scope = OrgScope::Everywhere;
             }
         }

@@ -386,13 +386,15 @@ async fn list_users_filters_and_pages() {
     let nest = |levels: usize| {
         let mut q = json!({"userNameQuery": {"userName": "ann"}});
         for _ in 0..levels {
-            q = json!({"notQuery": {"query": {"notQuery": {"query": q}}}});
+            q = json!({"notQuery": {"query": q}});
         }
         json!({"queries": [q]})
     };
-    let r = app.post("/v2/users", &admin, Some(&nest(10))).await;
+    let r = app.post("/v2/users", &admin, Some(&nest(19))).await;
+    assert_eq!(ids(&r), ["dan", "cid", "bob"], "{:?}", r.body);
+    let r = app.post("/v2/users", &admin, Some(&nest(20))).await;
     assert_eq!(ids(&r), ["ann"], "{:?}", r.body);
-    let r = app.post("/v2/users", &admin, Some(&nest(11))).await;
+    let r = app.post("/v2/users", &admin, Some(&nest(21))).await;
     assert_error(&r, 400, 3, Some("USER-zsQ97"));
     // Only what the caller may read.
     let r = app

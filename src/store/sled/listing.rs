@@ -70,6 +70,8 @@ fn plan(query: &ListQuery) -> Plan {
     for term in &terms {
         let found = match term {
             Filter::Ids(ids) => Some(Source::Ids(ids.clone())),
+            // A term that never holds (v2's TYPE_UNSPECIFIED): no candidates at all.
+            Filter::Or(any) if any.is_empty() => Some(Source::Ids(Vec::new())),
             Filter::Id(t) if t.method == TextMethod::Equals && !t.ignore_case => {
                 Some(Source::Ids(vec![t.value.clone()]))
             }
@@ -631,6 +633,9 @@ mod tests {
         let all = OrgScope::Everywhere;
         let p = plan(&query(None, all.clone()));
         assert_eq!((p.source, p.exact), (Source::Created, true));
+        let never = Filter::Or(Vec::new());
+        let p = plan(&query(Some(never), all.clone()));
+        assert_eq!(p.source, Source::Ids(Vec::new()));
         let org = Filter::Organization(TextMatch::equals("o1"));
         let p = plan(&query(Some(org.clone()), all.clone()));
         assert_eq!((p.source, p.exact), (Source::Orgs(vec!["o1".into()]), true));
