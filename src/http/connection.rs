@@ -398,7 +398,7 @@ async fn from_actix_response(
     // status stays in the headers ("Trailers-Only").
     let trailers = if grpc && !body.is_empty() {
         let mut trailers = http::HeaderMap::new();
-        for name in ["grpc-status", "grpc-message"] {
+        for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
             if let Some(value) = headers.remove(name) {
                 trailers.insert(name, value);
             }

@@ -225,6 +225,12 @@ pub async fn rpc(
         if let Ok(message) = header::HeaderValue::from_str(&error::grpc_message(&e.message())) {
             headers.insert(header::HeaderName::from_static("grpc-message"), message);
         }
+        if let Ok(details) = header::HeaderValue::from_str(&error::grpc_status_details(&e)) {
+            headers.insert(
+                header::HeaderName::from_static("grpc-status-details-bin"),
+                details,
+            );
+        }
         return response;
     }
     if !api::is_service(service) {
