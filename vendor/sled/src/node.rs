@@ -617,18 +617,18 @@ impl Node {
         // are not a million small pages, each with its in-memory page state;
         // a leaf of large values still splits past `threshold` entries, so
         // that the copy an insert makes of its leaf stays as small as before.
+        // Reads walk through here too: the sum stops once it passes the bound.
         let size_checks = match &self.data {
             Data::Leaf(leaf) if !cfg!(any(test, feature = "lock_free_delays")) => {
                 let n = leaf.keys.len();
                 n > LEAF_MAX_ENTRIES
-                    || (n > threshold
-                        && leaf
-                            .keys
-                            .iter()
-                            .chain(leaf.values.iter())
-                            .map(|v| v.len())
-                            .sum::<usize>()
-                            > SMALL_LEAF_BYTES)
+                    || (n > threshold && {
+                        let mut bytes = 0;
+                        leaf.keys.iter().chain(leaf.values.iter()).any(|v| {
+                            bytes += v.len();
+                            bytes > SMALL_LEAF_BYTES
+                        })
+                    })
             }
             _ => self.data.len() > threshold,
         };
