@@ -31,8 +31,8 @@ pub use requests::*;
 
 use crate::auth::{self, Caller, Verifier};
 use crate::domain::{
-    self, Access, ChangeDetails, Filter, HumanProfile, NewUser, OrgScope, Permission, Profile,
-    TextMatch, User, UserState,
+    self, Access, ChangeDetails, HumanProfile, NewUser, OrgScope, Permission, Profile, User,
+    UserState,
 };
 use crate::error::{ApiError, ErrorCode};
 use crate::id::IdGenerator;
@@ -387,33 +387,15 @@ impl Core {
     /// caller's own user is listed too, as ZITADEL does.
     pub async fn list(&self, ctx: &RequestContext, request: ListUsers) -> Result<Page, ApiError> {
         let caller = self.authenticate(ctx).await?;
-        let mut scope = caller.scope(Permission::Read);
-        let mut filter = request.filter;
-        if let (SelfService::Allowed, OrgScope::Orgs(orgs)) = (request.self_service, &scope) {
-            let own = self.live_user(&caller.subject).await?;
-            if let Some(own) = own.filter(|u| !orgs.contains(&u.org)) {
-                // The scope cannot say "these organizations and this user": the filter does.
-                // With readable organizations besides, no index serves that `or`: the listing
-                // scans (on the scan pool, within its budget), a case of callers who may read
-                // other organizations but not their own.
-                let mine = Filter::Ids(vec![own.id]);
-                let readable = if orgs.is_empty() {
-                    mine
-                } else {
-                    let orgs = orgs
-                        .iter()
-                        .map(|o| Filter::Organization(TextMatch::equals(o.clone())))
-                        .collect();
-                    Filter::Or(vec![Filter::Or(orgs), mine])
-                };
-                // First, so that the store reads just this user when no org is readable.
-                filter = Filter::all([readable].into_iter().chain(filter).collect());
-                scope = OrgScope::Everywhere;
-            }
-        }
+        let scope = caller.scope(Permission::Read);
+        let also = match (request.self_service, &scope) {
+            (SelfService::Allowed, OrgScope::Orgs(_)) => Some(caller.subject.clone()),
+            _ => None,
+        };
         let query = ListQuery {
-            filter,
+            filter: request.filter,
             scope,
+            also,
             offset: request.paging.offset,
             limit: request.paging.limit,
             asc: request.paging.asc,

@@ -163,6 +163,9 @@ pub struct ListQuery {
     pub asc: bool,
     /// The column to order by (then by creation and id); `asc` applies to both.
     pub sort: crate::domain::SortBy,
+    /// A user listed whatever `scope` says, if it passes the filter: the caller's own user,
+    /// which v2 lists as ZITADEL does.
+    pub also: Option<String>,
 }
 
 /// One page of a listing and how many users match in all. Deleted users are never listed.

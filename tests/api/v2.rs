@@ -427,6 +427,34 @@ async fn list_users_filters_and_pages() {
         )
         .await;
     assert_eq!(ids(&r), ["dan", "ann"]);
+    assert_eq!(r.body["details"]["totalResult"], json!("2"));
+    // In its place when paged and when sorted by a column.
+    let viewer_b = token(&[("ORG_OWNER_VIEWER", Some("org-b"))]);
+    let r = app
+        .post(
+            "/v2/users",
+            &viewer_b,
+            Some(&json!({"query": {"offset": "1", "limit": 1}})),
+        )
+        .await;
+    assert_eq!(ids(&r), ["ann"], "{:?}", r.body);
+    assert_eq!(r.body["details"]["totalResult"], json!("2"));
+    let r = app
+        .post(
+            "/v2/users",
+            &viewer_b,
+            Some(&json!({"sortingColumn": "USER_FIELD_NAME_USER_NAME", "query": {"asc": true}})),
+        )
+        .await;
+    assert_eq!(ids(&r), ["ann", "dan"], "{:?}", r.body);
+    let r = app
+        .post(
+            "/v2/users",
+            &viewer_b,
+            Some(&json!({"queries": [{"organizationIdQuery": {"organizationId": "org-a"}}]})),
+        )
+        .await;
+    assert_eq!(ids(&r), ["ann"], "{:?}", r.body);
     let r = app.post("/v3alpha/users/search", &ann, None).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert!(

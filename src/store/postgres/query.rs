@@ -235,7 +235,13 @@ impl Sql {
         if let OrgScope::Orgs(orgs) = &query.scope {
             let orgs: Vec<String> = orgs.iter().map(|o| column_text(o)).collect();
             let p = self.param(Box::new(orgs));
-            parts.push(format!("org = ANY({p})"));
+            match &query.also {
+                Some(id) => {
+                    let id = self.param(Box::new(column_text(id)));
+                    parts.push(format!("(org = ANY({p}) OR id = {id})"));
+                }
+                None => parts.push(format!("org = ANY({p})")),
+            }
         }
         if let Some(f) = &query.filter {
             parts.push(self.filter(f));

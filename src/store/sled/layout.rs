@@ -222,17 +222,22 @@ pub fn id_after(key: &[u8], skip: usize) -> Option<String> {
         .map(str::to_string)
 }
 
+/// A user's place in creation order: its `idx-created` key, and its `idx-org` key after the
+/// organization's prefix.
+pub fn created_suffix(user: &User) -> Vec<u8> {
+    let mut key = Vec::with_capacity(8 + user.id.len());
+    key.extend_from_slice(&time_bytes(user.created_at.0));
+    key.extend_from_slice(user.id.as_bytes());
+    key
+}
+
 /// Every index entry of a live user: (tree, key, value).
 pub fn index_entries(user: &User) -> Vec<(TreeId, Vec<u8>, Vec<u8>)> {
     let mut out = Vec::with_capacity(4);
-    let created = time_bytes(user.created_at.0);
-    let mut key = Vec::with_capacity(8 + user.id.len());
-    key.extend_from_slice(&created);
-    key.extend_from_slice(user.id.as_bytes());
-    out.push((TreeId::Created, key, Vec::new()));
+    let created = created_suffix(user);
     let mut key = org_prefix(&user.org);
     key.extend_from_slice(&created);
-    key.extend_from_slice(user.id.as_bytes());
+    out.push((TreeId::Created, created, Vec::new()));
     out.push((TreeId::Org, key, Vec::new()));
     if let Some(name) = user.profile.username() {
         out.push((

@@ -221,8 +221,23 @@ fn run(
 /// Whether a record belongs in the listing.
 fn passes(query: &ListQuery, user: &User) -> bool {
     domain::is_live(user)
-        && query.scope.allows(&user.org)
+        && (query.scope.allows(&user.org) || query.also.as_deref() == Some(user.id.as_str()))
         && query.filter.as_ref().is_none_or(|f| f.keeps(user))
+}
+
+/// The listing's `also` user when the organizations a source reads leave it out: the one
+/// candidate to add to them (its record, if it passes).
+fn also_outside(
+    trees: &Trees,
+    query: &ListQuery,
+    orgs: &[String],
+) -> Result<Option<User>, StoreError> {
+    let Some(id) = &query.also else {
+        return Ok(None);
+    };
+    Ok(trees
+        .user(id)?
+        .filter(|u| !orgs.contains(&u.org) && passes(query, u)))
 }
 
 /// A matching user's place in the listing, ordered so that the last in listing order is the
@@ -338,6 +353,9 @@ fn unordered(
             while let Some(id) = merge.next_id()? {
                 consider(&id, budget)?;
             }
+            if let Some(user) = also_outside(trees, query, orgs)? {
+                consider(&user.id, budget)?;
+            }
         }
         Source::Created => {
             let mut merge = Merge::new(
@@ -383,6 +401,18 @@ impl Cursor {
         Cursor {
             iter,
             prefix_len,
+            head: None,
+        }
+    }
+
+    /// A cursor over one index key (a creation time and id, as the other cursors' heads).
+    fn one(key: Vec<u8>) -> Cursor {
+        Cursor {
+            iter: Box::new(std::iter::once(Ok((
+                sled::IVec::from(key),
+                sled::IVec::default(),
+            )))),
+            prefix_len: 0,
             head: None,
         }
     }
@@ -485,10 +515,15 @@ fn ordered(
     let (cursors, total) = match &plan.source {
         Source::Orgs(orgs) => {
             let mut total = 0u64;
-            let mut cursors = Vec::with_capacity(orgs.len());
+            let mut cursors = Vec::with_capacity(orgs.len() + 1);
             for org in orgs {
                 total += trees.org_count(org)?;
                 cursors.push(Cursor::new(&trees.org, layout::org_prefix(org), query.asc));
+            }
+            // The `also` user, in its place in creation order (it passed the filter).
+            if let Some(user) = also_outside(trees, query, orgs)? {
+                total += 1;
+                cursors.push(Cursor::one(layout::created_suffix(&user)));
             }
             (cursors, total)
         }
@@ -625,6 +660,7 @@ mod tests {
             offset: 0,
             limit: 10,
             asc: false,
+            also: None,
         }
     }
 

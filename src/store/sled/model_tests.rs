@@ -120,16 +120,27 @@ mod tests {
     }
 
     fn query() -> impl Strategy<Value = ListQuery> {
-        (filter(), scope(), 0u64..12, 1u64..8, any::<bool>(), sort()).prop_map(
-            |(filter, scope, offset, limit, asc, sort)| ListQuery {
-                filter,
-                scope,
-                offset,
-                limit,
-                asc,
-                sort,
-            },
+        let also = prop::option::of((0usize..40).prop_map(|i| format!("u{i:02}")));
+        (
+            filter(),
+            scope(),
+            0u64..12,
+            1u64..8,
+            any::<bool>(),
+            sort(),
+            also,
         )
+            .prop_map(
+                |(filter, scope, offset, limit, asc, sort, also)| ListQuery {
+                    filter,
+                    scope,
+                    offset,
+                    limit,
+                    asc,
+                    sort,
+                    also,
+                },
+            )
     }
 
     /// Commit one group and wait for it.
@@ -273,7 +284,10 @@ mod tests {
     fn expected(model: &BTreeMap<String, User>, q: &ListQuery) -> (u64, Vec<String>) {
         let mut found: Vec<&User> = model
             .values()
-            .filter(|u| domain::is_live(u) && q.scope.allows(&u.org))
+            .filter(|u| {
+                domain::is_live(u)
+                    && (q.scope.allows(&u.org) || q.also.as_deref() == Some(u.id.as_str()))
+            })
             .filter(|u| q.filter.as_ref().is_none_or(|f| f.keeps(u)))
             .collect();
         found.sort_by(|a, b| {
